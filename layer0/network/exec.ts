@@ -1,0 +1,34 @@
+// Runs the network's commands (`ip`, `iptables`) with execFile: argument arrays, never a shell.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { SlipwayError } from '../common/errors.ts';
+
+const execFileP = promisify(execFile);
+
+export interface RunResult {
+  ok: boolean;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command and reports failure in the result instead of throwing. */
+export async function tryRun(cmd: string, args: string[]): Promise<RunResult> {
+  try {
+    const { stdout, stderr } = await execFileP(cmd, args, { maxBuffer: 64 * 1024 * 1024 });
+    return { ok: true, code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string; message: string };
+    if (typeof e.code === 'string') throw new SlipwayError('runtime_error', `${cmd}: ${e.message}`, { cause: err });
+    return { ok: false, code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** Runs a command; a non-zero exit becomes a runtime_error carrying its stderr. */
+export async function run(cmd: string, args: string[]): Promise<string> {
+  const r = await tryRun(cmd, args);
+  if (!r.ok) {
+    throw new SlipwayError('runtime_error', `${cmd} ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  }
+  return r.stdout;
+}

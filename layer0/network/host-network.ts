@@ -1,0 +1,183 @@
+// HostNetwork on one Linux host: bridge + /24, a netns and veth per container, published
+// ports as DNAT rules. Operations run one at a time; state survives in stateDir.
+import { silentLogger, type Logger } from '../common/logger.ts';
+import { SlipwayError } from '../common/errors.ts';
+import type { PortBinding } from '../runtime/types.ts';
+import { cleanupByPrefix } from './cleanup.ts';
+import * as ipt from './iptables.ts';
+import * as links from './links.ts';
+import { bridgeName, chainName, checkPrefix, netnsName, vethHostName, vethPeerTempName } from './names.ts';
+import { busyPorts, natPorts, sysctl, takenRanges } from './probe.ts';
+import { EPHEMERAL_MAX, EPHEMERAL_MIN, resolvePorts } from './ports.ts';
+import { baseRules, jumpRules, ourChains, portRule, type RuleContext } from './rules.ts';
+import { loadState, saveState, withHostLock, type NetworkState } from './state.ts';
+import { checkSubnet, gatewayOf, macFromIp, overlaps, parseCidr, pickAddress, pickSubnet } from './subnet.ts';
+import type { AttachRequest, Attachment, HostNetwork, NetworkConfig } from './types.ts';
+
+export class BridgeNetwork implements HostNetwork {
+  readonly bridge: string;
+  private readonly prefix: string;
+  private state: NetworkState;
+  private ready = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly config: NetworkConfig, private readonly log: Logger = silentLogger) {
+    checkPrefix(config.prefix);
+    this.prefix = config.prefix;
+    this.bridge = bridgeName(config.prefix);
+    this.state = loadState(config.stateDir);
+    if (config.subnet !== undefined) this.state.subnet = checkSubnet(config.subnet);
+  }
+
+  get subnet(): string {
+    return this.state.subnet ?? '';
+  }
+
+  get gateway(): string {
+    return this.state.subnet ? gatewayOf(this.state.subnet) : '';
+  }
+
+  setup(): Promise<void> {
+    return this.serial(() => this.ensureSetup());
+  }
+
+  attach(req: AttachRequest): Promise<Attachment> {
+    return this.serial(() => this.doAttach(req));
+  }
+
+  adopt(containerId: string, attachment: Attachment): void {
+    this.state.attachments[containerId] = structuredClone(attachment);
+    this.serial(() => this.save()).catch((err) => this.log.error({ err }, 'saving adopted attachment failed'));
+  }
+
+  detach(containerId: string): Promise<void> {
+    return this.serial(() => this.doDetach(containerId));
+  }
+
+  teardown(): Promise<void> {
+    return this.serial(async () => {
+      const removed = await cleanupByPrefix(this.prefix);
+      this.log.info({ removed: removed.length }, 'network torn down');
+      this.state.attachments = {};
+      this.ready = false;
+      await this.save();
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private save(): Promise<void> {
+    return saveState(this.config.stateDir, this.state);
+  }
+
+  private ctx(): RuleContext {
+    return { prefix: this.prefix, bridge: this.bridge, subnet: this.subnet };
+  }
+
+  private async ensureSetup(): Promise<void> {
+    if (this.ready) return;
+    await sysctl('net.ipv4.ip_forward', '1');
+    // DNAT of 127.0.0.1 to the bridge (Docker's userland-proxy=false does the same).
+    await sysctl('net.ipv4.conf.all.route_localnet', '1');
+    await withHostLock(async () => {
+      const taken = await takenRanges(this.bridge);
+      if (this.state.subnet === null) {
+        this.state.subnet = pickSubnet(taken);
+        if (this.state.subnet === null) throw new SlipwayError('unavailable', 'no free /24 left in 172.31.0.0/16');
+      }
+      const clash = taken.find((t) => t !== 'default' && overlaps(parseCidr(t), parseCidr(this.subnet)));
+      if (clash !== undefined) throw new SlipwayError('conflict', `subnet ${this.subnet} overlaps ${clash} on this host`);
+      await links.ensureBridge(this.bridge, `${this.gateway}/24`);
+    });
+    await sysctl(`net.ipv4.conf.${this.bridge}.route_localnet`, '1');
+    const base = baseRules(this.ctx());
+    for (const { table, chain } of ourChains(this.prefix)) {
+      if (chain === chainName(this.prefix, 'DNAT')) await ipt.ensureChain(table, chain);
+      else await ipt.syncChain(table, chain, base.filter((r) => r.chain === chain));
+    }
+    for (const j of jumpRules(this.ctx())) await ipt.ensureRule(j, 1);
+    await this.save();
+    this.ready = true;
+    this.log.info({ bridge: this.bridge, subnet: this.subnet }, 'network ready');
+  }
+
+  private others(containerId: string): Attachment[] {
+    return Object.entries(this.state.attachments).filter(([id]) => id !== containerId).map(([, a]) => a);
+  }
+
+  private async doAttach(req: AttachRequest): Promise<Attachment> {
+    await this.ensureSetup();
+    const id = req.containerId;
+    const prev = this.state.attachments[id];
+    if (prev && links.netnsExists(prev.netnsName) && (await links.linkExists(prev.vethHost))) {
+      for (const p of prev.ports) await ipt.ensureRule(portRule(this.prefix, prev.ip, p));
+      return structuredClone(prev);
+    }
+    if (prev) await this.removeKernel(prev.netnsName, prev.vethHost, prev.ip);
+    const others = this.others(id);
+    const ip = pickAddress(this.subnet, others.map((a) => a.ip));
+    if (ip === null) throw new SlipwayError('unavailable', `no free address left in ${this.subnet}`);
+    const ports = await this.resolve(req.ports, others);
+    const netns = netnsName(this.prefix, id);
+    let salt = 0;
+    while (others.some((a) => a.vethHost === vethHostName(this.prefix, id, salt))) salt++;
+    const vethHost = vethHostName(this.prefix, id, salt);
+    // Leftovers under these names can only be this container's, from a crashed attach.
+    await this.removeKernel(netns, vethHost, ip);
+    const att: Attachment = {
+      netnsName: netns, netnsPath: links.netnsPath(netns), ip, gateway: this.gateway, prefixLength: 24,
+      mac: macFromIp(ip), vethHost, ports,
+    };
+    // Reserve on disk first: a crash now leaves a record that attach or detach can finish.
+    this.state.attachments[id] = att;
+    await this.save();
+    try {
+      await links.createNetnsWithVeth({
+        netns, hostName: vethHost, tempName: vethPeerTempName(vethHost, this.prefix), bridge: this.bridge,
+        mac: att.mac, address: `${ip}/24`, gateway: this.gateway,
+      });
+      for (const p of ports) await ipt.ensureRule(portRule(this.prefix, ip, p));
+    } catch (err) {
+      await this.removeKernel(netns, vethHost, ip).catch(() => undefined);
+      delete this.state.attachments[id];
+      await this.save();
+      throw err;
+    }
+    this.log.debug({ containerId: id, ip, ports }, 'attached');
+    return structuredClone(att);
+  }
+
+  private async resolve(req: PortBinding[], others: Attachment[]): Promise<PortBinding[]> {
+    if (req.length === 0) return [];
+    const busy = await busyPorts();
+    const nat = natPorts(await ipt.save('nat'));
+    for (const proto of ['tcp', 'udp'] as const) for (const p of nat[proto]) busy[proto].add(p);
+    const start = EPHEMERAL_MIN + Math.floor(Math.random() * (EPHEMERAL_MAX - EPHEMERAL_MIN + 1));
+    return resolvePorts(req, { existing: others.flatMap((a) => a.ports), busy, start });
+  }
+
+  private async doDetach(containerId: string): Promise<void> {
+    const att = this.state.attachments[containerId];
+    const netns = att?.netnsName ?? netnsName(this.prefix, containerId);
+    const veth = att?.vethHost ?? vethHostName(this.prefix, containerId);
+    const ip = att?.ip ?? (await links.netnsAddress(netns));
+    if (att) for (const p of att.ports) await ipt.deleteRule(portRule(this.prefix, att.ip, p));
+    await this.removeKernel(netns, veth, ip);
+    if (att) {
+      delete this.state.attachments[containerId];
+      await this.save();
+    }
+  }
+
+  /** Port rules to `ip`, the veth (both names it may carry) and the netns; each step idempotent. */
+  private async removeKernel(netns: string, vethHost: string, ip: string | null): Promise<void> {
+    if (ip !== null) await ipt.deleteDnatTo(chainName(this.prefix, 'DNAT'), ip);
+    await links.deleteLink(vethHost);
+    await links.deleteLink(vethPeerTempName(vethHost, this.prefix));
+    await links.deleteNetns(netns);
+  }
+}

@@ -1,0 +1,88 @@
+// Kernel objects through iproute2: the bridge, named netns (/run/netns/NAME) and veth pairs
+// whose container side becomes eth0 inside the netns.
+import { existsSync } from 'node:fs';
+import { run, tryRun } from './exec.ts';
+
+export const NETNS_DIR = '/run/netns';
+
+export function netnsPath(name: string): string {
+  return `${NETNS_DIR}/${name}`;
+}
+
+export async function listNetns(): Promise<string[]> {
+  const out = await run('ip', ['netns', 'list']);
+  return out.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter((n) => n !== '');
+}
+
+export async function listLinks(): Promise<string[]> {
+  const links = JSON.parse((await run('ip', ['-j', 'link', 'show'])) || '[]') as { ifname: string }[];
+  return links.map((l) => l.ifname);
+}
+
+export async function linkExists(name: string): Promise<boolean> {
+  return (await tryRun('ip', ['link', 'show', 'dev', name])).ok;
+}
+
+export function netnsExists(name: string): boolean {
+  return existsSync(netnsPath(name));
+}
+
+/** Creates the bridge if missing and gives it the gateway address; idempotent. */
+export async function ensureBridge(name: string, gatewayCidr: string): Promise<void> {
+  if (!(await linkExists(name))) {
+    const r = await tryRun('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
+    if (!r.ok && !(await linkExists(name))) throw new Error(`ip link add ${name}: ${r.stderr.trim()}`);
+  }
+  await run('ip', ['addr', 'replace', gatewayCidr, 'dev', name]);
+  await run('ip', ['link', 'set', 'dev', name, 'up']);
+}
+
+export interface VethSpec {
+  netns: string;
+  hostName: string;
+  tempName: string;
+  bridge: string;
+  mac: string;
+  /** `ip/len` */
+  address: string;
+  gateway: string;
+}
+
+/** A fresh netns with lo up and eth0 (the veth peer) addressed and routed via the gateway. */
+export async function createNetnsWithVeth(s: VethSpec): Promise<void> {
+  await run('ip', ['netns', 'add', s.netns]);
+  await run('ip', ['link', 'add', 'name', s.hostName, 'type', 'veth', 'peer', 'name', s.tempName]);
+  await run('ip', ['link', 'set', 'dev', s.tempName, 'netns', s.netns]);
+  const inNs = (args: string[]) => run('ip', ['-n', s.netns, ...args]);
+  await inNs(['link', 'set', 'dev', s.tempName, 'name', 'eth0']);
+  await inNs(['link', 'set', 'dev', 'eth0', 'address', s.mac]);
+  await inNs(['addr', 'add', s.address, 'dev', 'eth0']);
+  await inNs(['link', 'set', 'dev', 'lo', 'up']);
+  await inNs(['link', 'set', 'dev', 'eth0', 'up']);
+  await inNs(['route', 'add', 'default', 'via', s.gateway, 'dev', 'eth0']);
+  await run('ip', ['link', 'set', 'dev', s.hostName, 'master', s.bridge]);
+  // br_netfilter DNATs container -> hostIP:published -> the same container at the bridge
+  // level, which sends the frame back out of its ingress port: needs hairpin (as Docker does).
+  await run('ip', ['link', 'set', 'dev', s.hostName, 'type', 'bridge_slave', 'hairpin', 'on']);
+  await run('ip', ['link', 'set', 'dev', s.hostName, 'up']);
+}
+
+/** Deletes a link if present; true when something went. */
+export async function deleteLink(name: string): Promise<boolean> {
+  return (await tryRun('ip', ['link', 'del', 'dev', name])).ok;
+}
+
+/** Deletes a named netns if present (its eth0 dies with it unless a process still holds it). */
+export async function deleteNetns(name: string): Promise<boolean> {
+  if (!netnsExists(name)) return false;
+  return (await tryRun('ip', ['netns', 'del', name])).ok;
+}
+
+/** The IPv4 address of eth0 inside a netns, or null (used when a detach has no record). */
+export async function netnsAddress(name: string): Promise<string | null> {
+  if (!netnsExists(name)) return null;
+  const r = await tryRun('ip', ['-n', name, '-j', '-4', 'addr', 'show', 'dev', 'eth0']);
+  if (!r.ok) return null;
+  const info = (JSON.parse(r.stdout || '[]') as { addr_info?: { local: string }[] }[])[0]?.addr_info ?? [];
+  return info[0]?.local ?? null;
+}

@@ -1,0 +1,63 @@
+// Pure naming rules for everything the network puts on the machine: bridge, netns, veth,
+// iptables chains and comments. Clean-up and leak checks recognise our objects by these names.
+import { createHash } from 'node:crypto';
+
+/** Linux IFNAMSIZ - 1. */
+export const MAX_IFNAME = 15;
+const PREFIX_RE = /^[a-z][a-z0-9]{1,9}$/;
+
+export function checkPrefix(prefix: string): void {
+  if (!PREFIX_RE.test(prefix)) throw new Error(`invalid network prefix ${JSON.stringify(prefix)}`);
+}
+
+export function bridgeName(prefix: string): string {
+  return `${prefix}br0`;
+}
+
+/** 12 hex chars that stand for a container id (its own first 12 when it is hex, else a hash). */
+export function idHex(containerId: string, salt = 0): string {
+  const id = containerId.toLowerCase();
+  if (salt === 0 && /^[0-9a-f]{12}/.test(id)) return id.slice(0, 12);
+  return createHash('sha256').update(`${id}\0${salt}`).digest('hex').slice(0, 12);
+}
+
+export function netnsName(prefix: string, containerId: string): string {
+  return `${prefix}-${idHex(containerId)}`;
+}
+
+function ifname(prefix: string, letter: string, hex: string): string {
+  return `${prefix}${letter}${hex}`.slice(0, MAX_IFNAME);
+}
+
+/** Host side of the veth pair; `salt` > 0 gives another name when the short one is taken. */
+export function vethHostName(prefix: string, containerId: string, salt = 0): string {
+  return ifname(prefix, 'v', idHex(containerId, salt));
+}
+
+/** Temporary name of the container side before it moves into the netns and becomes eth0. */
+export function vethPeerTempName(vethHost: string, prefix: string): string {
+  return `${prefix}p${vethHost.slice(prefix.length + 1)}`;
+}
+
+export type ChainKind = 'FWD' | 'INPUT' | 'DNAT' | 'POST';
+
+export function chainName(prefix: string, kind: ChainKind): string {
+  return `${prefix.toUpperCase()}-${kind}`;
+}
+
+/**
+ * Whether a name belongs to this prefix and no other: the prefix itself, the prefix then a
+ * separator (`-`, `_`, `.`), or one of the network's shapes (`br0`, `v<hex>`, `p<hex>`).
+ * The suffixes start with a non-hex letter, so `slwa` never claims `slwab`'s objects.
+ */
+export function ownedBy(prefix: string, name: string): boolean {
+  if (!name.startsWith(prefix)) return false;
+  const rest = name.slice(prefix.length);
+  return rest === '' || /^[-_.]/.test(rest) || /^(br0|[vp][0-9a-f]+)$/.test(rest);
+}
+
+/** Whether an iptables chain name is one of ours (`<PREFIX>-<KIND>`). */
+export function chainOwnedBy(prefix: string, chain: string): boolean {
+  const up = prefix.toUpperCase();
+  return chain.startsWith(`${up}-`) && /^[A-Z]+$/.test(chain.slice(up.length + 1));
+}

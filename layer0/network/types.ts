@@ -1,0 +1,46 @@
+// Host networking in layer 0's words: one bridge and /24 per host, a netns + veth per
+// container, published ports as iptables DNAT rules. Names carry the instance prefix.
+import type { PortBinding } from '../runtime/types.ts';
+
+export interface NetworkConfig {
+  /** Instance prefix (DESIGN.md): every bridge, veth, netns and chain name starts with it. */
+  prefix: string;
+  /** Where the address allocations are kept (survives agent restarts). */
+  stateDir: string;
+  /** A /24 inside 172.31.0.0/16, e.g. '172.31.7.0/24'; absent = the first free one. */
+  subnet?: string;
+  /** Host TCP ports containers must never reach (agent, Redis, controller…); all host ports are closed to containers anyway, see README. */
+}
+
+export interface AttachRequest {
+  containerId: string;
+  ports: PortBinding[];
+}
+
+export interface Attachment {
+  netnsName: string;
+  netnsPath: string;
+  ip: string;
+  gateway: string;
+  prefixLength: number;
+  mac: string;
+  vethHost: string;
+  /** Resolved: hostPort never 0. */
+  ports: PortBinding[];
+}
+
+export interface HostNetwork {
+  readonly bridge: string;
+  readonly subnet: string;
+  readonly gateway: string;
+  /** Creates the bridge, NAT and filter chains if missing; idempotent. */
+  setup(): Promise<void>;
+  /** Creates netns + veth, assigns an address, publishes ports. Idempotent per container id. */
+  attach(req: AttachRequest): Promise<Attachment>;
+  /** Re-registers an attachment found on disk after an agent restart (no kernel changes). */
+  adopt(containerId: string, attachment: Attachment): void;
+  /** Removes the netns, veth, port rules and the address; idempotent. */
+  detach(containerId: string): Promise<void>;
+  /** Removes everything this instance made: rules, chains, bridge, every netns and veth with the prefix. */
+  teardown(): Promise<void>;
+}
