@@ -1,0 +1,80 @@
+// ensureStack: makes sure the machine cache ($SLIPWAY_CACHE) holds the default stack, running
+// deploy/build-stack when it does not (≈40 s; well under a second when cached). Called by
+// `slipway up`, the test set-up and layer0/runtime/images/stack.ts.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import type { SlipwayPaths } from '../layer0/common/paths.ts';
+
+export interface StackInfo {
+  /** `$SLIPWAY_CACHE/stacks/<recipe-hash>.tar`: the uncompressed rootfs tar. */
+  tarPath: string;
+  /** `sha256:<hex>` of that tar; `$SLIPWAY_CACHE/layers/<hex>/` is its extracted, complete layer. */
+  layerDigest: string;
+  recipeHash: string;
+  /** True when this call had to build (or re-extract) it. */
+  built: boolean;
+}
+
+export interface EnsureStackOptions {
+  /** Progress lines of the build (mmdebstrap's output), for a terminal or a log. */
+  onLog?: (line: string) => void;
+}
+
+const ResultSchema = z.object({
+  tarPath: z.string(),
+  layerDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  recipeHash: z.string(),
+  built: z.boolean(),
+});
+
+export const BUILD_STACK_SCRIPT = fileURLToPath(new URL('./build-stack', import.meta.url));
+
+const inflight = new Map<string, Promise<StackInfo>>();
+
+/** Idempotent; concurrent callers share one run (and the script holds a lock across processes). */
+export function ensureStack(paths: Pick<SlipwayPaths, 'cache'>, opts: EnsureStackOptions = {}): Promise<StackInfo> {
+  let p = inflight.get(paths.cache);
+  if (!p) {
+    p = runBuildStack(paths.cache, opts).finally(() => inflight.delete(paths.cache));
+    inflight.set(paths.cache, p);
+  }
+  return p;
+}
+
+function runBuildStack(cache: string, opts: EnsureStackOptions): Promise<StackInfo> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [BUILD_STACK_SCRIPT], {
+      env: { ...process.env, SLIPWAY_CACHE: cache },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let tail: string[] = [];
+    let partial = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        opts.onLog?.(line);
+        tail = [...tail.slice(-19), line];
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (partial) opts.onLog?.(partial);
+      if (code !== 0) {
+        reject(new Error(`deploy/build-stack failed (${code ?? signal}):\n${[...tail, partial].join('\n')}`));
+        return;
+      }
+      try {
+        const last = stdout.trim().split('\n').pop() ?? '';
+        resolve(ResultSchema.parse(JSON.parse(last)));
+      } catch (err) {
+        reject(new Error(`deploy/build-stack printed no result: ${stdout.slice(-500)}`, { cause: err }));
+      }
+    });
+  });
+}
