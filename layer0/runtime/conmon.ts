@@ -1,0 +1,83 @@
+// The one module that calls `conmon`, the per-container monitor: it runs `runc create`,
+// keeps the container's stdio in a timestamped k8s-file log, writes the exit code to a file,
+// and outlives the agent. We learn the outcome of create through conmon's sync pipe.
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { SlipwayError } from '../common/errors.ts';
+import { which } from '../common/which.ts';
+import { RUNC, cleanRuncError } from './runc.ts';
+
+export const CONMON = which(process.env.SLIPWAY_CONMON ?? 'conmon') ?? 'conmon';
+
+export interface MonitorOptions {
+  /** runc container id (carries the instance prefix). */
+  runcId: string;
+  name: string;
+  bundle: string;
+  runcRoot: string;
+  logPath: string;
+  logSizeMax: number;
+  /** conmon writes `<exitDir>/<runcId>` with the exit code when the container ends. */
+  exitDir: string;
+  /** Per-container directory: conmon's pid file, its `exit` and `oom` files. */
+  persistDir: string;
+  socketDir: string;
+  tty: boolean;
+}
+
+/** Starts conmon (which daemonizes) and resolves with the container's init pid once `runc create` is done. */
+export async function startMonitor(o: MonitorOptions): Promise<number> {
+  await Promise.all([mkdir(o.exitDir, { recursive: true }), mkdir(o.persistDir, { recursive: true }), mkdir(o.socketDir, { recursive: true })]);
+  const args = [
+    '--api-version', '1',
+    '-c', o.runcId, '-u', o.runcId, '-n', o.name,
+    '-r', RUNC, '-b', o.bundle,
+    '-p', `${o.persistDir}/pidfile`,
+    '--conmon-pidfile', `${o.persistDir}/conmon.pid`,
+    '--exit-dir', o.exitDir,
+    '--persist-dir', o.persistDir,
+    // conmon refuses to run without an attach socket dir; we do not use the socket.
+    '--socket-dir-path', o.socketDir, '--full-attach',
+    '-l', `k8s-file:${o.logPath}`, '--log-size-max', String(o.logSizeMax),
+    '--runtime-arg', `--root=${o.runcRoot}`,
+    '--log-level', 'error',
+    ...(o.tty ? ['-t'] : []),
+  ];
+  const child = spawn(CONMON, args, {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    detached: true,
+  });
+  let sync = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    // conmon writes {"data": pid} (or -1 and a message) once `runc create` is done, and keeps the
+    // pipe open while the container lives; a closed pipe without a message is a failure.
+    child.stdio[3]!.on('data', (d: Buffer) => {
+      sync += d.toString();
+      if (parseSync(sync)) resolve();
+    });
+    child.stdio[3]!.once('close', () => resolve());
+  });
+  child.stdio[3]!.destroy();
+  child.stderr!.destroy();
+  child.unref();
+  const msg = parseSync(sync);
+  if (msg && msg.data > 0) return msg.data;
+  const why = msg?.message ? cleanRuncError(msg.message) : stderr.replace(/\[conmon:d\]:[^\n]*\n?/g, '').trim();
+  throw new SlipwayError('runtime_error', why || 'the container monitor failed to create the container');
+}
+
+function parseSync(text: string): { data: number; message?: string } | null {
+  for (const line of text.split('\n').reverse()) {
+    try {
+      const v = JSON.parse(line) as { data: number; message?: string };
+      if (typeof v.data === 'number') return v;
+    } catch {
+      /* not a JSON line */
+    }
+  }
+  return null;
+}

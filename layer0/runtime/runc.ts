@@ -1,0 +1,95 @@
+// The one module that calls `runc` (STYLE.md §2): state, start, kill, delete, list, exec.
+// Every call uses the agent's private runc root so instances never see each other's containers.
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { promisify } from 'node:util';
+import { SlipwayError } from '../common/errors.ts';
+import { which } from '../common/which.ts';
+
+const execFileP = promisify(execFile);
+export const RUNC = which(process.env.SLIPWAY_RUNC ?? 'runc') ?? 'runc';
+
+export interface RuncState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  created: string;
+}
+
+export class Runc {
+  constructor(readonly root: string) {}
+
+  private async run(args: string[]): Promise<string> {
+    try {
+      const { stdout } = await execFileP(RUNC, ['--root', this.root, ...args], { maxBuffer: 16 << 20 });
+      return stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new SlipwayError('runtime_error', cleanRuncError(e.stderr || e.message), { cause: err });
+    }
+  }
+
+  /** Null when runc does not know the container. */
+  async state(id: string): Promise<RuncState | null> {
+    try {
+      return JSON.parse(await this.run(['state', id])) as RuncState;
+    } catch (err) {
+      if (err instanceof SlipwayError && /does not exist/.test(err.message)) return null;
+      throw err;
+    }
+  }
+
+  async list(): Promise<RuncState[]> {
+    const out = await this.run(['list', '--format', 'json']);
+    return (JSON.parse(out || 'null') as RuncState[] | null) ?? [];
+  }
+
+  start(id: string): Promise<string> {
+    return this.run(['start', id]);
+  }
+
+  async kill(id: string, signal: string | number, all = false): Promise<void> {
+    await this.run(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
+  }
+
+  /** Removes runc's state and the container's cgroups; a missing container is fine. */
+  async delete(id: string, force = false): Promise<void> {
+    try {
+      await this.run(['delete', ...(force ? ['--force'] : []), id]);
+    } catch (err) {
+      if (err instanceof SlipwayError && /does not exist/.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  /** `runc exec -p process.json`: the caller owns the child's stdio and exit. */
+  spawnExec(id: string, processJsonPath: string, opts: { detach?: boolean; pidFile?: string } & SpawnOptions = {}): ChildProcess {
+    const args = ['--root', this.root, 'exec', '--process', processJsonPath];
+    if (opts.pidFile) args.push('--pid-file', opts.pidFile);
+    if (opts.detach) args.push('--detach');
+    args.push(id);
+    return spawn(RUNC, args, { stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'] });
+  }
+
+  /** Foreground `runc run` (no monitor): used by the baseline benchmark only. */
+  spawnRun(id: string, bundle: string, opts: SpawnOptions = {}): ChildProcess {
+    return spawn(RUNC, ['--root', this.root, 'run', '--bundle', bundle, id], { stdio: opts.stdio ?? 'ignore' });
+  }
+}
+
+/** runc's logrus lines → the message alone, so clients see the real cause (exec errors drive CLI exit codes 126/127). */
+export function cleanRuncError(text: string): string {
+  const msgs = [...text.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1].replace(/\\"/g, '"'));
+  const jsonMsgs = text
+    .split('\n')
+    .map((l) => {
+      try {
+        return (JSON.parse(l) as { msg?: string }).msg ?? '';
+      } catch {
+        return '';
+      }
+    })
+    .filter(Boolean);
+  const all = [...msgs, ...jsonMsgs];
+  return (all.length ? all.join(': ') : text).trim() || 'runc failed';
+}
