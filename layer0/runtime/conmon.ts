@@ -37,7 +37,7 @@ export async function startMonitor(o: MonitorOptions): Promise<number> {
     '--exit-dir', o.exitDir,
     '--persist-dir', o.persistDir,
     // conmon refuses to run without an attach socket dir; we do not use the socket.
-    '--socket-dir-path', o.socketDir, '--full-attach',
+    '--socket-dir-path', o.socketDir,
     '-l', `k8s-file:${o.logPath}`, '--log-size-max', String(o.logSizeMax),
     '--runtime-arg', `--root=${o.runcRoot}`,
     '--log-level', 'error',

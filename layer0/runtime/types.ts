@@ -129,6 +129,8 @@ export interface NetworkAttachment {
   prefixLength: number;
   mac: string;
   netnsPath: string | null;
+  netnsName?: string;
+  vethHost?: string;
   /** Resolved bindings: hostPort is never 0 here. */
   ports: PortBinding[];
 }
@@ -171,3 +173,88 @@ export type RuntimeEvent = {
   attributes: Record<string, string>;
   timeNano: bigint;
 };
+
+// ---------- the runtime's service interface (the agent's only way in) ----------
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface LogQuery {
+  /** Unix seconds (fractional allowed); lines strictly before are skipped. */
+  since?: number;
+  until?: number;
+  /** Last N lines (after since/until); undefined = all. */
+  tail?: number;
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ExecSpec {
+  cmd: string[];
+  env?: string[];
+  user?: string;
+  workingDir?: string;
+  tty?: boolean;
+  attachStdin?: boolean;
+}
+
+export interface ExecRecord {
+  id: string;
+  containerId: string;
+  spec: ExecSpec;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+}
+
+export interface ExecSession {
+  stdout: NodeJS.ReadableStream;
+  /** Null for a TTY exec (stderr merged). */
+  stderr: NodeJS.ReadableStream | null;
+  /** Null unless attachStdin. */
+  stdin: NodeJS.WritableStream | null;
+  exit: Promise<number>;
+}
+
+export interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+export interface ContainerRuntime {
+  /** Validates the spec and the image, allocates the name; writes nothing to the kernel yet. */
+  create(spec: ContainerSpecInput, extra?: Record<string, unknown>): Promise<ContainerRecord>;
+  /** `not_modified` when already running. */
+  start(ref: string): Promise<void>;
+  /** Stop signal, then SIGKILL after `timeout` s (default the spec's stopTimeout); `not_modified` when not running. */
+  stop(ref: string, opts?: { timeout?: number; signal?: string }): Promise<void>;
+  restart(ref: string, opts?: { timeout?: number; signal?: string }): Promise<void>;
+  /** `not_running` (409) when not running. */
+  kill(ref: string, signal?: string): Promise<void>;
+  /** `conflict` (409) when running and not forced. */
+  remove(ref: string, opts?: { force?: boolean }): Promise<void>;
+  /** Resolves with the exit code when the condition is met; rejects on abort. */
+  wait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<{ exitCode: number; error: string }>;
+  /** By full id, name (with or without '/'), or unique id prefix; `container_not_found` otherwise. */
+  get(ref: string): ContainerRecord;
+  list(): ContainerRecord[];
+  /** Stored lines, then (follow) live lines until the container stops. */
+  logs(ref: string, query: LogQuery): AsyncIterable<LogLine>;
+  /** Live output from now until the container's stdio ends (an attach registered before start sees everything). */
+  attach(ref: string, signal?: AbortSignal): AsyncIterable<LogLine>;
+  stats(ref: string): Promise<ContainerStats>;
+  createExec(ref: string, spec: ExecSpec): ExecRecord;
+  startExec(execId: string): Promise<ExecSession>;
+  getExec(execId: string): ExecRecord;
+  archiveGet(ref: string, path: string): Promise<{ stat: PathStat; tar: NodeJS.ReadableStream }>;
+  archiveStat(ref: string, path: string): Promise<PathStat>;
+  archivePut(ref: string, path: string, tar: NodeJS.ReadableStream): Promise<void>;
+  /** Every container and image event, with a replay of recent ones from `since` (ns). */
+  onEvent(listener: (e: RuntimeEvent) => void): () => void;
+  recentEvents(sinceNano: bigint): RuntimeEvent[];
+  /** After an agent restart: find every container again, with true exit codes. */
+  adopt(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,84 @@
+// `docker exec`: a process started in a running container with `runc exec`, its stdio piped to
+// the caller. Exec sessions live in the agent's memory (they end with it, as their pipes do).
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { SlipwayError } from '../common/errors.ts';
+import { newId } from '../common/ids.ts';
+import { capabilitySet } from './capabilities.ts';
+import { DEFAULT_PATH, dirsOf, runcIdOf, type RuntimeContext } from './container-launch.ts';
+import type { ContainerStore } from './container-store.ts';
+import type { ExecRecord, ExecSession, ExecSpec } from './types.ts';
+
+const KEEP_AFTER_EXIT_MS = 10 * 60_000;
+
+export class ExecManager {
+  private readonly execs = new Map<string, ExecRecord>();
+
+  constructor(private readonly ctx: RuntimeContext, private readonly store: ContainerStore) {}
+
+  create(ref: string, spec: ExecSpec): ExecRecord {
+    const rec = this.store.get(ref);
+    if (rec.state.status !== 'running') throw new SlipwayError('not_running', `container ${rec.id} is not running`);
+    if (!spec.cmd?.length) throw new SlipwayError('invalid_params', 'No exec command specified');
+    const exec: ExecRecord = { id: newId(), containerId: rec.id, spec, running: false, exitCode: null, pid: 0 };
+    this.execs.set(exec.id, exec);
+    return exec;
+  }
+
+  get(id: string): ExecRecord {
+    const e = this.execs.get(id);
+    if (!e) throw new SlipwayError('exec_not_found', `No such exec instance: ${id}`);
+    return e;
+  }
+
+  async start(id: string): Promise<ExecSession> {
+    const exec = this.get(id);
+    if (exec.running || exec.exitCode !== null) throw new SlipwayError('conflict', `exec ${id} has already run`);
+    const rec = this.store.get(exec.containerId);
+    if (rec.state.status !== 'running') throw new SlipwayError('not_running', `container ${rec.id} is not running`);
+    const s = exec.spec;
+    const user = this.ctx.images.resolveUser(rec.imageId, s.user || rec.spec.user);
+    const env = [...rec.spec.env, ...(s.env ?? [])];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+    const processJson = join(dirsOf(this.ctx, rec.id).dir, `exec-${id}.json`);
+    writeFileSync(processJson, JSON.stringify({
+      terminal: false, // a TTY would need a console socket; its output is merged instead
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      args: s.cmd,
+      env,
+      cwd: s.workingDir || rec.spec.workingDir || '/',
+      capabilities: capabilitySet(),
+      noNewPrivileges: true,
+    }));
+    const child = this.ctx.runc.spawnExec(runcIdOf(this.ctx, rec.id), processJson, {
+      stdio: [s.attachStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    exec.running = true;
+    exec.pid = child.pid ?? 0;
+    let stdout: NodeJS.ReadableStream = child.stdout!;
+    let stderr: NodeJS.ReadableStream | null = child.stderr!;
+    if (s.tty) {
+      const merged = new PassThrough();
+      let open = 2;
+      for (const st of [child.stdout!, child.stderr!]) {
+        st.on('data', (d) => merged.write(d));
+        st.on('end', () => --open === 0 && merged.end());
+      }
+      stdout = merged;
+      stderr = null;
+    }
+    const exit = new Promise<number>((resolve) => {
+      child.on('error', () => resolve(126));
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 255)));
+    }).then((code) => {
+      exec.running = false;
+      exec.exitCode = code;
+      rmSync(processJson, { force: true });
+      setTimeout(() => this.execs.delete(id), KEEP_AFTER_EXIT_MS).unref();
+      return code;
+    });
+    return { stdout, stderr, stdin: s.attachStdin ? child.stdin! : null, exit };
+  }
+}

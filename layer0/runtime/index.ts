@@ -1,0 +1,6 @@
+// The runtime's public face: createRuntime, the image store, the stack import, and the types.
+export * from './types.ts';
+export { createRuntime, type RuntimeOptions } from './runtime.ts';
+export { ImageStore } from './images/store.ts';
+export { importStack } from './images/stack.ts';
+export { removeCgroupParent } from './cgroups.ts';
