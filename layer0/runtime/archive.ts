@@ -9,10 +9,10 @@ import type { PathStat } from './types.ts';
 
 const MAX_LINKS = 40;
 
-/** Resolves `path` inside `root` like a chroot would; the last component is not followed. */
-export async function resolveInRoot(root: string, path: string): Promise<string> {
+/** Resolves `path` inside `root` like a chroot would; the last component is followed only if asked. */
+export async function resolveInRoot(root: string, path: string, followLast = false): Promise<string> {
   const parts = posix.normalize(`/${path}`).split('/').filter((p) => p && p !== '.');
-  const last = parts.pop();
+  const last = followLast ? undefined : parts.pop();
   let resolved: string[] = [];
   let links = 0;
   const queue = [...parts];
@@ -57,7 +57,7 @@ export async function tarFromRoot(root: string, path: string): Promise<{ stat: P
 }
 
 export async function untarIntoRoot(root: string, path: string, input: NodeJS.ReadableStream): Promise<void> {
-  const host = await resolveInRoot(root, path);
+  const host = await resolveInRoot(root, path, true);
   const st = await lstat(host).catch(() => null);
   if (!st) throw new SlipwayError('not_found', `Could not find the file ${path} in container`);
   if (!st.isDirectory()) throw new SlipwayError('invalid_params', `extraction point is not a directory: ${path}`);

@@ -145,9 +145,8 @@ export class ContainerLifecycle {
     const timer = setTimeout(() => {
       this.restartTimers.delete(rec.id);
       void this.serial(rec.id, async () => {
-        if (rec.state.status !== 'restarting') return;
+        if (rec.state.status !== 'restarting' || rec.state.stoppedByUser) return;
         rec.state.restartCount++;
-        rec.state.status = 'exited';
         await this.run(rec);
         this.events.emit('container', 'restart', rec.id, this.attrs(rec));
       }).catch((err) => {
@@ -186,15 +185,15 @@ export class ContainerLifecycle {
 
   async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
     const rec = this.store.get(ref);
-    if (this.cancelRestart(rec.id) || rec.state.status === 'restarting') {
-      rec.state.stoppedByUser = true;
-      rec.state.status = 'exited';
-      this.persist(rec);
-      return;
-    }
-    if (rec.state.status !== 'running') throw new SlipwayError('not_modified', 'container already stopped');
+    const wasRestarting = rec.state.status === 'restarting';
     rec.state.stoppedByUser = true;
+    if (this.cancelRestart(rec.id)) rec.state.status = 'exited';
+    else if (wasRestarting) await this.serial(rec.id, async () => undefined); // a restart in flight
     this.persist(rec);
+    if (rec.state.status !== 'running') {
+      if (wasRestarting) return;
+      throw new SlipwayError('not_modified', 'container already stopped');
+    }
     const timeout = opts.timeout ?? rec.spec.stopTimeout;
     await this.ctx.runc.kill(runcIdOf(this.ctx, rec.id), opts.signal || rec.spec.stopSignal).catch(() => undefined);
     if (await this.exited(rec.id, timeout * 1000)) return;

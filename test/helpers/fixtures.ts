@@ -57,6 +57,7 @@ export const BUSYBOX_APPLETS = [
   'mkdir', 'wget', 'dd', 'head', 'yes',
   // not asked for by the brief, but cheap and handy in tests
   'env', 'kill', 'rm', 'touch', 'grep', 'pwd', 'uname', 'whoami', 'test', 'printf', 'stat',
+  'seq', 'tail', 'wc', 'tr', 'sed', 'ln', 'chmod', 'cp', 'mv', 'date', 'top', 'tar',
 ] as const;
 
 /** Debian's busybox-static: a static binary that runs in an empty rootfs. */
