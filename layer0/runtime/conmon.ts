@@ -46,6 +46,8 @@ export async function startMonitor(o: MonitorOptions): Promise<number> {
   const child = spawn(CONMON, args, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    // conmon also drops an `oom` file in its working directory: keep it in the bundle.
+    cwd: o.bundle,
     detached: true,
   });
   let sync = '';
