@@ -117,7 +117,8 @@ export class ContainerLifecycle {
 
   private async handleExit(rec: ContainerRecord, exitCode: number, error = ''): Promise<void> {
     if (rec.state.status !== 'running') return;
-    const oom = existsSync(join(dirsOf(this.ctx, rec.id).persist, 'oom')) || oomKillCount(cgroupsPathOf(this.ctx, rec.id)) > 0;
+    const d = dirsOf(this.ctx, rec.id);
+    const oom = existsSync(join(d.persist, 'oom')) || existsSync(join(d.dir, 'oom')) || oomKillCount(cgroupsPathOf(this.ctx, rec.id)) > 0;
     await cleanupRun(this.ctx, rec).catch((err) => this.ctx.log.warn({ err, id: rec.id }, 'clean-up after exit'));
     rmSync(join(this.ctx.exitDir, runcIdOf(this.ctx, rec.id)), { force: true });
     const ranFor = Date.now() - Date.parse(rec.state.startedAt ?? new Date().toISOString());
