@@ -1,0 +1,12 @@
+// `npm run bench -- NAME`: runs one benchmark; each prints a table and, last, one JSON line
+// {"bench","metric","value","baseline","ratio","target","unit","pass"}.
+const benches: Record<string, () => Promise<unknown>> = {
+  'container-start': () => import('./container-start.ts'),
+};
+
+const name = process.argv[2];
+if (!name || !benches[name]) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  process.exit(2);
+}
+await benches[name]();
