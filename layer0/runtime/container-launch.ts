@@ -81,7 +81,6 @@ export async function launch(ctx: RuntimeContext, rec: ContainerRecord): Promise
     rmSync(join(d.persist, 'exit'), { force: true });
     rmSync(join(d.persist, 'oom'), { force: true });
     rmSync(join(d.dir, 'oom'), { force: true });
-    await ctx.runc.delete(id, true); // a leftover from a previous run of the same container
     const rootfs = await mountRootfs(ctx, rec);
     const user = ctx.images.resolveUser(rec.imageId, rec.spec.user);
     let netns: string | null | 'host' = rec.spec.network === 'host' ? 'host' : null;

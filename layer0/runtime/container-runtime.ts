@@ -118,25 +118,25 @@ export class ContainerLifecycle {
   private async handleExit(rec: ContainerRecord, exitCode: number, error = ''): Promise<void> {
     if (rec.state.status !== 'running') return;
     const d = dirsOf(this.ctx, rec.id);
+    // The OOM counter lives in the cgroup, which `runc delete` removes: read it first.
     const oom = existsSync(join(d.persist, 'oom')) || existsSync(join(d.dir, 'oom')) || oomKillCount(cgroupsPathOf(this.ctx, rec.id)) > 0;
-    await cleanupRun(this.ctx, rec).catch((err) => this.ctx.log.warn({ err, id: rec.id }, 'clean-up after exit'));
-    rmSync(join(this.ctx.exitDir, runcIdOf(this.ctx, rec.id)), { force: true });
     const ranFor = Date.now() - Date.parse(rec.state.startedAt ?? new Date().toISOString());
     Object.assign(rec.state, { status: 'exited', pid: 0, exitCode, oomKilled: oom, error, finishedAt: new Date().toISOString() });
+    const restart = !this.removing.has(rec.id) && shouldRestart(rec, exitCode);
+    if (restart) rec.state.status = 'restarting';
+    this.persist(rec);
     if (oom) this.events.emit('container', 'oom', rec.id, this.attrs(rec));
     this.events.emit('container', 'die', rec.id, this.attrs(rec, { exitCode: String(exitCode) }));
-    if (!this.removing.has(rec.id) && shouldRestart(rec, exitCode)) {
+    // Waiters hear of the exit at once; the clean-up below still holds this container's lock,
+    // so a start or remove that follows waits for it.
+    this.signals.emit(`exit:${rec.id}`, exitCode);
+    await cleanupRun(this.ctx, rec).catch((err) => this.ctx.log.warn({ err, id: rec.id }, 'clean-up after exit'));
+    rmSync(join(this.ctx.exitDir, runcIdOf(this.ctx, rec.id)), { force: true });
+    if (restart) {
       const delay = nextBackoff(this.backoff.get(rec.id) ?? 0, ranFor);
       this.backoff.set(rec.id, delay);
-      rec.state.status = 'restarting';
-      this.persist(rec);
-      this.signals.emit(`exit:${rec.id}`, exitCode);
       this.scheduleRestart(rec, delay);
-      return;
-    }
-    this.persist(rec);
-    this.signals.emit(`exit:${rec.id}`, exitCode);
-    if (rec.spec.autoRemove && !this.removing.has(rec.id)) {
+    } else if (rec.spec.autoRemove && !this.removing.has(rec.id)) {
       void this.remove(rec.id, { force: true }).catch((err) => this.ctx.log.warn({ err, id: rec.id }, 'auto-remove failed'));
     }
   }
