@@ -1,0 +1,163 @@
+// startAgent: wires the image store, the host network and the container runtime (adopting the
+// containers that outlived a previous agent) to the Docker API server on the unix socket and,
+// optionally, TCP with a bearer token. Called by `slipway agent` / `slipway up` (layer1/cli).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { availableParallelism, hostname, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { SlipwayError } from '../common/errors.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { agentSocketPath, type SlipwayPaths } from '../common/paths.ts';
+import { createHostNetwork } from '../network/index.ts';
+import { importStack } from '../runtime/images/stack.ts';
+import { createRuntime, ImageStore } from '../runtime/index.ts';
+import { RUNC } from '../runtime/runc.ts';
+import { EventHub, nowNano } from './events.ts';
+import { archiveRoutes } from './routes/archive.ts';
+import { containerRoutes } from './routes/containers.ts';
+import type { AgentDeps, HostFacts } from './routes/deps.ts';
+import { execRoutes } from './routes/exec.ts';
+import { imageRoutes } from './routes/images.ts';
+import { streamRoutes } from './routes/streams.ts';
+import { systemRoutes } from './routes/system.ts';
+import { Router } from './router.ts';
+import { createApiServer } from './server.ts';
+
+const execFileP = promisify(execFile);
+
+export interface AgentOptions {
+  paths: SlipwayPaths;
+  tcp?: { host: string; port: number; token: string };
+  log?: Logger;
+  /** Advertised capacity (`/info` NCPU and MemTotal); default the machine's. */
+  capacity?: { memory: number; cpus: number };
+  /** Import the default stack from the machine cache once serving (in the background). */
+  importStack?: boolean;
+}
+
+export interface RunningAgent {
+  socketPath: string;
+  tcpPort?: number;
+  close(): Promise<void>;
+}
+
+async function hostFacts(paths: SlipwayPaths): Promise<HostFacts> {
+  const idFile = join(paths.home, 'agent-id');
+  if (!existsSync(idFile)) writeFileSync(idFile, `${randomBytes(16).toString('hex')}\n`);
+  const [runc, osRelease] = await Promise.all([
+    execFileP(RUNC, ['--version']).then((r) => r.stdout, () => ''),
+    readFile('/etc/os-release', 'utf8').catch(() => ''),
+  ]);
+  return {
+    id: readFileSync(idFile, 'utf8').trim(),
+    name: hostname(),
+    kernelVersion: release(),
+    operatingSystem: /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? 'Linux',
+    machineCpus: availableParallelism(),
+    runcVersion: /runc version (\S+)/.exec(runc)?.[1] ?? 'unknown',
+    runcCommit: /commit: (\S+)/.exec(runc)?.[1] ?? '',
+    rootDir: paths.home,
+  };
+}
+
+/** Removes a socket file nobody answers on; refuses to start when another agent serves it. */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (alive) throw new SlipwayError('conflict', `another agent is serving ${path}`);
+  unlinkSync(path);
+}
+
+function listen(server: Server, ...args: [string] | [number, string]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(...(args as [number, string]), () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const { paths } = opts;
+  const log = opts.log ?? createLogger('agent');
+  mkdirSync(paths.home, { recursive: true });
+  mkdirSync(paths.run, { recursive: true });
+  const socketPath = agentSocketPath(paths);
+  await clearStaleSocket(socketPath);
+
+  const events = new EventHub();
+  const images = new ImageStore({
+    root: join(paths.home, 'images'),
+    cacheRoot: paths.cache,
+    logger: log.child({ component: 'images' }),
+    onEvent: (action, id, attributes) => events.push({ type: 'image', action, id, attributes, timeNano: nowNano() }),
+  });
+  const network = createHostNetwork({ prefix: paths.prefix, stateDir: join(paths.home, 'network') }, log);
+  const runtime = createRuntime({ paths, images, network, log: log.child({ component: 'runtime' }) });
+  const unsubscribe = runtime.onEvent((e) => e.type === 'container' && events.push(e));
+  // The bridge and NAT are made now rather than at the first container start (a hot path).
+  const [host] = await Promise.all([hostFacts(paths), runtime.adopt(), network.setup()]);
+  const capacity = opts.capacity ?? { memory: totalmem(), cpus: availableParallelism() };
+  const deps: AgentDeps = { runtime, images, events, host, capacity, log };
+  const router = new Router().add([
+    ...systemRoutes(deps), ...containerRoutes(deps), ...streamRoutes(deps),
+    ...execRoutes(deps), ...archiveRoutes(deps), ...imageRoutes(deps),
+  ]);
+
+  const servers: Server[] = [];
+  const unix = createApiServer({ router, log });
+  await listen(unix, socketPath);
+  chmodSync(socketPath, 0o660);
+  servers.push(unix);
+  let tcpPort: number | undefined;
+  if (opts.tcp) {
+    const tcp = createApiServer({ router, log, token: opts.tcp.token });
+    await listen(tcp, opts.tcp.port, opts.tcp.host);
+    tcpPort = (tcp.address() as AddressInfo).port;
+    servers.push(tcp);
+  }
+  log.info({ socketPath, tcpPort, containers: runtime.list().length }, 'agent serving');
+  if (opts.importStack) {
+    importStack(images, paths).then(
+      (img) => log.info({ id: img.id, tags: img.tags }, 'stack imported'),
+      (err: unknown) => log.error({ err }, 'stack import failed'),
+    );
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    socketPath,
+    tcpPort,
+    close() {
+      // Containers keep running under their monitors: only the serving stops.
+      closing ??= (async () => {
+        await Promise.all(servers.map(closeServer));
+        unsubscribe();
+        await runtime.close();
+        if (existsSync(socketPath)) unlinkSync(socketPath);
+        log.info('agent stopped');
+      })();
+      return closing;
+    },
+  };
+}

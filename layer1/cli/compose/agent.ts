@@ -1,0 +1,62 @@
+// Composition root of `slipway agent`: parses the flags into startAgent's options, starts the
+// host agent, and closes it on SIGTERM/SIGINT. The only layer-1 file that imports its server.
+import { readFileSync } from 'node:fs';
+import { createLogger } from '../../../layer0/common/logger.ts';
+import { slipwayPaths } from '../../../layer0/common/paths.ts';
+import { startAgent } from '../../../layer0/agent/daemon.ts';
+import { availableParallelism, totalmem } from 'node:os';
+
+export interface AgentFlags {
+  tcp?: string;
+  tokenFile?: string;
+  memory?: string;
+  cpus?: string;
+  importStack?: boolean;
+}
+
+/** `512m`, `8g`, `1073741824`, `2G` → bytes. */
+export function parseBytes(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
+  if (!m) throw new Error(`invalid size: ${JSON.stringify(v)} (e.g. 512m, 8g)`);
+  const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+/** `2375`, `:2375`, `0.0.0.0:2375` → host and port; the host defaults to SLIPWAY_BIND or 127.0.0.1. */
+export function parseListen(v: string, env: NodeJS.ProcessEnv = process.env): { host: string; port: number } {
+  const m = /^(?:(.*):)?(\d{1,5})$/.exec(v.trim());
+  if (!m || Number(m[2]) > 65535) throw new Error(`invalid --tcp ${JSON.stringify(v)}: expected [host:]port`);
+  return { host: m[1] || env.SLIPWAY_BIND || '127.0.0.1', port: Number(m[2]) };
+}
+
+export async function runAgent(flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const log = createLogger('agent');
+  const paths = slipwayPaths(env);
+  let tcp: { host: string; port: number; token: string } | undefined;
+  if (flags.tcp !== undefined) {
+    const token = flags.tokenFile ? readFileSync(flags.tokenFile, 'utf8').trim() : env.SLIPWAY_AGENT_TOKEN ?? '';
+    if (!token) throw new Error('--tcp needs a token: --token-file FILE (or SLIPWAY_AGENT_TOKEN)');
+    tcp = { ...parseListen(flags.tcp || env.SLIPWAY_AGENT_PORT || '2375', env), token };
+  }
+  const capacity = {
+    memory: flags.memory ? parseBytes(flags.memory) : totalmem(),
+    cpus: flags.cpus ? Number(flags.cpus) : availableParallelism(),
+  };
+  if (!(capacity.cpus > 0)) throw new Error(`invalid --cpus ${JSON.stringify(flags.cpus)}`);
+  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping agent (containers keep running)');
+    agent.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'agent close failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,147 @@
+// Composition root of `slipway up` / `slipway down`: installs missing OS packages, makes sure
+// the stack is cached, starts the platform's servers in this process (today the host agent;
+// later issues add Redis, the scheduler, the controller, the builder and the router), and tears
+// everything down on Ctrl-C, SIGTERM or `slipway down`.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { createLogger } from '../../../layer0/common/logger.ts';
+import { agentSocketPath, slipwayPaths, type SlipwayPaths } from '../../../layer0/common/paths.ts';
+import { startAgent } from '../../../layer0/agent/daemon.ts';
+import { cleanupByPrefix } from '../../../layer0/network/index.ts';
+import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
+import { ensureStack } from '../../../deploy/stack.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const pidFile = (p: SlipwayPaths) => join(p.run, 'slipway.pid');
+const logFile = (p: SlipwayPaths) => join(p.home, 'logs', 'slipway.log');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runningPid(p: SlipwayPaths): number | null {
+  try {
+    const pid = Number(readFileSync(pidFile(p), 'utf8').trim());
+    return pid > 0 && alive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function agentCall(socketPath: string, method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const req = request({ socketPath, method, path, timeout: 30_000 }, (r) => {
+      let body = '';
+      r.on('data', (d) => (body += d));
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('error', rej);
+    req.end();
+  });
+}
+
+async function ready(p: SlipwayPaths): Promise<boolean> {
+  return agentCall(agentSocketPath(p), 'GET', '/_ping').then((r) => r.status === 200, () => false);
+}
+
+/** Removes every container of this instance and everything the kernel holds for it. */
+async function teardown(p: SlipwayPaths): Promise<void> {
+  const sock = agentSocketPath(p);
+  if (existsSync(sock)) {
+    const list = await agentCall(sock, 'GET', '/containers/json?all=1').catch(() => null);
+    for (const c of list?.status === 200 ? (JSON.parse(list.body) as { Id: string }[]) : []) {
+      await agentCall(sock, 'DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined);
+    }
+  }
+}
+
+async function cleanupKernel(p: SlipwayPaths): Promise<void> {
+  await cleanupByPrefix(p.prefix);
+  removeCgroupParent(p.prefix);
+}
+
+export interface UpFlags {
+  detach?: boolean;
+}
+
+export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const paths = slipwayPaths(env);
+  const existing = runningPid(paths);
+  if (existing) throw new Error(`a platform of ${paths.home} is already running (pid ${existing}); stop it with: slipway down`);
+  if (flags.detach) return detach(paths, env);
+
+  const log = createLogger('slipway');
+  mkdirSync(paths.run, { recursive: true });
+  mkdirSync(paths.home, { recursive: true });
+  execFileSync('bash', [join(ROOT, 'deploy/install-deps')], { stdio: 'inherit' });
+  const stack = await ensureStack(paths, { onLog: (line) => log.info(line) });
+  log.info({ stack: stack.tarPath, built: stack.built }, 'stack ready');
+  const agent = await startAgent({ paths, log: log.child({ component: 'agent' }), importStack: true });
+  writeFileSync(pidFile(paths), `${process.pid}\n`);
+  log.info({ socket: agent.socketPath }, 'slipway is up (agent ready); stop with Ctrl-C or `slipway down`');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping the platform');
+    try {
+      await teardown(paths);
+      await agent.close();
+      await cleanupKernel(paths);
+    } finally {
+      rmSync(pidFile(paths), { force: true });
+      process.exit(0);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function detach(paths: SlipwayPaths, env: NodeJS.ProcessEnv): Promise<void> {
+  mkdirSync(dirname(logFile(paths)), { recursive: true });
+  const out = openSync(logFile(paths), 'a');
+  const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), 'up'], { env, detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  const limit = existsSync(join(paths.cache, 'stacks')) ? 60_000 : 300_000;
+  const deadline = Date.now() + limit;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    if (runningPid(paths) === child.pid && (await ready(paths))) {
+      process.stdout.write(`slipway is up (pid ${child.pid}); logs: ${logFile(paths)}\n`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the platform did not become ready within ${limit / 1000} s; see ${logFile(paths)}`);
+}
+
+export async function down(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const paths = slipwayPaths(env);
+  const pid = runningPid(paths);
+  if (pid) {
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 55_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  } else if (await ready(paths)) {
+    await teardown(paths); // an agent of this home still serving without `up` around it
+  } else if (existsSync(join(paths.home, 'containers'))) {
+    // The platform died (SIGKILL, a crash): its containers outlived it. An agent adopts them
+    // just long enough to remove them.
+    const agent = await startAgent({ paths, log: createLogger('slipway', 'warn') });
+    await teardown(paths);
+    await agent.close();
+  }
+  // Idempotent: whatever a crash left behind goes too.
+  await cleanupKernel(paths);
+  rmSync(pidFile(paths), { force: true });
+  process.stdout.write('slipway is down\n');
+}
