@@ -174,8 +174,8 @@ function cpuStats(s: ContainerStats | null) {
   };
 }
 
-/** Docker's stats object; `prev` fills precpu_stats (zeroes on the first sample). */
-export function statsJson(r: ContainerRecord, s: ContainerStats | null, prev: ContainerStats | null) {
+/** Docker's stats object; `prev` fills precpu_stats (zeroes on the first sample); no limit → the host's memory. */
+export function statsJson(r: ContainerRecord, s: ContainerStats | null, prev: ContainerStats | null, hostMemory = 0) {
   return {
     name: `/${r.spec.name}`,
     id: r.id,
@@ -187,7 +187,7 @@ export function statsJson(r: ContainerRecord, s: ContainerStats | null, prev: Co
     storage_stats: {},
     cpu_stats: cpuStats(s),
     precpu_stats: cpuStats(prev),
-    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, limit: s.memoryLimit, stats: {} } : {},
+    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, limit: s.memoryLimit || hostMemory, stats: {} } : {},
     networks: {},
   };
 }

@@ -120,7 +120,7 @@ export function streamRoutes(d: AgentDeps): Route[] {
         prev = await sample(rec.id);
         if (prev) await new Promise((ok) => setTimeout(ok, 1000));
       }
-      sendJson(r, 200, statsJson(rec, await sample(rec.id), prev));
+      sendJson(r, 200, statsJson(rec, await sample(rec.id), prev, d.capacity.memory));
       return;
     }
     r.writeHead(200, { 'Content-Type': 'application/json' });
@@ -136,7 +136,7 @@ export function streamRoutes(d: AgentDeps): Route[] {
       if (closed) return;
       try {
         const s = await sample(rec.id);
-        r.write(`${JSON.stringify(statsJson(runtime.get(rec.id), s, prev))}\n`);
+        r.write(`${JSON.stringify(statsJson(runtime.get(rec.id), s, prev, d.capacity.memory))}\n`);
         prev = s;
         timer = setTimeout(() => void tick(), 1000);
       } catch {

@@ -1,0 +1,170 @@
+// The typed agent client layer 1 uses (through dockerode, wrapped once): containers, logs,
+// exec, images and events over the unix socket or TCP with a bearer token. Nothing else.
+import Docker from 'dockerode';
+import { PassThrough, type Readable } from 'node:stream';
+import type { AgentClientOptions, AgentEvent, ContainerCreateRequest, ExecResult, LogChunk } from './types.ts';
+
+export interface AgentClient {
+  ping(): Promise<boolean>;
+  info(): Promise<{ NCPU: number; MemTotal: number; Containers: number; ContainersRunning: number; Name: string }>;
+  createContainer(req: ContainerCreateRequest): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** Resolves once stopped; an already stopped container is fine. */
+  stopContainer(id: string, timeoutSeconds?: number): Promise<void>;
+  killContainer(id: string, signal?: string): Promise<void>;
+  /** A missing container is fine. */
+  removeContainer(id: string, force?: boolean): Promise<void>;
+  waitContainer(id: string, condition?: 'not-running' | 'next-exit' | 'removed'): Promise<number>;
+  inspectContainer(id: string): Promise<Docker.ContainerInspectInfo>;
+  listContainers(opts?: { all?: boolean; labels?: string[] }): Promise<Docker.ContainerInfo[]>;
+  logs(id: string, opts?: { follow?: boolean; tail?: number; since?: number; timestamps?: boolean; signal?: AbortSignal }): AsyncIterable<LogChunk>;
+  exec(id: string, cmd: string[], opts?: { env?: string[]; user?: string; workingDir?: string }): Promise<ExecResult>;
+  importImage(tar: Readable, opts: { repo?: string; tag?: string; changes?: string[]; message?: string; parent?: string }): Promise<string>;
+  listImages(): Promise<Docker.ImageInfo[]>;
+  inspectImage(ref: string): Promise<Docker.ImageInspectInfo>;
+  removeImage(ref: string, force?: boolean): Promise<void>;
+  events(opts?: { since?: number; filters?: Record<string, string[]>; signal?: AbortSignal }): AsyncIterable<AgentEvent>;
+}
+
+const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
+
+export function connectAgent(opts: AgentClientOptions): AgentClient {
+  const docker = opts.socketPath
+    ? new Docker({ socketPath: opts.socketPath })
+    : new Docker({ host: opts.host, port: opts.port, protocol: 'http', headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {} } as Docker.DockerOptions);
+
+  async function* demuxed(stream: NodeJS.ReadableStream, signal?: AbortSignal): AsyncGenerator<LogChunk> {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const queue: LogChunk[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false;
+    const push = (c: LogChunk) => {
+      queue.push(c);
+      wake?.();
+    };
+    out.on('data', (d: Buffer) => push({ stream: 'stdout', data: d }));
+    err.on('data', (d: Buffer) => push({ stream: 'stderr', data: d }));
+    docker.modem.demuxStream(stream, out, err);
+    const finish = () => {
+      ended = true;
+      wake?.();
+    };
+    stream.on('end', finish);
+    stream.on('close', finish);
+    stream.on('error', finish);
+    const onAbort = () => (stream as Readable).destroy?.();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      for (;;) {
+        if (queue.length) yield queue.shift()!;
+        else if (ended) return;
+        else await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      (stream as Readable).destroy?.();
+    }
+  }
+
+  return {
+    async ping() {
+      return (await docker.ping()).toString() === 'OK';
+    },
+    info: () => docker.info(),
+    async createContainer(req) {
+      return (await docker.createContainer(req as Docker.ContainerCreateOptions)).id;
+    },
+    async startContainer(id) {
+      await docker.getContainer(id).start().catch((err) => {
+        if (statusOf(err) !== 304) throw err;
+      });
+    },
+    async stopContainer(id, t) {
+      await docker.getContainer(id).stop(t === undefined ? {} : { t }).catch((err) => {
+        if (statusOf(err) !== 304) throw err;
+      });
+    },
+    async killContainer(id, signal = 'SIGKILL') {
+      await docker.getContainer(id).kill({ signal });
+    },
+    async removeContainer(id, force = false) {
+      await docker.getContainer(id).remove({ force }).catch((err) => {
+        if (statusOf(err) !== 404) throw err;
+      });
+    },
+    async waitContainer(id, condition = 'not-running') {
+      return ((await docker.getContainer(id).wait({ condition })) as { StatusCode: number }).StatusCode;
+    },
+    inspectContainer: (id) => docker.getContainer(id).inspect(),
+    listContainers: (o = {}) => docker.listContainers({ all: o.all ?? false, filters: o.labels?.length ? { label: o.labels } : undefined }),
+    logs(id, o = {}) {
+      const c = docker.getContainer(id);
+      const base = { stdout: true, stderr: true, timestamps: o.timestamps ?? false, ...(o.tail === undefined ? {} : { tail: o.tail }), since: o.since ?? 0 };
+      const get = o.follow
+        ? c.logs({ ...base, follow: true }) as Promise<NodeJS.ReadableStream>
+        : (c.logs({ ...base, follow: false }) as Promise<Buffer>).then((b) => new PassThrough().end(b));
+      return {
+        async *[Symbol.asyncIterator]() {
+          yield* demuxed(await get, o.signal);
+        },
+      };
+    },
+    async exec(id, cmd, o = {}) {
+      const ex = await docker.getContainer(id).exec({ Cmd: cmd, Env: o.env, User: o.user, WorkingDir: o.workingDir, AttachStdout: true, AttachStderr: true });
+      const stream = await ex.start({ hijack: true, stdin: false });
+      const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+      for await (const c of demuxed(stream)) chunks[c.stream].push(c.data);
+      const { ExitCode } = await ex.inspect();
+      return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(chunks.stdout).toString(), stderr: Buffer.concat(chunks.stderr).toString() };
+    },
+    async importImage(tar, o) {
+      // docker-modem builds the query itself (arrays repeat: changes=a&changes=b).
+      const options: Record<string, unknown> = { fromSrc: '-' };
+      for (const [k, v] of Object.entries({ repo: o.repo, tag: o.tag, message: o.message, parent: o.parent })) if (v) options[k] = v;
+      if (o.changes?.length) options.changes = o.changes;
+      const stream = (await new Promise((resolve, reject) => {
+        docker.modem.dial(
+          { path: '/images/create?', method: 'POST', options, file: tar, isStream: true, statusCodes: { 200: true, 400: 'bad parameter', 404: 'not found', 500: 'server error' } },
+          (err: unknown, res: unknown) => (err ? reject(err) : resolve(res as NodeJS.ReadableStream)),
+        );
+      })) as NodeJS.ReadableStream;
+      let text = '';
+      for await (const c of stream) text += c.toString();
+      const last = JSON.parse(text.trim().split('\n').pop()!) as { status?: string; error?: string };
+      if (!last.status) throw new Error(last.error ?? 'import failed');
+      return last.status;
+    },
+    listImages: () => docker.listImages(),
+    inspectImage: (ref) => docker.getImage(ref).inspect(),
+    async removeImage(ref, force = false) {
+      await docker.getImage(ref).remove({ force });
+    },
+    events(o = {}) {
+      return {
+        async *[Symbol.asyncIterator]() {
+          const stream = (await docker.getEvents({ since: o.since, filters: o.filters })) as unknown as Readable;
+          const onAbort = () => stream.destroy();
+          o.signal?.addEventListener('abort', onAbort);
+          let buf = '';
+          try {
+            for await (const chunk of stream) {
+              buf += chunk.toString();
+              let nl: number;
+              while ((nl = buf.indexOf('\n')) >= 0) {
+                const line = buf.slice(0, nl).trim();
+                buf = buf.slice(nl + 1);
+                if (line) yield JSON.parse(line) as AgentEvent;
+              }
+            }
+          } catch (err) {
+            if (!o.signal?.aborted) throw err;
+          } finally {
+            o.signal?.removeEventListener('abort', onAbort);
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,34 @@
+// The agent's public types: how to reach it, and the shapes its client returns. The wire API
+// is Docker's (see README.md); these are the parts layer 1 names.
+import type Docker from 'dockerode';
+
+/** `socketPath` (the local agent), or `host`/`port`/`token` (another host's agent over TCP). */
+export interface AgentClientOptions {
+  socketPath?: string;
+  host?: string;
+  port?: number;
+  token?: string;
+}
+
+export type ContainerCreateRequest = Docker.ContainerCreateOptions;
+
+export interface LogChunk {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** One line of `GET /events`. */
+export interface AgentEvent {
+  Type: 'container' | 'image';
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  scope: 'local';
+  time: number;
+  timeNano: number;
+}
