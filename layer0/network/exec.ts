@@ -13,9 +13,11 @@ export interface RunResult {
 }
 
 /** Runs a command and reports failure in the result instead of throwing. */
-export async function tryRun(cmd: string, args: string[]): Promise<RunResult> {
+export async function tryRun(cmd: string, args: string[], input?: string): Promise<RunResult> {
   try {
-    const { stdout, stderr } = await execFileP(cmd, args, { maxBuffer: 64 * 1024 * 1024 });
+    const child = execFileP(cmd, args, { maxBuffer: 64 * 1024 * 1024 });
+    if (input !== undefined) child.child.stdin!.end(input);
+    const { stdout, stderr } = await child;
     return { ok: true, code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: unknown; stdout?: string; stderr?: string; message: string };
@@ -25,8 +27,8 @@ export async function tryRun(cmd: string, args: string[]): Promise<RunResult> {
 }
 
 /** Runs a command; a non-zero exit becomes a runtime_error carrying its stderr. */
-export async function run(cmd: string, args: string[]): Promise<string> {
-  const r = await tryRun(cmd, args);
+export async function run(cmd: string, args: string[], input?: string): Promise<string> {
+  const r = await tryRun(cmd, args, input);
   if (!r.ok) {
     throw new SlipwayError('runtime_error', `${cmd} ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
   }

@@ -126,8 +126,9 @@ export class BridgeNetwork implements HostNetwork {
     let salt = 0;
     while (others.some((a) => a.vethHost === vethHostName(this.prefix, id, salt))) salt++;
     const vethHost = vethHostName(this.prefix, id, salt);
-    // Leftovers under these names can only be this container's, from a crashed attach.
-    await this.removeKernel(netns, vethHost, ip);
+    // Leftovers under these names can only be this container's, from a crashed attach (its
+    // port rules were recorded with it and went with `prev` above).
+    await this.removeKernel(netns, vethHost, null);
     const att: Attachment = {
       netnsName: netns, netnsPath: links.netnsPath(netns), ip, gateway: this.gateway, prefixLength: 24,
       mac: macFromIp(ip), vethHost, ports,
@@ -166,7 +167,8 @@ export class BridgeNetwork implements HostNetwork {
     const veth = att?.vethHost ?? vethHostName(this.prefix, containerId);
     const ip = att?.ip ?? (await links.netnsAddress(netns));
     if (att) for (const p of att.ports) await ipt.deleteRule(portRule(this.prefix, att.ip, p));
-    await this.removeKernel(netns, veth, ip);
+    // With a record, its port rules are exactly the ones just deleted; without, search for them.
+    await this.removeKernel(netns, veth, att ? null : ip);
     if (att) {
       delete this.state.attachments[containerId];
       await this.save();
@@ -176,8 +178,9 @@ export class BridgeNetwork implements HostNetwork {
   /** Port rules to `ip`, the veth (both names it may carry) and the netns; each step idempotent. */
   private async removeKernel(netns: string, vethHost: string, ip: string | null): Promise<void> {
     if (ip !== null) await ipt.deleteDnatTo(chainName(this.prefix, 'DNAT'), ip);
+    // Deleting the netns destroys its eth0 and with it the host end of the pair.
+    await links.deleteNetns(netns);
     await links.deleteLink(vethHost);
     await links.deleteLink(vethPeerTempName(vethHost, this.prefix));
-    await links.deleteNetns(netns);
   }
 }

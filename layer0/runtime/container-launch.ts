@@ -23,6 +23,8 @@ export interface RuntimeContext {
   containersRoot: string;
   exitDir: string;
   socketDir: string;
+  /** Readers of a container's rootfs outside its run (docker cp): exit leaves the mount to them. */
+  mountUsers: Map<string, number>;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -129,7 +131,7 @@ export async function launch(ctx: RuntimeContext, rec: ContainerRecord): Promise
 export async function cleanupRun(ctx: RuntimeContext, rec: ContainerRecord): Promise<void> {
   await ctx.runc.delete(runcIdOf(ctx, rec.id), true);
   rmSync(join(ctx.socketDir, runcIdOf(ctx, rec.id)), { force: true, recursive: true });
-  await unmount(dirsOf(ctx, rec.id).rootfs);
+  if (!ctx.mountUsers.get(rec.id)) await unmount(dirsOf(ctx, rec.id).rootfs);
   if (rec.spec.network === 'bridge') await ctx.network.detach(rec.id);
 }
 

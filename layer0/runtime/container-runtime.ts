@@ -10,6 +10,7 @@ import { cgroupsPathOf, cleanupRun, dirsOf, launch, readExitCode, runcIdOf, type
 import { ContainerStore } from './container-store.ts';
 import { oomKillCount, readStats } from './cgroups.ts';
 import { EventBus } from './events.ts';
+import { unmount } from './overlay.ts';
 import { nextBackoff, shouldRestart } from './restart-policy.ts';
 import { ContainerSpecSchema, type ContainerRecord, type ContainerSpecInput, type ContainerStats, type WaitCondition } from './types.ts';
 
@@ -35,7 +36,7 @@ export class ContainerLifecycle {
   }
 
   /** One state change at a time per container. */
-  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(id) ?? Promise.resolve();
     const next = prev.then(fn, fn);
     const tail = next.catch(() => undefined);
@@ -241,6 +242,8 @@ export class ContainerLifecycle {
       }
       await this.serial(rec.id, async () => {
         await cleanupRun(this.ctx, rec);
+        this.ctx.mountUsers.delete(rec.id); // a copy still streaming loses its source: removal wins
+        await unmount(dirsOf(this.ctx, rec.id).rootfs);
         rmSync(join(this.ctx.exitDir, runcIdOf(this.ctx, rec.id)), { force: true });
         this.store.delete(rec.id);
         rmSync(dirsOf(this.ctx, rec.id).dir, { recursive: true, force: true });

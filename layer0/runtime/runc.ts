@@ -1,6 +1,9 @@
 // The one module that calls `runc` (STYLE.md §2): state, start, kill, delete, list, exec.
 // Every call uses the agent's private runc root so instances never see each other's containers.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { constants } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../common/errors.ts';
 import { which } from '../common/which.ts';
@@ -44,8 +47,20 @@ export class Runc {
     return (JSON.parse(out || 'null') as RuncState[] | null) ?? [];
   }
 
-  start(id: string): Promise<string> {
-    return this.run(['start', id]);
+  /**
+   * `runc start`, done the way runc does it: the created init blocks opening
+   * `<root>/<id>/exec.fifo` for writing; a reader lets it through, it writes one byte and execs
+   * (the fd is close-on-exec, so EOF means the process is running), and the fifo is removed.
+   * Doing it here saves starting a Go binary on the container start path (~7 ms);
+   * anything unexpected falls back to `runc start`.
+   */
+  async start(id: string): Promise<void> {
+    const fifo = join(this.root, id, 'exec.fifo');
+    if (await readExecFifo(fifo).catch(() => false)) {
+      await unlink(fifo).catch(() => undefined);
+      return;
+    }
+    await this.run(['start', id]);
   }
 
   async kill(id: string, signal: string | number, all = false): Promise<void> {
@@ -74,6 +89,32 @@ export class Runc {
   /** Foreground `runc run` (no monitor): used by the baseline benchmark only. */
   spawnRun(id: string, bundle: string, opts: SpawnOptions = {}): ChildProcess {
     return spawn(RUNC, ['--root', this.root, 'run', '--bundle', bundle, id], { stdio: opts.stdio ?? 'ignore' });
+  }
+}
+
+/** True once the init wrote its byte and exec'd; false when nothing could be read. */
+async function readExecFifo(path: string): Promise<boolean> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(16);
+    let got = 0;
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      let n: number;
+      try {
+        n = (await fh.read(buf, 0, buf.length, null)).bytesRead;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        n = -1; // the writer is connected but has not written yet
+      }
+      if (n > 0) got += n;
+      else if (n === 0 && got > 0) return true; // EOF after the byte: exec'd
+      // n === 0 with nothing read: the init has not opened its end yet; try again shortly.
+      if (n <= 0) await new Promise((r) => setTimeout(r, n === 0 ? 1 : 0));
+    }
+    return false;
+  } finally {
+    await fh.close();
   }
 }
 

@@ -34,22 +34,30 @@ export function createRuntime(o: RuntimeOptions): ContainerRuntime {
     containersRoot: join(o.paths.home, 'containers'),
     exitDir: join(o.paths.run, 'exits'),
     socketDir: join(o.paths.run, 'conmon'),
+    mountUsers: new Map(),
   };
   const life = new ContainerLifecycle(ctx);
   const execs = new ExecManager(ctx, life.store);
-  const tempMounts = new Map<string, number>();
 
-  /** Runs fn with the rootfs mounted; a stopped container's rootfs is mounted only meanwhile. */
+  /**
+   * Runs fn with the rootfs mounted. The mount and its release take the container's lock, so
+   * they never interleave with an exit's unmount; a stopped container's rootfs stays mounted
+   * only while someone reads it (holdUntil: a tar still streaming).
+   */
   async function withRootfs<T>(rec: ContainerRecord, fn: (root: string) => Promise<T>, holdUntil?: (v: T) => Promise<void>): Promise<T> {
-    tempMounts.set(rec.id, (tempMounts.get(rec.id) ?? 0) + 1);
-    const release = async () => {
-      const n = (tempMounts.get(rec.id) ?? 1) - 1;
-      if (n > 0) return void tempMounts.set(rec.id, n);
-      tempMounts.delete(rec.id);
-      if (rec.state.status !== 'running' && life.store.tryGet(rec.id)) await unmount(dirsOf(ctx, rec.id).rootfs);
-    };
+    const root = await life.serial(rec.id, async () => {
+      ctx.mountUsers.set(rec.id, (ctx.mountUsers.get(rec.id) ?? 0) + 1);
+      return mountRootfs(ctx, rec);
+    });
+    const release = () =>
+      life.serial(rec.id, async () => {
+        const n = (ctx.mountUsers.get(rec.id) ?? 1) - 1;
+        if (n > 0) return void ctx.mountUsers.set(rec.id, n);
+        ctx.mountUsers.delete(rec.id);
+        if (rec.state.status !== 'running' && life.store.tryGet(rec.id)) await unmount(dirsOf(ctx, rec.id).rootfs);
+      });
     try {
-      const v = await fn(await mountRootfs(ctx, rec));
+      const v = await fn(root);
       if (holdUntil) void holdUntil(v).finally(release);
       else await release();
       return v;
