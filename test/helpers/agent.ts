@@ -3,6 +3,7 @@
 // (hangs are the usual bug), and a clean-up that fails when anything with the prefix is left.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +35,11 @@ export interface TestAgent {
   busyboxTar: string;
   /** `docker -H unix://SOCK ...args`; never throws; kills the CLI after `timeoutMs`. */
   docker(args: string[], opts?: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  /** Child agents only: the agent process's pid. */
+  pid(): number | undefined;
+  /** Child agents only: SIGKILL the agent (containers keep running), then start a new one. */
+  killAgent(): Promise<void>;
+  startAgentAgain(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -57,9 +63,20 @@ function run(file: string, args: string[], opts: { timeoutMs: number; input?: st
   });
 }
 
+/** Waits until the agent answers /_ping (a stale socket file from a killed agent does not count). */
 async function waitForSocket(path: string, child: ChildProcess, ms: number): Promise<void> {
   const end = Date.now() + ms;
-  while (!existsSync(path)) {
+  const ping = () =>
+    new Promise<boolean>((resolve) => {
+      const req = request({ socketPath: path, path: '/_ping', timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
+  while (!(existsSync(path) && (await ping()))) {
     if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}`);
     if (Date.now() > end) throw new Error(`agent not serving ${path} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
@@ -77,12 +94,15 @@ export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestA
   let child: ChildProcess | null = null;
   const socketPath = join(paths.run, 'agent.sock');
   let tcpPort: number | undefined;
-  if (opts.child) {
+  const spawnChild = async () => {
     const env = { ...process.env, SLIPWAY_HOME: paths.home, SLIPWAY_RUN: paths.run, SLIPWAY_CACHE: paths.cache, SLIPWAY_PREFIX: paths.prefix, SLIPWAY_AGENT_TOKEN: opts.tcp?.token };
     const args = [BIN, 'agent', ...(opts.tcp ? ['--tcp', `127.0.0.1:${opts.tcp.port}`] : [])];
     child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
     await waitForSocket(socketPath, child, 10_000);
     tcpPort = opts.tcp?.port;
+  };
+  if (opts.child) {
+    await spawnChild();
   } else {
     agent = await startAgent({ paths, log: silentLogger, tcp: opts.tcp ? { host: '127.0.0.1', ...opts.tcp } : undefined });
     tcpPort = agent.tcpPort;
@@ -92,6 +112,18 @@ export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestA
 
   return {
     paths, socketPath, tcpPort, dir, busyboxTar, docker,
+    pid: () => child?.pid,
+    async killAgent() {
+      const c = child;
+      if (!c || c.exitCode !== null) throw new Error('no child agent running');
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    },
+    async startAgentAgain() {
+      if (!opts.child) throw new Error('startAgentAgain needs a child agent');
+      await spawnChild();
+    },
     async cleanup() {
       const ids = (await docker(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
       for (const id of ids) await docker(['rm', '-f', id]);
