@@ -36,8 +36,19 @@ export async function resolveInRoot(root: string, path: string, followLast = fal
   return last === undefined || last === '..' ? join(root, ...resolved) : join(root, ...resolved, last);
 }
 
-export async function statInRoot(root: string, path: string): Promise<PathStat> {
+/**
+ * Files bind-mounted over the rootfs while the container runs (/etc/hostname, hosts,
+ * resolv.conf): container path → host file. `docker cp` must see those, not the image's.
+ */
+export type Overlays = Map<string, string>;
+
+async function hostPathOf(root: string, path: string, overlays: Overlays): Promise<string> {
   const host = await resolveInRoot(root, path);
+  return overlays.get(host.slice(root.length) || '/') ?? host;
+}
+
+export async function statInRoot(root: string, path: string, overlays: Overlays = new Map()): Promise<PathStat> {
+  const host = await hostPathOf(root, path, overlays);
   const st = await lstat(host).catch(() => null);
   if (!st) throw new SlipwayError('not_found', `Could not find the file ${path} in container`);
   return {
@@ -49,9 +60,9 @@ export async function statInRoot(root: string, path: string): Promise<PathStat> 
   };
 }
 
-export async function tarFromRoot(root: string, path: string): Promise<{ stat: PathStat; tar: NodeJS.ReadableStream }> {
-  const stat = await statInRoot(root, path);
-  const host = await resolveInRoot(root, path);
+export async function tarFromRoot(root: string, path: string, overlays: Overlays = new Map()): Promise<{ stat: PathStat; tar: NodeJS.ReadableStream }> {
+  const stat = await statInRoot(root, path, overlays);
+  const host = await hostPathOf(root, path, overlays);
   const stream = tar.c({ cwd: dirname(host), portable: false, follow: false }, [basename(host)]);
   return { stat, tar: stream as unknown as NodeJS.ReadableStream };
 }

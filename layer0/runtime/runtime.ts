@@ -1,5 +1,6 @@
 // createRuntime: the ContainerRuntime the agent serves, composed from the lifecycle, exec,
 // archive and log-file modules over one RuntimeContext.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../common/logger.ts';
 import type { SlipwayPaths } from '../common/paths.ts';
@@ -67,6 +68,11 @@ export function createRuntime(o: RuntimeOptions): ContainerRuntime {
     }
   }
 
+  const etcOverlays = (ref: string) => {
+    const d = dirsOf(ctx, life.store.get(ref).id);
+    return new Map([['/etc/hostname', d.hostname], ['/etc/hosts', d.hosts], ['/etc/resolv.conf', d.resolvConf]].filter(([, f]) => existsSync(f)) as [string, string][]);
+  };
+
   const ended = (id: string) => () => {
     const rec = life.store.tryGet(id);
     return !rec || (rec.state.status !== 'running' && rec.state.status !== 'created' && rec.state.status !== 'restarting');
@@ -130,9 +136,9 @@ export function createRuntime(o: RuntimeOptions): ContainerRuntime {
     createExec: (ref, spec) => execs.create(ref, spec),
     startExec: (id) => execs.start(id),
     getExec: (id) => execs.get(id),
-    archiveStat: (ref, path) => withRootfs(life.store.get(ref), (root) => statInRoot(root, path)),
+    archiveStat: (ref, path) => withRootfs(life.store.get(ref), (root) => statInRoot(root, path, etcOverlays(ref))),
     archiveGet: (ref, path) =>
-      withRootfs(life.store.get(ref), (root) => tarFromRoot(root, path), (v) =>
+      withRootfs(life.store.get(ref), (root) => tarFromRoot(root, path, etcOverlays(ref)), (v) =>
         new Promise<void>((resolve) => {
           v.tar.once('end', resolve);
           v.tar.once('error', resolve);
