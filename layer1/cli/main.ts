@@ -17,6 +17,23 @@ program
     await runAgent({ ...opts, tcp: opts.tcp === true ? '' : opts.tcp || undefined });
   });
 
+program
+  .command('up')
+  .description('run the platform on this host in the foreground (Ctrl-C stops it and cleans up)')
+  .option('-d, --detach', 'return once the platform is ready; stop it with `slipway down`')
+  .action(async (opts: { detach?: boolean }) => {
+    const { up } = await import('./compose/platform.ts');
+    await up(opts);
+  });
+
+program
+  .command('down')
+  .description('stop the platform of this SLIPWAY_HOME and remove every container, mount, netns, veth and rule it made')
+  .action(async () => {
+    const { down } = await import('./compose/platform.ts');
+    await down();
+  });
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`slipway: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
