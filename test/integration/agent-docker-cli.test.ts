@@ -3,13 +3,14 @@
 // stop/restart/wait/rm, rmi, an unknown image, bad input; the stack import; nothing leaks.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureStack } from '../../deploy/stack.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { evilTar } from '../helpers/fixtures.ts';
 
 const execFileP = promisify(execFile);
 let a: TestAgent;
@@ -199,6 +200,21 @@ describe('docker CLI against the agent', () => {
     const neg = await curl(['-X', 'POST', '-H', 'Content-Type: application/json', '-d', JSON.stringify({ Image: IMG, Cmd: ['true'], HostConfig: { NanoCpus: -1 } }), 'http://x/containers/create']);
     assert.equal(neg.status, 400);
     assert.equal((await ok(['ps', '-aq'])).trim(), before);
+  });
+
+  it('refuses evil tarballs on import with a 4xx and keeps nothing', async () => {
+    const images = await ok(['images', '-q']);
+    for (const kind of ['dotdot', 'absolute', 'symlink-write-through', 'hardlink-escape', 'device'] as const) {
+      const file = join(a.dir, `evil-${kind}.tar`);
+      writeFileSync(file, evilTar(kind));
+      const r = await a.docker(['import', file, `evil:${kind}`]);
+      assert.notEqual(r.code, 0, kind);
+      assert.match(r.stderr, /Error response from daemon: /, kind);
+      const raw = await curl(['-X', 'POST', '-H', 'Content-Type: application/tar', '--data-binary', `@${file}`, 'http://x/images/create?fromSrc=-&repo=evil']);
+      assert.equal(raw.status, 400, `${kind}: ${raw.body}`);
+    }
+    assert.equal(await ok(['images', '-q']), images);
+    assert.deepEqual(readdirSync(join(a.paths.home, 'images', 'tmp')), []);
   });
 
   it('removes images with Docker\'s item list', async () => {
