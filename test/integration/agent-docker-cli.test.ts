@@ -3,14 +3,14 @@
 // stop/restart/wait/rm, rmi, an unknown image, bad input; the stack import; nothing leaks.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, writeFileSync, readFileSync } from 'node:fs';
-import { get } from 'node:http';
+import { createReadStream, readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { createServer, get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureStack } from '../../deploy/stack.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
-import { evilTar } from '../helpers/fixtures.ts';
+import { evilTar, tarBuffer } from '../helpers/fixtures.ts';
 
 const execFileP = promisify(execFile);
 let a: TestAgent;
@@ -200,6 +200,34 @@ describe('docker CLI against the agent', () => {
     const neg = await curl(['-X', 'POST', '-H', 'Content-Type: application/json', '-d', JSON.stringify({ Image: IMG, Cmd: ['true'], HostConfig: { NanoCpus: -1 } }), 'http://x/containers/create']);
     assert.equal(neg.status, 400);
     assert.equal((await ok(['ps', '-aq'])).trim(), before);
+  });
+
+  it('imports from an http URL, with a parent layer', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/bb.tar') return void createReadStream(a.busyboxTar).pipe(res);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const out = await ok(['import', `http://127.0.0.1:${port}/bb.tar`, 'fromurl:1']);
+      assert.match(out.trim(), /^sha256:[0-9a-f]{64}$/);
+      const r = await a.docker(['run', '--rm', 'fromurl:1', 'echo', 'from-url']);
+      assert.equal(r.stdout, 'from-url\n');
+      const missing = await a.docker(['import', `http://127.0.0.1:${port}/nope.tar`, 'fromurl:2']);
+      assert.notEqual(missing.code, 0);
+      // A layer on top of another image: the child sees the parent's files and its own.
+      const layer = join(a.dir, 'layer.tar');
+      writeFileSync(layer, tarBuffer([{ path: 'hello.txt', data: 'layered\n' }]));
+      const child = await curl(['-X', 'POST', '-H', 'Content-Type: application/tar', '--data-binary', `@${layer}`, 'http://x/images/create?fromSrc=-&repo=layered&tag=1&parent=fromurl:1']);
+      assert.equal(child.status, 200, child.body);
+      const cat = await a.docker(['run', '--rm', 'layered:1', 'cat', '/hello.txt']);
+      assert.equal(cat.stdout, 'layered\n');
+      await ok(['rmi', 'layered:1']);
+      await ok(['rmi', 'fromurl:1']);
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses evil tarballs on import with a 4xx and keeps nothing', async () => {
