@@ -4,41 +4,19 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createReadStream, readdirSync, writeFileSync, readFileSync } from 'node:fs';
-import { createServer, get } from 'node:http';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureStack } from '../../deploy/stack.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
 import { evilTar, tarBuffer } from '../helpers/fixtures.ts';
+import { httpGet, retry } from '../helpers/http.ts';
 
 const execFileP = promisify(execFile);
 let a: TestAgent;
 const IMG = 'bb:1';
 
-function httpGet(port: number, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function retry<T>(fn: () => Promise<T>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 async function curl(args: string[]): Promise<{ status: number; body: string }> {
   const { stdout } = await execFileP('curl', ['-s', '-m', '10', '--unix-socket', a.socketPath, '-w', '\n%{http_code}', ...args]);

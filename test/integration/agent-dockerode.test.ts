@@ -3,41 +3,19 @@
 // logs, exec, stop/kill/remove, images, events, TCP with a bearer token; nothing leaks.
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
-import { get, request } from 'node:http';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { connectAgent, type AgentClient } from '../../layer0/agent/index.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { httpGet, retry } from '../helpers/http.ts';
 
 let a: TestAgent;
 let docker: Docker;
 let client: AgentClient;
 const TOKEN = 'test-token-0123456789';
 
-function httpGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path, headers, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function retry<T>(fn: () => Promise<T>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 describe('slipway agent as a process', () => {
   it('serves within 5 s and stops on SIGTERM', async () => {
