@@ -63,6 +63,20 @@ describe('runtime', () => {
     assert.equal(future.length, 0);
   });
 
+  test('seccomp filter, no_new_privileges and Docker\'s default capability set are in force', async () => {
+    const { id, exit } = await run(['grep', '-E', '^(Seccomp|NoNewPrivs|CapEff|CapBnd):', '/proc/self/status']);
+    assert.equal((await exit).exitCode, 0);
+    const status = Object.fromEntries((await output(id)).trim().split('\n').map((l) => l.split(/:\s+/)));
+    assert.equal(status.Seccomp, '2'); // filter mode
+    assert.equal(status.NoNewPrivs, '1');
+    assert.equal(status.CapEff, '00000000a80425fb'); // moby's default set, nothing more
+    assert.equal(status.CapBnd, '00000000a80425fb');
+    // Masked and read-only /proc paths.
+    const m = await run(['sh', '-c', '(cat /proc/kcore | head -c 1 | wc -c; echo 1 > /proc/sys/kernel/hostname && echo wrote || echo refused) 2>/dev/null']);
+    await m.exit;
+    assert.deepEqual((await output(m.id)).trim().split('\n'), ['0', 'refused']);
+  });
+
   test('a user from /etc/passwd, env and working dir reach the process', async () => {
     const { id, exit } = await run(['sh', '-c', 'id -u; echo $FOO; pwd'], { user: 'app', env: ['FOO=bar'], workingDir: '/tmp' });
     assert.equal((await exit).exitCode, 0);
