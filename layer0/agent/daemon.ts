@@ -18,6 +18,9 @@ import { importStack } from '../runtime/images/stack.ts';
 import { createRuntime, ImageStore } from '../runtime/index.ts';
 import { RUNC } from '../runtime/runc.ts';
 import { EventHub, nowNano } from './events.ts';
+import { FencingGuard } from './fencing.ts';
+import { JobRegistrar } from './job-registrar.ts';
+import { HOSTS_SERVICE, type Discovery, type Registration } from '../discovery/types.ts';
 import { archiveRoutes } from './routes/archive.ts';
 import { containerRoutes } from './routes/containers.ts';
 import type { AgentDeps, HostFacts } from './routes/deps.ts';
@@ -38,11 +41,28 @@ export interface AgentOptions {
   capacity?: { memory: number; cpus: number };
   /** Import the default stack from the machine cache once serving (in the background). */
   importStack?: boolean;
+  /** Join a cluster: heartbeat this host into discovery, register healthy jobs. */
+  cluster?: ClusterOptions;
+}
+
+export interface ClusterOptions {
+  discovery: Discovery;
+  /** The address other hosts use to reach this host's published ports (and its agent). */
+  address: string;
+  /** How schedulers reach this agent: `http://address:port` (TCP, token) or `unix:///path`. */
+  agentUrl: string;
+  labels?: Record<string, string>;
+  ttlMs?: number;
+  heartbeatMs?: number;
 }
 
 export interface RunningAgent {
   socketPath: string;
   tcpPort?: number;
+  hostId: string;
+  /** Leaves the cluster at once (`close` alone lets the membership expire after the TTL, so a
+   *  quick agent restart does not move its jobs). */
+  leave(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -118,25 +138,40 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // The bridge and NAT are made now rather than at the first container start (a hot path).
   const [host] = await Promise.all([hostFacts(paths), runtime.adopt(), network.setup()]);
   const capacity = opts.capacity ?? { memory: totalmem(), cpus: availableParallelism() };
-  const deps: AgentDeps = { runtime, images, events, host, capacity, log };
+  const registrar = opts.cluster
+    ? new JobRegistrar({ runtime, discovery: opts.cluster.discovery, hostId: host.id, address: opts.cluster.address, log: log.child({ component: 'registrar' }), ttlMs: opts.cluster.ttlMs, heartbeatMs: opts.cluster.heartbeatMs })
+    : undefined;
+  const deps: AgentDeps = { runtime, images, events, host, capacity, log, registrar };
+  const fence = new FencingGuard(join(paths.home, 'fencing-token'));
   const router = new Router().add([
     ...systemRoutes(deps), ...containerRoutes(deps), ...streamRoutes(deps),
     ...execRoutes(deps), ...archiveRoutes(deps), ...imageRoutes(deps),
   ]);
 
   const servers: Server[] = [];
-  const unix = createApiServer({ router, log });
+  const unix = createApiServer({ router, log, fence });
   await listen(unix, socketPath);
   chmodSync(socketPath, 0o660);
   servers.push(unix);
   let tcpPort: number | undefined;
   if (opts.tcp) {
-    const tcp = createApiServer({ router, log, token: opts.tcp.token });
+    const tcp = createApiServer({ router, log, token: opts.tcp.token, fence });
     await listen(tcp, opts.tcp.port, opts.tcp.host);
     tcpPort = (tcp.address() as AddressInfo).port;
     servers.push(tcp);
   }
   log.info({ socketPath, tcpPort, containers: runtime.list().length }, 'agent serving');
+  let membership: Registration | null = null;
+  if (opts.cluster) {
+    const c = opts.cluster;
+    registrar!.start();
+    membership = await c.discovery.register(HOSTS_SERVICE, {
+      id: host.id,
+      addr: c.agentUrl,
+      meta: { address: c.address, memory: String(capacity.memory), cpus: String(capacity.cpus), labels: JSON.stringify(c.labels ?? {}), name: host.name },
+    }, { ttlMs: c.ttlMs, heartbeatMs: c.heartbeatMs });
+    log.info({ hostId: host.id, address: c.address, agentUrl: c.agentUrl }, 'joined the cluster');
+  }
   if (opts.importStack) {
     importStack(images, paths).then(
       (img) => log.info({ id: img.id, tags: img.tags }, 'stack imported'),
@@ -148,10 +183,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   return {
     socketPath,
     tcpPort,
+    hostId: host.id,
+    async leave() {
+      await membership?.deregister();
+      membership = null;
+    },
     close() {
       // Containers keep running under their monitors: only the serving stops.
       closing ??= (async () => {
         await Promise.all(servers.map(closeServer));
+        registrar?.close();
         unsubscribe();
         await runtime.close();
         if (existsSync(socketPath)) unlinkSync(socketPath);

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../common/logger.ts';
 import { upgradedSockets, writeRawResponse } from './hijack.ts';
 import { COMMON_HEADERS, errorReply, sendEmpty, sendJson } from './http.ts';
+import type { FencingGuard } from './fencing.ts';
 import type { Router } from './router.ts';
 
 export interface ApiServerOptions {
@@ -13,6 +14,8 @@ export interface ApiServerOptions {
   log: Logger;
   /** When set, every request needs `Authorization: Bearer <token>` (the TCP listener). */
   token?: string;
+  /** Refuses mutating calls with a stale fencing token. */
+  fence?: FencingGuard;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -56,6 +59,13 @@ export function createApiServer(opts: ApiServerOptions): Server {
       return fail(404, 'page not found');
     }
     if (upgrade && !hit.route.upgrade) return fail(400, 'this endpoint cannot be upgraded');
+    try {
+      opts.fence?.check(req);
+    } catch (err) {
+      req.resume();
+      const { status, message } = errorReply(err, log, `${req.method} ${path}`);
+      return fail(status, message);
+    }
     if (!upgrade && !hit.route.body) req.resume();
     try {
       await hit.route.handler({ req, res, upgrade, params: hit.params, query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) });

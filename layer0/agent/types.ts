@@ -32,3 +32,20 @@ export interface AgentEvent {
   time: number;
   timeNano: number;
 }
+
+/**
+ * Labels that make a container a scheduled job (set by layer0/scheduler, read by the agent):
+ * a job with a service is registered in discovery once its health check passes, and
+ * deregistered and drained before it is stopped.
+ */
+export const JOB_LABELS = {
+  service: 'slipway.service',
+  /** `tcp` (connect to the first published port). */
+  health: 'slipway.health',
+  healthTimeoutMs: 'slipway.health-timeout-ms',
+  healthIntervalMs: 'slipway.health-interval-ms',
+  drainSec: 'slipway.drain-sec',
+} as const;
+
+/** Mutating calls may carry the caller's fencing token; an agent refuses tokens older than the newest it has seen. */
+export const FENCING_HEADER = 'x-slipway-fencing-token';

@@ -109,6 +109,7 @@ export function containerRoutes(d: AgentDeps): Route[] {
     {
       method: 'POST', path: '/containers/{id}/stop',
       handler: async ({ res, params, query }) => {
+        await d.registrar?.drain(runtime.get(params.id!).id);
         await runtime.stop(params.id!, timeoutOpts(query));
         sendEmpty(res!, 204);
       },
@@ -116,6 +117,7 @@ export function containerRoutes(d: AgentDeps): Route[] {
     {
       method: 'POST', path: '/containers/{id}/restart',
       handler: async ({ res, params, query }) => {
+        await d.registrar?.drain(runtime.get(params.id!).id);
         await runtime.restart(params.id!, timeoutOpts(query));
         sendEmpty(res!, 204);
       },

@@ -4,6 +4,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { ImageStore } from '../../runtime/images/store.ts';
 import type { ContainerRuntime } from '../../runtime/types.ts';
 import type { EventHub } from '../events.ts';
+import type { JobRegistrar } from '../job-registrar.ts';
 
 export interface HostFacts {
   id: string;
@@ -25,4 +26,6 @@ export interface AgentDeps {
   /** Advertised in /info (NCPU, MemTotal): `--cpus` / `--memory`, default the machine's. */
   capacity: { memory: number; cpus: number };
   log: Logger;
+  /** In a cluster: deregisters and drains a job before it is stopped. */
+  registrar?: JobRegistrar;
 }
