@@ -20,6 +20,8 @@ export interface AgentClient {
   logs(id: string, opts?: { follow?: boolean; tail?: number; since?: number; timestamps?: boolean; signal?: AbortSignal }): AsyncIterable<LogChunk>;
   exec(id: string, cmd: string[], opts?: { env?: string[]; user?: string; workingDir?: string }): Promise<ExecResult>;
   importImage(tar: Readable, opts: { repo?: string; tag?: string; changes?: string[]; message?: string; parent?: string }): Promise<string>;
+  /** The agent fetches the tar itself (`fromSrc=<url>`). */
+  importImageFromUrl(url: string, opts: { repo?: string; tag?: string; parent?: string }): Promise<string>;
   listImages(): Promise<Docker.ImageInfo[]>;
   inspectImage(ref: string): Promise<Docker.ImageInspectInfo>;
   removeImage(ref: string, force?: boolean): Promise<void>;
@@ -29,9 +31,10 @@ export interface AgentClient {
 const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
 
 export function connectAgent(opts: AgentClientOptions): AgentClient {
+  const headers = { ...opts.headers, ...(opts.token ? { Authorization: `Bearer ${opts.token}` } : {}) };
   const docker = opts.socketPath
-    ? new Docker({ socketPath: opts.socketPath })
-    : new Docker({ host: opts.host, port: opts.port, protocol: 'http', headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {} } as Docker.DockerOptions);
+    ? new Docker({ socketPath: opts.socketPath, headers } as Docker.DockerOptions)
+    : new Docker({ host: opts.host, port: opts.port, protocol: 'http', headers } as Docker.DockerOptions);
 
   async function* demuxed(stream: NodeJS.ReadableStream, signal?: AbortSignal): AsyncGenerator<LogChunk> {
     const out = new PassThrough();
@@ -66,6 +69,24 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
       signal?.removeEventListener('abort', onAbort);
       (stream as Readable).destroy?.();
     }
+  }
+
+  async function importFrom(tar: Readable | null, o: { repo?: string; tag?: string; changes?: string[]; message?: string; parent?: string; fromSrc?: string }): Promise<string> {
+    // docker-modem builds the query itself (arrays repeat: changes=a&changes=b).
+    const options: Record<string, unknown> = { fromSrc: o.fromSrc ?? '-' };
+    for (const [k, v] of Object.entries({ repo: o.repo, tag: o.tag, message: o.message, parent: o.parent })) if (v) options[k] = v;
+    if (o.changes?.length) options.changes = o.changes;
+    const stream = (await new Promise((resolve, reject) => {
+      docker.modem.dial(
+        { path: '/images/create?', method: 'POST', options, ...(tar ? { file: tar } : {}), isStream: true, statusCodes: { 200: true, 400: 'bad parameter', 404: 'not found', 500: 'server error' } },
+        (err: unknown, res: unknown) => (err ? reject(err) : resolve(res as NodeJS.ReadableStream)),
+      );
+    })) as NodeJS.ReadableStream;
+    let text = '';
+    for await (const c of stream) text += c.toString();
+    const last = JSON.parse(text.trim().split('\n').pop()!) as { status?: string; error?: string };
+    if (!last.status) throw new Error(last.error ?? 'import failed');
+    return last.status;
   }
 
   return {
@@ -119,22 +140,11 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
       const { ExitCode } = await ex.inspect();
       return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(chunks.stdout).toString(), stderr: Buffer.concat(chunks.stderr).toString() };
     },
-    async importImage(tar, o) {
-      // docker-modem builds the query itself (arrays repeat: changes=a&changes=b).
-      const options: Record<string, unknown> = { fromSrc: '-' };
-      for (const [k, v] of Object.entries({ repo: o.repo, tag: o.tag, message: o.message, parent: o.parent })) if (v) options[k] = v;
-      if (o.changes?.length) options.changes = o.changes;
-      const stream = (await new Promise((resolve, reject) => {
-        docker.modem.dial(
-          { path: '/images/create?', method: 'POST', options, file: tar, isStream: true, statusCodes: { 200: true, 400: 'bad parameter', 404: 'not found', 500: 'server error' } },
-          (err: unknown, res: unknown) => (err ? reject(err) : resolve(res as NodeJS.ReadableStream)),
-        );
-      })) as NodeJS.ReadableStream;
-      let text = '';
-      for await (const c of stream) text += c.toString();
-      const last = JSON.parse(text.trim().split('\n').pop()!) as { status?: string; error?: string };
-      if (!last.status) throw new Error(last.error ?? 'import failed');
-      return last.status;
+    importImageFromUrl(url, o) {
+      return importFrom(null, { ...o, fromSrc: url });
+    },
+    importImage(tar, o) {
+      return importFrom(tar, o);
     },
     listImages: () => docker.listImages(),
     inspectImage: (ref) => docker.getImage(ref).inspect(),

@@ -41,6 +41,8 @@ export interface AgentOptions {
   capacity?: { memory: number; cpus: number };
   /** Import the default stack from the machine cache once serving (in the background). */
   importStack?: boolean;
+  /** The container /24 (e.g. `172.31.12.0/24`); default: the first free one. */
+  subnet?: string;
   /** Join a cluster: heartbeat this host into discovery, register healthy jobs. */
   cluster?: ClusterOptions;
 }
@@ -132,7 +134,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     logger: log.child({ component: 'images' }),
     onEvent: (action, id, attributes) => events.push({ type: 'image', action, id, attributes, timeNano: nowNano() }),
   });
-  const network = createHostNetwork({ prefix: paths.prefix, stateDir: join(paths.home, 'network') }, log);
+  const network = createHostNetwork({ prefix: paths.prefix, stateDir: join(paths.home, 'network'), subnet: opts.subnet }, log);
   const runtime = createRuntime({ paths, images, network, log: log.child({ component: 'runtime' }) });
   const unsubscribe = runtime.onEvent((e) => e.type === 'container' && events.push(e));
   // The bridge and NAT are made now rather than at the first container start (a hot path).

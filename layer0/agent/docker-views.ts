@@ -87,6 +87,10 @@ export function containerSummary(r: ContainerRecord, now = Date.now()) {
     HostConfig: { NetworkMode: (extraOf(r).HostConfig.NetworkMode as string | undefined) ?? 'bridge' },
     NetworkSettings: { Networks: net && net.mode === 'bridge' ? { bridge: endpoint(r) } : {} },
     Mounts: [],
+    // Extensions (clients ignore unknown fields): what a scheduler would otherwise inspect each job for.
+    RestartCount: r.state.restartCount,
+    ExitCode: r.state.exitCode,
+    StartedAt: r.state.startedAt,
   };
 }
 

@@ -8,6 +8,8 @@ export interface AgentClientOptions {
   host?: string;
   port?: number;
   token?: string;
+  /** Sent with every request (a scheduler's fencing token). */
+  headers?: Record<string, string>;
 }
 
 export type ContainerCreateRequest = Docker.ContainerCreateOptions;

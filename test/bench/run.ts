@@ -2,6 +2,7 @@
 // {"bench","metric","value","baseline","ratio","target","unit","pass"}.
 const benches: Record<string, () => Promise<unknown>> = {
   'container-start': () => import('./container-start.ts'),
+  'scheduler-placement': () => import('./scheduler-placement.ts'),
 };
 
 const name = process.argv[2];
