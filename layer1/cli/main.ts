@@ -12,9 +12,24 @@ program
   .option('--memory <size>', 'memory capacity to advertise, e.g. 8g (default: the machine\'s)')
   .option('--cpus <n>', 'CPUs to advertise (default: the machine\'s)')
   .option('--import-stack', 'import the default stack image from the machine cache')
-  .action(async (opts: { tcp?: string | boolean; tokenFile?: string; memory?: string; cpus?: string; importStack?: boolean }) => {
+  .option('--cluster', 'join a cluster: heartbeat into discovery (needs --redis or SLIPWAY_REDIS_URL)')
+  .option('--redis <url>', 'the cluster\'s Redis (redis://:password@host:port or unix:///path)')
+  .option('--advertise <address>', 'the address other hosts use to reach this host (default: the --tcp host, SLIPWAY_BIND or 127.0.0.1)')
+  .option('--subnet <cidr>', 'the container /24, e.g. 172.31.12.0/24 (default: the first free one)')
+  .option('--labels <k=v,...>', 'host labels advertised to the scheduler')
+  .action(async (opts: { tcp?: string | boolean; tokenFile?: string; memory?: string; cpus?: string; importStack?: boolean; cluster?: boolean; redis?: string; advertise?: string; subnet?: string; labels?: string }) => {
     const { runAgent } = await import('./compose/agent.ts');
     await runAgent({ ...opts, tcp: opts.tcp === true ? '' : opts.tcp || undefined });
+  });
+
+program
+  .command('scheduler')
+  .description('run a scheduler (leader-elected; more than one make hot standbys)')
+  .option('--redis <url>', 'the cluster\'s Redis (default SLIPWAY_REDIS_URL)')
+  .option('--token-file <file>', 'file holding the agents\' bearer token (default SLIPWAY_AGENT_TOKEN)')
+  .action(async (opts: { redis?: string; tokenFile?: string }) => {
+    const { runScheduler } = await import('./compose/scheduler.ts');
+    await runScheduler(opts);
   });
 
 program

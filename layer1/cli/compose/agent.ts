@@ -2,11 +2,18 @@
 // host agent, and closes it on SIGTERM/SIGINT. The only layer-1 file that imports its server.
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../../../layer0/common/logger.ts';
-import { slipwayPaths } from '../../../layer0/common/paths.ts';
-import { startAgent } from '../../../layer0/agent/daemon.ts';
+import { agentSocketPath, slipwayPaths } from '../../../layer0/common/paths.ts';
+import { startAgent, type ClusterOptions } from '../../../layer0/agent/daemon.ts';
+import { createDiscovery } from '../../../layer0/discovery/client.ts';
+import type { Discovery } from '../../../layer0/discovery/types.ts';
 import { availableParallelism, totalmem } from 'node:os';
 
 export interface AgentFlags {
+  cluster?: boolean;
+  redis?: string;
+  advertise?: string;
+  subnet?: string;
+  labels?: string;
   tcp?: string;
   tokenFile?: string;
   memory?: string;
@@ -20,6 +27,17 @@ export function parseBytes(v: string): number {
   if (!m) throw new Error(`invalid size: ${JSON.stringify(v)} (e.g. 512m, 8g)`);
   const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   return Math.floor(Number(m[1]) * mult);
+}
+
+/** `k=v,k2=v2` → a map. */
+export function parseLabels(v: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i < 1) throw new Error(`invalid label ${JSON.stringify(part)}: expected key=value`);
+    out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
 }
 
 /** `2375`, `:2375`, `0.0.0.0:2375` → host and port; the host defaults to SLIPWAY_BIND or 127.0.0.1. */
@@ -43,13 +61,28 @@ export async function runAgent(flags: AgentFlags, env: NodeJS.ProcessEnv = proce
     cpus: flags.cpus ? Number(flags.cpus) : availableParallelism(),
   };
   if (!(capacity.cpus > 0)) throw new Error(`invalid --cpus ${JSON.stringify(flags.cpus)}`);
-  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack });
+  let cluster: ClusterOptions | undefined;
+  let discovery: Discovery | undefined;
+  const redisUrl = flags.redis ?? env.SLIPWAY_REDIS_URL;
+  if (flags.cluster || redisUrl) {
+    if (!redisUrl) throw new Error('--cluster needs Redis: --redis URL (or SLIPWAY_REDIS_URL)');
+    const address = flags.advertise ?? tcp?.host ?? env.SLIPWAY_BIND ?? '127.0.0.1';
+    const d = createDiscovery({ url: redisUrl, log: log.child({ component: 'discovery' }) });
+    discovery = d;
+    cluster = {
+      discovery: d,
+      address,
+      agentUrl: tcp ? `http://${address}:${tcp.port}` : `unix://${agentSocketPath(paths)}`,
+      labels: parseLabels(flags.labels ?? ''),
+    };
+  }
+  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack, subnet: flags.subnet, cluster });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping agent (containers keep running)');
-    agent.close().then(
+    agent.close().then(() => discovery?.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'agent close failed');
