@@ -49,6 +49,48 @@ program
     await down();
   });
 
+const cluster = program.command('cluster').description('a cluster on this machine: hosts as network namespaces (for tests and trying Slipway)');
+cluster
+  .command('up')
+  .description('start N netns hosts (agent + scheduler standby each) and a Redis; returns once ready')
+  .requiredOption('--hosts <n>', 'how many hosts')
+  .option('--memory <size>', 'memory each host advertises, e.g. 2g')
+  .option('--cpus <n>', 'CPUs each host advertises')
+  .option('--no-import-stack', 'do not import the default stack into the hosts')
+  .option('--no-schedulers', 'run no scheduler standbys')
+  .option('--subnet <cidr>', 'the cluster bridge /24 (default 172.30.0.0/24 or the first free one)')
+  .action(async (opts: { hosts: string; memory?: string; cpus?: string; importStack?: boolean; schedulers?: boolean; subnet?: string }) => {
+    const { clusterUpCommand } = await import('./compose/cluster.ts');
+    await clusterUpCommand(opts);
+  });
+cluster
+  .command('down')
+  .description('stop the cluster of $SLIPWAY_HOME/cluster and remove everything it made')
+  .action(async () => {
+    const { clusterDownCommand } = await import('./compose/cluster.ts');
+    await clusterDownCommand();
+  });
+
+program
+  .command('host')
+  .description('this machine as a cluster host')
+  .command('join')
+  .description('run an agent (and a scheduler standby) in a remote cluster, in the foreground')
+  .option('--redis <url>', 'the cluster\'s Redis, redis://:password@host:port (default SLIPWAY_REDIS_URL)')
+  .requiredOption('--token-file <file>', 'the agents\' bearer token')
+  .requiredOption('--advertise <address>', 'the address other hosts reach this one at')
+  .option('--tcp <listen>', 'agent TCP listen address (default ADVERTISE:2375)')
+  .option('--subnet <cidr>', 'the container /24')
+  .option('--memory <size>', 'memory to advertise')
+  .option('--cpus <n>', 'CPUs to advertise')
+  .option('--labels <k=v,...>', 'host labels')
+  .option('--import-stack', 'import the default stack from the machine cache')
+  .option('--no-scheduler', 'run no scheduler standby')
+  .action(async (opts: import('./compose/host-join.ts').HostJoinFlags) => {
+    const { hostJoin } = await import('./compose/host-join.ts');
+    await hostJoin(opts);
+  });
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`slipway: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
