@@ -42,7 +42,7 @@ export interface Leader {
 }
 
 export interface Leadership {
-  /** Resolves when this candidate leads (again); `token` is its fencing token. */
+  /** Whether this candidate leads now; `token` is its fencing token (of the latest term it won). */
   readonly isLeader: boolean;
   readonly token: number;
   /** Called on every change: elected (with the new token) or deposed. */
