@@ -116,6 +116,26 @@ describe('cluster on one machine', { timeout: 120_000 }, () => {
     assert.equal(body.trim(), 'hello-from-h2');
   });
 
+  it('killScheduler(leader) hands leadership to a standby; startScheduler brings it back', async () => {
+    const d = createDiscovery({ url: c.redisSocketUrl, sweepMs: 0 });
+    try {
+      const first = await d.leader(SCHEDULER_ELECTION);
+      const h = c.state().hosts.find((x) => first && x.schedulerPid !== null && first.id.includes(String(x.schedulerPid)));
+      assert.ok(first && h, `the leader ${first?.id} is one of the cluster's schedulers`);
+      await c.killScheduler(h.index);
+      let next: typeof first | null = first;
+      for (let i = 0; i < 100 && (next === null || next.id === first.id); i++) {
+        await sleep(100);
+        next = await d.leader(SCHEDULER_ELECTION);
+      }
+      assert.ok(next && next.id !== first.id && next.token > first.token, 'a standby leads with a newer token');
+      await c.startScheduler(h.index);
+      assert.notEqual(c.state().hosts[h.index - 1]!.schedulerPid, h.schedulerPid);
+    } finally {
+      await d.close();
+    }
+  });
+
   it('host join from a fresh netns host on the cluster bridge registers it', async () => {
     const s = c.state();
     const prefix = `${s.prefix}h4`;
