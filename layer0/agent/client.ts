@@ -6,6 +6,8 @@ import type { AgentClientOptions, AgentEvent, ContainerCreateRequest, ExecResult
 
 export interface AgentClient {
   ping(): Promise<boolean>;
+  /** Presents the client's fencing token (sent as a header) to the agent. */
+  fence(): Promise<void>;
   info(): Promise<{ NCPU: number; MemTotal: number; Containers: number; ContainersRunning: number; Name: string }>;
   createContainer(req: ContainerCreateRequest): Promise<string>;
   startContainer(id: string): Promise<void>;
@@ -93,6 +95,11 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
     async ping() {
       return (await docker.ping()).toString() === 'OK';
     },
+    fence: () =>
+      new Promise<void>((resolve, reject) => {
+        docker.modem.dial({ path: '/slipway/fence', method: 'POST', options: {}, statusCodes: { 204: true, 409: 'stale fencing token', 400: 'bad fencing token' } },
+          (err: unknown) => (err ? reject(err) : resolve()));
+      }),
     info: () => docker.info(),
     async createContainer(req) {
       return (await docker.createContainer(req as Docker.ContainerCreateOptions)).id;

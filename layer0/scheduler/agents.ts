@@ -115,9 +115,12 @@ export async function startJob(agent: AgentClient, formationId: string, jobName:
   return id;
 }
 
-/** Deregister and drain (the agent does both in its stop), SIGTERM, SIGKILL after the grace; then remove. */
-export async function stopJob(agent: AgentClient, jobId: string, graceSec: number): Promise<void> {
-  await agent.stopContainer(jobId, graceSec).catch((err: unknown) => {
+/**
+ * Deregister and drain (the agent does both in its stop), SIGTERM, SIGKILL after the grace the
+ * job was created with (its StopTimeout, so it holds even once its formation is gone); remove.
+ */
+export async function stopJob(agent: AgentClient, jobId: string): Promise<void> {
+  await agent.stopContainer(jobId).catch((err: unknown) => {
     if ((err as { statusCode?: number }).statusCode !== 404) throw err;
   });
   await agent.removeContainer(jobId, true);

@@ -91,7 +91,10 @@ export class Reconciler {
     const h = hostFromInstance(i);
     this.hosts.set(h.id, h);
     this.lost.delete(h.id);
-    this.agents.set(h.id, agentFor(h, this.o.agentToken, this.o.fencingToken));
+    const agent = agentFor(h, this.o.agentToken, this.o.fencingToken);
+    this.agents.set(h.id, agent);
+    // Fence at once: from now on this host refuses every older leader, even before we act there.
+    agent.fence().catch((err: unknown) => this.o.log.warn({ hostId: h.id, err: (err as Error).message }, 'fencing the host failed'));
     if (!this.watchedHosts.has(h.id)) void this.watchAgentEvents(h.id);
   }
 
@@ -168,9 +171,8 @@ export class Reconciler {
       } else if (!this.stopping.has(a.jobId)) {
         const agent = this.agents.get(a.hostId);
         if (!agent) continue;
-        const grace = formations.find((f) => f.id === a.formationId)?.jobs[a.jobName]?.stopGraceSec ?? 30;
         this.stopping.add(a.jobId);
-        void stopJob(agent, a.jobId, grace)
+        void stopJob(agent, a.jobId)
           .catch((err: unknown) => this.o.log.warn({ err: (err as Error).message, jobId: a.jobId }, 'job stop failed'))
           .finally(() => {
             this.stopping.delete(a.jobId);

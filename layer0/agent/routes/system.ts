@@ -4,7 +4,7 @@ import { arch } from 'node:os';
 import type { RuntimeEvent } from '../../runtime/types.ts';
 import { eventJson } from '../docker-views.ts';
 import { nowNano } from '../events.ts';
-import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION, sendJson } from '../http.ts';
+import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION, sendEmpty, sendJson } from '../http.ts';
 import { checkFilterNames, matchLabels, parseFilters, unixTimeNanoParam, type Filters } from '../query.ts';
 import type { Ctx, Route } from '../router.ts';
 import type { AgentDeps } from './deps.ts';
@@ -65,6 +65,9 @@ export function systemRoutes(d: AgentDeps): Route[] {
 
   return [
     { method: 'GET', path: '/_ping', handler: ping },
+    // Slipway extension: a new scheduler leader presents its fencing token to every agent at
+    // once (the server's fencing guard records it), so a deposed leader is refused everywhere.
+    { method: 'POST', path: '/slipway/fence', handler: ({ res }) => sendEmpty(res!, 204) },
     { method: 'GET', path: '/version', handler: ({ res }) => sendJson(res!, 200, version()) },
     { method: 'GET', path: '/info', handler: ({ res }) => sendJson(res!, 200, info()) },
     { method: 'GET', path: '/events', handler: (ctx) => events(d, ctx) },
