@@ -74,7 +74,9 @@ export async function startRedis(opts: RedisServerOptions): Promise<RedisServer>
   // The config file, not argv, carries the password, so it never shows in `ps`.
   writeFileSync(confPath, redisConfig(opts), { mode: 0o600 });
 
-  const child = spawn(opts.binary ?? 'redis-server', [confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C at the terminal must not stop Redis before the platform's
+  // own shutdown (which still needs it) has run; the owner stops it last.
+  const child = spawn(opts.binary ?? 'redis-server', [confPath], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tail: string[] = [];
   const onLine = (buf: Buffer) => {
     for (const line of buf.toString('utf8').split('\n')) {

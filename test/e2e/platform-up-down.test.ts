@@ -1,12 +1,15 @@
 // `slipway up --detach` on a fresh SLIPWAY_HOME becomes ready with the stack imported from the
-// machine cache; a container runs; `slipway down` removes everything and is idempotent.
+// machine cache and Redis, the agent and the scheduler running; a container and a scheduled job
+// run; `slipway down` removes everything (Redis too) and is idempotent.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { createDiscovery } from '../../layer0/discovery/client.ts';
+import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import { findLeaks } from '../helpers/leaks.ts';
 import { testPrefix } from '../helpers/runtime.ts';
 
@@ -41,11 +44,37 @@ describe('slipway up and down', () => {
     const whoami = await docker(['exec', 'n1', 'node', '-e', 'console.log(process.version)']);
     assert.match(whoami.stdout, /^v\d+/);
 
+    // Redis, discovery and the scheduler run inside `up`: a formation becomes a running job.
+    const redisUrl = `unix://${join(dir, 'run', 'redis.sock')}`;
+    const discovery = createDiscovery({ url: redisUrl });
+    const sched = createSchedulerClient({ redisUrl, discovery });
+    try {
+      assert.equal((await discovery.instances('slipway-hosts')).length, 1);
+      await sched.putFormation({ id: 'upjob', jobs: { w: { count: 1, image: 'slipway/stack:bookworm', cmd: ['sleep', '600'], memory: 64 * 1024 * 1024, stopGraceSec: 1 } } });
+      let state = '';
+      for (let i = 0; i < 100 && state !== 'running'; i++) {
+        state = (await sched.listJobs({ formationId: 'upjob' }))[0]?.state ?? '';
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(state, 'running');
+    } finally {
+      sched.close();
+      await discovery.close();
+    }
+
     const t1 = Date.now();
     const down = await slipway(['down'], 70_000);
     assert.match(down.stdout, /slipway is down/);
     assert.ok(Date.now() - t1 < 60_000);
     assert.deepEqual(await findLeaks(env.SLIPWAY_PREFIX, { runcRoots: [join(dir, 'run', 'runc')] }), []);
+    const redisLeft = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(join(dir, 'home', 'redis'));
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(redisLeft, []);
     const again = await slipway(['down']);
     assert.match(again.stdout, /slipway is down/);
   });

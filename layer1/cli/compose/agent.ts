@@ -6,6 +6,7 @@ import { agentSocketPath, slipwayPaths } from '../../../layer0/common/paths.ts';
 import { startAgent, type ClusterOptions } from '../../../layer0/agent/daemon.ts';
 import { createDiscovery } from '../../../layer0/discovery/client.ts';
 import type { Discovery } from '../../../layer0/discovery/types.ts';
+import { platformRedis, type PlatformRedis } from './redis.ts';
 import { availableParallelism, totalmem } from 'node:os';
 
 export interface AgentFlags {
@@ -63,9 +64,13 @@ export async function runAgent(flags: AgentFlags, env: NodeJS.ProcessEnv = proce
   if (!(capacity.cpus > 0)) throw new Error(`invalid --cpus ${JSON.stringify(flags.cpus)}`);
   let cluster: ClusterOptions | undefined;
   let discovery: Discovery | undefined;
-  const redisUrl = flags.redis ?? env.SLIPWAY_REDIS_URL;
+  let redisUrl = flags.redis ?? env.SLIPWAY_REDIS_URL;
+  let embedded: PlatformRedis | null = null;
   if (flags.cluster || redisUrl) {
-    if (!redisUrl) throw new Error('--cluster needs Redis: --redis URL (or SLIPWAY_REDIS_URL)');
+    if (!redisUrl) {
+      embedded = await platformRedis(paths, log, env); // a one-host cluster of its own
+      redisUrl = embedded.url;
+    }
     const address = flags.advertise ?? tcp?.host ?? env.SLIPWAY_BIND ?? '127.0.0.1';
     const d = createDiscovery({ url: redisUrl, log: log.child({ component: 'discovery' }) });
     discovery = d;
@@ -82,7 +87,7 @@ export async function runAgent(flags: AgentFlags, env: NodeJS.ProcessEnv = proce
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping agent (containers keep running)');
-    agent.close().then(() => discovery?.close()).then(
+    agent.close().then(() => discovery?.close()).then(() => embedded?.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'agent close failed');

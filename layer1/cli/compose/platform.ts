@@ -1,7 +1,8 @@
 // Composition root of `slipway up` / `slipway down`: installs missing OS packages, makes sure
-// the stack is cached, starts the platform's servers in this process (today the host agent;
-// later issues add Redis, the scheduler, the controller, the builder and the router), and tears
-// everything down on Ctrl-C, SIGTERM or `slipway down`.
+// the stack is cached, starts the platform's servers in this process (Redis unless
+// SLIPWAY_REDIS_URL is set, the host agent in cluster mode, the scheduler; later issues add the
+// controller, the builder and the router), and tears everything down on Ctrl-C, SIGTERM or
+// `slipway down`.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -9,6 +10,9 @@ import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../../../layer0/common/logger.ts';
 import { agentSocketPath, slipwayPaths, type SlipwayPaths } from '../../../layer0/common/paths.ts';
 import { startAgent } from '../../../layer0/agent/daemon.ts';
+import { createDiscovery, redact } from '../../../layer0/discovery/client.ts';
+import { startScheduler } from '../../../layer0/scheduler/scheduler.ts';
+import { platformRedis, stopOrphanRedis } from './redis.ts';
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
 import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
 import { ensureStack } from '../../../deploy/stack.ts';
@@ -83,9 +87,16 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   execFileSync('bash', [join(ROOT, 'deploy/install-deps')], { stdio: 'inherit' });
   const stack = await ensureStack(paths, { onLog: (line) => log.info(line) });
   log.info({ stack: stack.tarPath, built: stack.built }, 'stack ready');
-  const agent = await startAgent({ paths, log: log.child({ component: 'agent' }), importStack: true });
+  const redis = await platformRedis(paths, log, env);
+  const discovery = createDiscovery({ url: redis.url, log: log.child({ component: 'discovery' }) });
+  const address = env.SLIPWAY_BIND ?? '127.0.0.1';
+  const agent = await startAgent({
+    paths, log: log.child({ component: 'agent' }), importStack: true,
+    cluster: { discovery, address, agentUrl: `unix://${agentSocketPath(paths)}` },
+  });
+  const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
   writeFileSync(pidFile(paths), `${process.pid}\n`);
-  log.info({ socket: agent.socketPath }, 'slipway is up (agent ready); stop with Ctrl-C or `slipway down`');
+  log.info({ socket: agent.socketPath, redis: redact(redis.url) }, 'slipway is up (redis, agent, scheduler); stop with Ctrl-C or `slipway down`');
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -93,9 +104,15 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     stopping = true;
     log.info({ signal }, 'stopping the platform');
     try {
+      await scheduler.close(); // first, so nothing restarts what the teardown removes
       await teardown(paths);
+      await agent.leave();
       await agent.close();
+      await discovery.close();
+      await redis.stop();
       await cleanupKernel(paths);
+    } catch (err) {
+      log.error({ err }, 'clean-up failed; `slipway down` finishes it');
     } finally {
       rmSync(pidFile(paths), { force: true });
       process.exit(0);
@@ -141,6 +158,7 @@ export async function down(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     await agent.close();
   }
   // Idempotent: whatever a crash left behind goes too.
+  await stopOrphanRedis(paths);
   await cleanupKernel(paths);
   rmSync(pidFile(paths), { force: true });
   process.stdout.write('slipway is down\n');
