@@ -47,13 +47,15 @@ export function chainName(prefix: string, kind: ChainKind): string {
 
 /**
  * Whether a name belongs to this prefix and no other: the prefix itself, the prefix then a
- * separator (`-`, `_`, `.`), or one of the network's shapes (`br0`, `v<hex>`, `p<hex>`).
+ * separator (`-`, `_`, `.`), or one of the network's shapes (`br0`, `v<hex>`, `p<hex>`, and the
+ * cluster's `c0` and `h<i>a|b`).
  * The suffixes start with a non-hex letter, so `slwa` never claims `slwab`'s objects.
  */
 export function ownedBy(prefix: string, name: string): boolean {
   if (!name.startsWith(prefix)) return false;
   const rest = name.slice(prefix.length);
-  return rest === '' || /^[-_.]/.test(rest) || /^(br0|[vp][0-9a-f]+)$/.test(rest);
+  // Also the cluster shapes of netns-host.ts: the cluster bridge `c0`, host veths `h<i>a|b`.
+  return rest === '' || /^[-_.]/.test(rest) || /^(br0|c0|h\d+[ab]|[vp][0-9a-f]+)$/.test(rest);
 }
 
 /** Whether an iptables chain name is one of ours (`<PREFIX>-<KIND>`). */
