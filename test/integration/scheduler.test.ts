@@ -107,7 +107,7 @@ before(async () => {
 
 after(async () => {
   for (const f of await client.listFormations().catch(() => [])) await client.deleteFormation(f.id).catch(() => undefined);
-  await until('formations gone', async () => (await Promise.all(['f1', 'cap', 'crash', 'health', 'ha', 'rk'].map(containers))).every((l) => l.length === 0), 30_000).catch(() => undefined);
+  await until('formations gone', async () => (await Promise.all(['f1', 'dr', 'cap', 'crash', 'health', 'ha', 'rk'].map(containers))).every((l) => l.length === 0), 30_000).catch(() => undefined);
   for (const s of schedulers) await s.close();
   client.close();
   for (const h of hosts) {
@@ -147,6 +147,18 @@ describe('scheduler', { timeout: 120_000 }, () => {
     await client.putFormation(web('f1', 0, { memory: 32 * 1024 * 1024 }));
     await until('0 left', async () => (await containers('f1')).length === 0 && (await jobs('f1')).length === 0);
     assert.equal((await hosts[0]!.discovery.instances('f1-web')).length, 0);
+  });
+
+  it('stopping a job deregisters it first, drains, then stops it', async () => {
+    await client.putFormation(web('dr', 1, { memory: 32 * 1024 * 1024, drainSec: 2 }));
+    await until('registered', async () => (await jobs('dr'))[0]?.registered);
+    await client.putFormation(web('dr', 0, { memory: 32 * 1024 * 1024, drainSec: 2 }));
+    await until('deregistered', async () => (await hosts[0]!.discovery.instances('dr-web')).length === 0, 10_000);
+    const t0 = Date.now();
+    // Deregistered but still serving for the drain period.
+    assert.deepEqual((await containers('dr')).map((c) => c.state), ['running']);
+    await until('stopped', async () => (await containers('dr')).length === 0, 15_000);
+    assert.ok(Date.now() - t0 >= 1000, `stopped ${Date.now() - t0} ms after deregistration`);
   });
 
   it('never places a 1 GiB job on a host without room; a job that fits nowhere is pending with a reason', async () => {
