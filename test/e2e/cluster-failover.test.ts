@@ -126,6 +126,7 @@ describe('cluster failover: a host dies, a scheduler dies', { timeout: 180_000 }
       const js = await jobs();
       return js.length === 6 && running(js).length === 6 && js.every((j) => j.registered && j.hostId !== victimId);
     }, 10_000, 200);
+    console.log(`# listJobs agreed ${((Date.now() - t0 - healed) / 1000).toFixed(2)} s after that`);
 
     // Watch the returning agent from its first answer: it adopts its old containers before the
     // scheduler sees the host again.
