@@ -40,6 +40,7 @@ export class Reconciler {
   private readonly ac = new AbortController();
   private timer: NodeJS.Timeout | null = null;
   private readonly watchedHosts = new Set<string>();
+  private readonly watchedServices = new Set<string>();
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -118,8 +119,21 @@ export class Reconciler {
     }
   }
 
+  /** A job passing its health check (registered) or leaving discovery changes listJobs at once. */
+  private async watchService(service: string): Promise<void> {
+    this.watchedServices.add(service);
+    try {
+      for await (const ev of this.o.discovery.watch(service, this.ac.signal)) if (ev.type !== 'current') this.kick();
+    } catch (err) {
+      if (!this.ac.signal.aborted) this.o.log.warn({ err, service }, 'service watch ended');
+    } finally {
+      this.watchedServices.delete(service);
+    }
+  }
+
   private async registeredIds(formations: Formation[]): Promise<Set<string>> {
     const services = new Set(formations.flatMap((f) => Object.values(f.jobs).map((j) => j.service).filter((s): s is string => !!s)));
+    for (const s of services) if (!this.watchedServices.has(s)) void this.watchService(s);
     const ids = new Set<string>();
     await Promise.all([...services].map(async (s) => (await this.o.discovery.instances(s)).forEach((i) => ids.add(i.id))));
     return ids;

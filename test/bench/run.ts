@@ -3,6 +3,7 @@
 const benches: Record<string, () => Promise<unknown>> = {
   'container-start': () => import('./container-start.ts'),
   'scheduler-placement': () => import('./scheduler-placement.ts'),
+  failover: () => import('./failover.ts'),
 };
 
 const name = process.argv[2];
