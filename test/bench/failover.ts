@@ -15,11 +15,11 @@ import type { FormationInput } from '../../layer0/scheduler/types.ts';
 import { clusterUp, type TestCluster } from '../helpers/cluster.ts';
 import { busyboxRootfsTar } from '../helpers/fixtures.ts';
 import { finish, median, table } from './report.ts';
+import { sleep } from '../helpers/wait.ts';
 
 const TTL_S = DEFAULT_TTL_MS / 1000; // what `slipway cluster up` gives its agents and schedulers
 const TARGET_S = TTL_S + 3;
 const N = 20;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, fn: () => Promise<boolean>, ms: number, everyMs = 50): Promise<void> {
   const end = Date.now() + ms;

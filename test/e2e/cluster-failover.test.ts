@@ -15,11 +15,11 @@ import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import type { FormationInput, Job, SchedulerClient } from '../../layer0/scheduler/types.ts';
 import { clusterUp, type TestCluster } from '../helpers/cluster.ts';
 import { busyboxRootfsTar } from '../helpers/fixtures.ts';
+import { until, sleep } from '../helpers/wait.ts';
 
 // `slipway cluster up` starts its agents and schedulers with discovery's defaults.
 const TTL = DEFAULT_TTL_MS;
 const SERVICE = 'fo-web';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let c: TestCluster;
 let fixtures: string;
@@ -28,20 +28,6 @@ let imageUrl = '';
 let d: Discovery;
 let client: (SchedulerClient & { close(): void }) | null = null;
 
-async function until<T>(what: string, fn: () => Promise<T | false | undefined | null>, ms: number, everyMs = 100): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(everyMs);
-  }
-}
 
 function web(count: number): FormationInput {
   return {

@@ -4,20 +4,13 @@
 // reach the agent's TCP port or a Redis on the host.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
+import { freePort, sleep } from '../helpers/wait.ts';
 
 const TOKEN = 'restart-test-token';
 let a: TestAgent;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 before(async () => {
   a = await startTestAgent({ child: true, tcp: { port: await freePort(), token: TOKEN }, suffix: 'k' });
@@ -28,7 +21,6 @@ after(async () => {
   await a.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const inspect = async (name: string, fmt: string) => (await a.docker(['inspect', '-f', fmt, name])).stdout.trim();
 
 describe('agent restart', () => {

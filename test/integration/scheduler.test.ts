@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,6 +24,7 @@ import { busyboxRootfsTar } from '../helpers/fixtures.ts';
 import { findLeaks } from '../helpers/leaks.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { testPrefix } from '../helpers/runtime.ts';
+import { freePort, until, sleep } from '../helpers/wait.ts';
 
 const TOKEN = 'sched-test-token';
 const TTL = 2000;
@@ -39,28 +39,6 @@ const schedulers: RunningScheduler[] = [];
 const discoveries: Discovery[] = [];
 let client: SchedulerClient & { close(): void };
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => Promise<T | false | undefined | null>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(200);
-  }
-}
 const discovery = () => {
   const d = createDiscovery({ url: redis.url, ttlMs: TTL, heartbeatMs: 400, keyPrefix: 'st:' });
   discoveries.push(d);
