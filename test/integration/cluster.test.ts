@@ -19,6 +19,7 @@ import { clusterUp, type TestCluster } from '../helpers/cluster.ts';
 import { busyboxRootfsTar } from '../helpers/fixtures.ts';
 import { DOCKER } from '../helpers/agent.ts';
 import { findLeaks } from '../helpers/leaks.ts';
+import { startTestRedis } from '../helpers/redis.ts';
 
 const execFileP = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/slipway.js', import.meta.url));
@@ -179,5 +180,27 @@ describe('cluster on one machine', { timeout: 120_000 }, () => {
     downed = true;
     await c.down();
     for (const pid of pids) assert.throws(() => process.kill(pid!, 0), `pid ${pid} is gone`);
+  });
+});
+
+describe('cluster with SLIPWAY_REDIS_URL', () => {
+  it('uses the given Redis (a unix socket the netns hosts share) instead of starting one', { timeout: 90_000 }, async () => {
+    const redis = await startTestRedis();
+    let cl: TestCluster | null = null;
+    try {
+      cl = await clusterUp({ hosts: 1, env: { ...process.env, SLIPWAY_REDIS_URL: redis.url } });
+      assert.equal(cl.state().redis.pid, null);
+      assert.equal(cl.redisUrl, redis.url);
+      const d = createDiscovery({ url: redis.url });
+      try {
+        const hosts = await d.instances(HOSTS_SERVICE);
+        assert.deepEqual(hosts.map((h) => h.meta.address), [cl.hosts[0]!.address]);
+      } finally {
+        await d.close();
+      }
+    } finally {
+      await cl?.down();
+      await redis.cleanup();
+    }
   });
 });

@@ -69,7 +69,8 @@ export interface ClusterState {
   subnet: string;
   gateway: string;
   cache: string;
-  redis: { pid: number | null; port: number; socketPath: string };
+  /** `external`: SLIPWAY_REDIS_URL at `cluster up` (reachable from the hosts: TCP, or a unix socket, which netns hosts share). */
+  redis: { pid: number | null; port: number; socketPath: string; external?: string };
   agentFlags: string[];
   schedulers: boolean;
   hosts: HostState[];
@@ -253,7 +254,7 @@ function hostEnv(s: ClusterState, h: HostState, env: NodeJS.ProcessEnv): NodeJS.
   const e: NodeJS.ProcessEnv = {
     ...env, SLIPWAY_HOME: h.home, SLIPWAY_RUN: h.run, SLIPWAY_PREFIX: h.prefix, SLIPWAY_CACHE: s.cache,
     // In the environment rather than argv: `ps` would show the password.
-    SLIPWAY_REDIS_URL: formatRedisUrl({ host: s.gateway, port: s.redis.port, password: secret(s.dir, 'redis-password') }),
+    SLIPWAY_REDIS_URL: hostsRedisUrl(s),
   };
   delete e.SLIPWAY_BIND;
   return e;
@@ -313,7 +314,8 @@ async function waitReady(s: ClusterState, hosts: HostState[], timeoutMs: number)
   }
 }
 
-const redisSocketUrl = (s: ClusterState) => formatRedisUrl({ path: s.redis.socketPath, password: secret(s.dir, 'redis-password') });
+const redisSocketUrl = (s: ClusterState) => s.redis.external ?? formatRedisUrl({ path: s.redis.socketPath, password: secret(s.dir, 'redis-password') });
+const hostsRedisUrl = (s: ClusterState) => s.redis.external ?? formatRedisUrl({ host: s.gateway, port: s.redis.port, password: secret(s.dir, 'redis-password') });
 const redisMarker = (s: ClusterState) => join(s.dir, 'redis');
 
 async function startRedisProcess(s: ClusterState): Promise<number> {
@@ -364,7 +366,7 @@ export async function clusterUp(opts: ClusterUpOptions): Promise<Cluster> {
   ];
   const s: ClusterState = {
     dir, prefix, bridge: bridge.name, subnet: bridge.subnet, gateway: bridge.gateway, cache: opts.cache ?? paths.cache,
-    redis: { pid: null, port: await freePort(bridge.gateway), socketPath: join(dir, 'run', 'redis.sock') },
+    redis: { pid: null, port: await freePort(bridge.gateway), socketPath: join(dir, 'run', 'redis.sock'), external: env.SLIPWAY_REDIS_URL || undefined },
     agentFlags, schedulers: opts.schedulers !== false, hosts: [],
   };
   for (let i = 1; i <= n; i++) {
@@ -378,9 +380,11 @@ export async function clusterUp(opts: ClusterUpOptions): Promise<Cluster> {
   }
   saveState(s);
   try {
-    s.redis.pid = await startRedisProcess(s);
-    saveState(s);
-    log.info({ pid: s.redis.pid, port: s.redis.port }, 'redis up');
+    if (!s.redis.external) {
+      s.redis.pid = await startRedisProcess(s);
+      saveState(s);
+      log.info({ pid: s.redis.pid, port: s.redis.port }, 'redis up');
+    }
     for (const h of s.hosts) {
       await createNetnsHost({ prefix, index: h.index, bridge: bridge.name, subnet: bridge.subnet, mountDir: h.mountDir });
       mkdirSync(h.home, { recursive: true });
@@ -417,7 +421,7 @@ export function openCluster(dir: string, env: NodeJS.ProcessEnv = process.env): 
     get hosts() {
       return load().hosts.map(view);
     },
-    redisUrl: formatRedisUrl({ host: s0.gateway, port: s0.redis.port, password: secret(dir, 'redis-password') }),
+    redisUrl: hostsRedisUrl(s0),
     redisSocketUrl: redisSocketUrl(s0),
     token: secret(dir, 'token'),
     state: load,
