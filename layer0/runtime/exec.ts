@@ -1,6 +1,7 @@
 // `docker exec`: a process started in a running container with `runc exec`, its stdio piped to
 // the caller. Exec sessions live in the agent's memory (they end with it, as their pipes do).
 import { rmSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SlipwayError } from '../common/errors.ts';
@@ -71,7 +72,7 @@ export class ExecManager {
     }
     const exit = new Promise<number>((resolve) => {
       child.on('error', () => resolve(126));
-      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 255)));
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 9) : 255)));
     }).then((code) => {
       exec.running = false;
       exec.exitCode = code;
