@@ -1,0 +1,98 @@
+// The controller's Koa app: the middleware order, in one place, and the /v1 route table
+// (apps, users, tokens, access, audit, meta, plus routes other parts of the controller add).
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Redis } from 'ioredis';
+import { SlipwayError } from '../../layer0/common/errors.ts';
+import type { Logger } from '../../layer0/common/logger.ts';
+import type { Store } from './store/index.ts';
+import type { App } from './types.ts';
+import type { AnyRoute, ControllerState, Ctx } from './http/route.ts';
+import { openApiDocument } from './http/openapi.ts';
+import { requestId } from './middleware/request-id.ts';
+import { accessLog } from './middleware/access-log.ts';
+import { errorEdge } from './middleware/errors.ts';
+import { jsonBody, BODY_LIMIT } from './middleware/json-body.ts';
+import { authenticate } from './middleware/authenticate.ts';
+import { audit } from './middleware/audit.ts';
+import { validate } from './middleware/validate.ts';
+import { authorize } from './middleware/authorize.ts';
+import { healthRouter } from './routes/health.ts';
+import type { RouteDeps } from './routes/deps.ts';
+import { appRoutes } from './routes/apps.ts';
+import { userRoutes } from './routes/users.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { accessRoutes } from './routes/access.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { metaRoutes } from './routes/meta.ts';
+
+export interface ControllerDeps {
+  redis: Redis;
+  store: Store;
+  log: Logger;
+  /** More /v1 routes (releases, config, formation… from deploy/), built with the same deps. */
+  routes?: (deps: RouteDeps) => AnyRoute[];
+  onAppDeleted?: (app: App) => Promise<void>;
+  onAppRenamed?: (app: App, oldName: string) => Promise<void>;
+  bodyLimit?: number;
+}
+
+export interface ControllerApp {
+  koa: Koa<ControllerState>;
+  /** The /v1 route table, in registration order. */
+  routes: AnyRoute[];
+  openapi: Record<string, unknown>;
+}
+
+export function createControllerApp(deps: ControllerDeps): ControllerApp {
+  const routeDeps: RouteDeps = {
+    store: deps.store,
+    log: deps.log,
+    onAppDeleted: deps.onAppDeleted ?? (async () => {}),
+    onAppRenamed: deps.onAppRenamed ?? (async () => {}),
+  };
+  let document: Record<string, unknown> = {};
+  const routes = [
+    ...appRoutes(routeDeps),
+    ...accessRoutes(routeDeps),
+    ...userRoutes(routeDeps),
+    ...tokenRoutes(routeDeps),
+    ...auditRoutes(routeDeps),
+    ...metaRoutes(routeDeps, () => document),
+    ...(deps.routes?.(routeDeps) ?? []),
+  ];
+  document = openApiDocument(routes);
+
+  const v1 = new Router<ControllerState>({ prefix: '/v1' });
+  for (const r of routes) {
+    // Per route, in this order: who is calling (401), record the attempt if it mutates, read
+    // the body (413, 400), check its shape (422), then existence and role (404, 403), then act.
+    v1[r.method](r.path, authenticate(r, deps.store), audit(r, deps.store, deps.log), jsonBody(deps.bodyLimit ?? BODY_LIMIT), validate(r), authorize(r, deps.store), handle(r));
+  }
+
+  const koa = new Koa<ControllerState>({ proxy: false });
+  koa.silent = true; // errorEdge answers and logs every error; nothing reaches Koa's default handler
+  koa
+    .use(requestId())
+    .use(accessLog(deps.log))
+    .use(errorEdge(deps.log))
+    .use(healthRouter(deps.redis).routes())
+    .use(v1.routes())
+    .use(notFound());
+  return { koa, routes, openapi: document };
+}
+
+function handle(r: AnyRoute) {
+  return async (ctx: Ctx) => {
+    const { params, query, body } = ctx.state.input as { params: unknown; query: unknown; body: unknown };
+    const out = await r.handler({ params, query, body, principal: ctx.state.principal as never, ctx, app: ctx.state.app });
+    ctx.status = r.status ?? 200;
+    if (r.response !== null) ctx.body = out;
+  };
+}
+
+function notFound() {
+  return async (ctx: Ctx) => {
+    throw new SlipwayError('not_found', `no route ${ctx.method} ${ctx.path}`);
+  };
+}

@@ -1,0 +1,28 @@
+// /v1/whoami (the caller's user and token) and /v1/openapi.json (public: the document
+// generated from the route table).
+import { z } from 'zod';
+import { SlipwayError } from '../../../layer0/common/errors.ts';
+import { route, type AnyRoute } from '../http/route.ts';
+import { WhoAmI } from '../types.ts';
+import type { RouteDeps } from './deps.ts';
+import { describe } from './tokens.ts';
+
+export function metaRoutes({ store }: RouteDeps, document: () => object): AnyRoute[] {
+  return [
+    route({
+      method: 'get', path: '/whoami', tag: 'meta', summary: "The caller's user and token",
+      access: { kind: 'user', role: 'view' }, response: WhoAmI,
+      async handler({ principal: p }) {
+        const [user, token] = await Promise.all([store.users.get(p.userId), store.tokens.get(p.tokenId)]);
+        if (!user || !token) throw new SlipwayError('unauthorized', 'the token was revoked meanwhile');
+        const [{ lastUsedAt: _, ...shown }] = await describe(store, [token]);
+        return { user, token: shown };
+      },
+    }),
+    route({
+      method: 'get', path: '/openapi.json', tag: 'meta', summary: 'This document (OpenAPI 3.1)',
+      access: { kind: 'public' }, response: z.record(z.string(), z.unknown()),
+      handler: async () => document() as Record<string, unknown>,
+    }),
+  ];
+}

@@ -1,0 +1,73 @@
+// startController: connect to Redis, migrate the data model, make the admin user and token on
+// the first start, and serve the Koa app on host:port. Called by `slipway up` and tests.
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../../layer0/discovery/client.ts';
+import type { Logger } from '../../layer0/common/logger.ts';
+import { Store, DEFAULT_PREFIX } from './store/index.ts';
+import { migrate } from './store/migrations.ts';
+import { createControllerApp, type ControllerApp, type ControllerDeps } from './app.ts';
+import { ensureAdmin } from './bootstrap.ts';
+
+export const DEFAULT_API_PORT = 7000;
+
+export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit'> {
+  redisUrl: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  host?: string;
+  log: Logger;
+  /** SLIPWAY_HOME: the admin token is written to `<home>/admin-token` (0600). */
+  home: string;
+  keyPrefix?: string;
+}
+
+export interface RunningController {
+  port: number;
+  /** The admin token, only when this start created it (the first start of a fresh store). */
+  adminToken?: string;
+  adminTokenPath: string;
+  store: Store;
+  redis: Redis;
+  app: ControllerApp;
+  close(): Promise<void>;
+}
+
+export async function startController(opts: StartControllerOptions): Promise<RunningController> {
+  const log = opts.log.child({ component: 'controller' }, { redact: { paths: ['authorization', 'headers.authorization', 'req.headers.authorization', 'token', '*.token'], censor: '[redacted]' } });
+  const redis = connectRedis(opts.redisUrl, { log, name: 'slipway-controller' });
+  try {
+    const store = new Store(redis, opts.keyPrefix ?? DEFAULT_PREFIX);
+    const version = await migrate(redis, store.keys, log);
+    const admin = await ensureAdmin(store, opts.home, log);
+    const app = createControllerApp({ ...opts, redis, store, log });
+    const server = createServer(app.koa.callback());
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    log.info({ port, host: opts.host ?? '127.0.0.1', schema: version }, 'controller listening');
+    return {
+      port,
+      ...(admin.token ? { adminToken: admin.token } : {}),
+      adminTokenPath: admin.path,
+      store,
+      redis,
+      app,
+      async close() {
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
+        await redis.quit().catch(() => undefined);
+        redis.disconnect();
+      },
+    };
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+}
