@@ -41,6 +41,8 @@ export interface ControllerApp {
   koa: Koa<ControllerState>;
   /** The /v1 route table, in registration order. */
   routes: AnyRoute[];
+  /** The Koa router built from it (tests compare it with the OpenAPI document). */
+  router: Router<ControllerState>;
   openapi: Record<string, unknown>;
 }
 
@@ -79,7 +81,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     .use(healthRouter(deps.redis).routes())
     .use(v1.routes())
     .use(notFound());
-  return { koa, routes, openapi: document };
+  return { koa, routes, router: v1, openapi: document };
 }
 
 function handle(r: AnyRoute) {
