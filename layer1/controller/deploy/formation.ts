@@ -1,0 +1,92 @@
+// A release, the app's formation and its restart counters → the layer-0 job spec of each process
+// type (pure). The orchestrator names the jobs and steps their counts (rollout-plan.ts).
+import type { JobSpec } from '../../../layer0/scheduler/types.ts';
+import { defaultEntry, parseMemory } from './config.ts';
+import type { AppFormation, AppRef, Release } from './types.ts';
+
+export const LABEL_APP = 'slipway.app';
+export const LABEL_APP_ID = 'slipway.app-id';
+export const LABEL_RELEASE = 'slipway.release';
+export const LABEL_TYPE = 'slipway.type';
+/** Bumped by a restart, so the spec changes and the type gets fresh processes. */
+export const LABEL_RESTART = 'slipway.restart';
+
+export interface SpecOptions {
+  /** `PORT` of web processes (published, health-checked, registered). Default 5000. */
+  webPort?: number;
+  /** `PORT` of the other types (not published). Default 5000. */
+  otherPort?: number;
+  /** How long a web process may take to open its port (the rollout's health timeout). */
+  healthTimeoutMs?: number;
+  healthIntervalMs?: number;
+  /** Lifecycle defaults (DESIGN.md): drain 5 s, SIGKILL 30 s after SIGTERM. */
+  drainSec?: number;
+  stopGraceSec?: number;
+  /** How a Procfile command runs: `[...shell, command]`. Default `/bin/sh -c`. */
+  shell?: string[];
+}
+
+export const DEFAULT_WEB_PORT = 5000;
+export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
+
+/** The layer-0 formation id of an app: its stable id, so a rename keeps its processes' identity. */
+export function formationId(app: AppRef): string {
+  return app.id;
+}
+
+/** The discovery service (and router backend set) of an app's web processes. */
+export function webService(app: AppRef): string {
+  return `${app.name}-web`;
+}
+
+/**
+ * One JobSpec per process type of the release. Env: the config snapshot, then `PORT`,
+ * `SLIPWAY_APP`, `SLIPWAY_RELEASE` (the platform's names win). `DYNO` (`web.1`) is per process and
+ * a formation has one spec per type, so it needs the scheduler to set it per job (not yet).
+ */
+export function processSpecs(app: AppRef, release: Release, formation: AppFormation, restarts: Record<string, number>, o: SpecOptions = {}): Record<string, JobSpec> {
+  if (!release.image) return {};
+  const out: Record<string, JobSpec> = {};
+  for (const type of Object.keys(release.procfile).sort()) {
+    const size = formation[type] ?? defaultEntry(type);
+    const web = type === 'web';
+    const port = web ? (o.webPort ?? DEFAULT_WEB_PORT) : (o.otherPort ?? DEFAULT_WEB_PORT);
+    const env = { ...release.config, PORT: String(port), SLIPWAY_APP: app.name, SLIPWAY_RELEASE: `v${release.version}` };
+    const labels: Record<string, string> = { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: type };
+    if (restarts[type]) labels[LABEL_RESTART] = String(restarts[type]);
+    out[type] = {
+      count: size.count,
+      image: release.image,
+      ...(release.imageUrl ? { imageUrl: release.imageUrl } : {}),
+      cmd: [...(o.shell ?? ['/bin/sh', '-c']), release.procfile[type]!],
+      env: Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`),
+      user: '',
+      workingDir: '',
+      memory: parseMemory(size.memory),
+      cpus: size.cpu,
+      ports: web ? [port] : [],
+      ...(web ? { service: webService(app), health: { type: 'tcp' as const, timeoutMs: o.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, intervalMs: o.healthIntervalMs ?? 250 } } : {}),
+      labels,
+      stopGraceSec: o.stopGraceSec ?? 30,
+      drainSec: o.drainSec ?? 5,
+      restart: 'always',
+    };
+  }
+  return out;
+}
+
+/** Whether two specs run the same processes (everything but the count equal). */
+export function sameProcesses(a: JobSpec, b: JobSpec): boolean {
+  const { count: _a, ...ra } = a;
+  const { count: _b, ...rb } = b;
+  return stableJson(ra) === stableJson(rb);
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
