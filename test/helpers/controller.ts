@@ -20,6 +20,8 @@ export interface RequestOptions {
   /** Serialised as JSON unless a string or Buffer (sent as is). */
   body?: unknown;
   headers?: Record<string, string>;
+  /** Send the body chunked, without Content-Length. */
+  chunked?: boolean;
 }
 
 export interface TestController {
@@ -89,7 +91,8 @@ export function send<T = any>(port: number, method: string, path: string, o: Req
   if (o.body !== undefined) {
     payload = Buffer.isBuffer(o.body) ? o.body : Buffer.from(typeof o.body === 'string' ? o.body : JSON.stringify(o.body));
     headers['content-type'] ??= 'application/json';
-    headers['content-length'] = String(payload.length);
+    if (o.chunked) headers['transfer-encoding'] = 'chunked';
+    else headers['content-length'] = String(payload.length);
   }
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, timeout: 10_000 }, (res) => {
@@ -108,6 +111,9 @@ export function send<T = any>(port: number, method: string, path: string, o: Req
     });
     req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
     req.on('error', reject);
-    req.end(payload);
+    if (o.chunked && payload) {
+      for (let i = 0; i < payload.length; i += 64 * 1024) req.write(payload.subarray(i, i + 64 * 1024));
+      req.end();
+    } else req.end(payload);
   });
 }

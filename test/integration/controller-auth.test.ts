@@ -29,7 +29,7 @@ describe('authentication', () => {
     const app = (await c.request('POST', '/v1/apps', { token: c.adminToken, body: { name: 'auth-app' } })).body;
     const tok = (await c.request('GET', '/v1/tokens', { token: c.adminToken })).body.items[0].id;
     const values = { app: app.name, user: 'admin', id: tok };
-    const bad = [
+    const bad: Record<string, string>[] = [
       {},
       { authorization: 'Bearer slw_' + 'A'.repeat(43) },
       { authorization: `Bearer ${c.adminToken}x` },

@@ -9,6 +9,11 @@ export const BODY_LIMIT = 1024 * 1024;
 
 export function jsonBody(limit = BODY_LIMIT): Middleware<ControllerState> {
   return async (ctx, next) => {
+    const encoding = ctx.get('Content-Encoding').toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      ctx.req.resume();
+      throw new SlipwayError('invalid_json', `Content-Encoding ${encoding} is not accepted: send plain JSON`);
+    }
     const raw = await readBody(ctx.req, limit, Number(ctx.get('Content-Length') || NaN));
     if (raw.length > 0) {
       try {
