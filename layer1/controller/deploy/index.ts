@@ -27,8 +27,6 @@ export interface DeployOptions {
 }
 
 export type Deploy = Releases & {
-  readonly orchestrator: Orchestrator;
-  readonly store: DeployStore;
   /** Resumes queued and interrupted rollouts; resyncs periodically. */
   start(): Promise<void>;
   /** Stops the workers (a running rollout resumes at the next start) and closes an owned connection. */
@@ -42,8 +40,6 @@ export function createDeploy(o: DeployOptions): Deploy {
   const orchestrator = new Orchestrator({ store, scheduler: o.scheduler, discovery: o.discovery, agentToken: o.agentToken, log: o.log, options: o.options });
   const releases = new Releases(store, orchestrator, o.scheduler);
   return Object.assign(releases, {
-    orchestrator,
-    store,
     start: () => orchestrator.start(),
     async close() {
       await orchestrator.close();

@@ -53,7 +53,7 @@ export function parseVersion(v: number | string): number {
 }
 
 export class Releases {
-  constructor(private readonly store: DeployStore, private readonly orchestrator: Orchestrator, private readonly scheduler: SchedulerClient) {}
+  constructor(readonly store: DeployStore, readonly orchestrator: Orchestrator, readonly scheduler: SchedulerClient) {}
 
   private strategy(o: ChangeBy): Strategy {
     return StrategySchema.parse(o.strategy ?? 'rolling');

@@ -99,8 +99,9 @@ export function planStep(i: StepInput): Step {
     if (g.fresh && !failure) {
       const bad = mine.find(crashed);
       if (bad) {
-        const code = bad.exitCode === null ? '' : `exit code ${bad.exitCode}, `;
-        failure = { check: 'crashed', type: g.type, jobId: bad.id, message: `${g.type} process crashed (${code}restarted ${bad.restartCount} time${bad.restartCount === 1 ? '' : 's'}, state ${bad.state})` };
+        const how = bad.exitCode === null ? 'exited' : `exited with code ${bad.exitCode}`;
+        const restarts = bad.restartCount > 0 ? `, restarted ${bad.restartCount} time${bad.restartCount === 1 ? '' : 's'}` : '';
+        failure = { check: 'crashed', type: g.type, jobId: bad.id, message: `${g.type} process crashed: ${how}${restarts} (${bad.state})` };
       }
     }
     if (!g.fresh) {
