@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   exec_not_found: 404,
   app_not_found: 404,
   not_modified: 304,
+  method_not_allowed: 405,
+  unsupported_media_type: 415,
   conflict: 409,
   name_in_use: 409,
   not_running: 409,

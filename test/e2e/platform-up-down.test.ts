@@ -3,7 +3,7 @@
 // run; `slipway down` removes everything (Redis too) and is idempotent.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,11 +12,13 @@ import { createDiscovery } from '../../layer0/discovery/client.ts';
 import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import { findLeaks } from '../helpers/leaks.ts';
 import { testPrefix } from '../helpers/runtime.ts';
+import { freePort } from '../helpers/wait.ts';
 
 const execFileP = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/slipway.js');
 const dir = mkdtempSync(join(tmpdir(), 'slwt-up-'));
-const env = { ...process.env, SLIPWAY_HOME: join(dir, 'home'), SLIPWAY_RUN: join(dir, 'run'), SLIPWAY_PREFIX: testPrefix('u') };
+// A free port rather than the documented 7000: other suites may hold it.
+const env = { ...process.env, SLIPWAY_HOME: join(dir, 'home'), SLIPWAY_RUN: join(dir, 'run'), SLIPWAY_PREFIX: testPrefix('u'), SLIPWAY_API_PORT: String(await freePort()) };
 const slipway = (args: string[], timeout = 120_000) => execFileP(process.execPath, [BIN, ...args], { env, timeout });
 const docker = (args: string[]) => execFileP('docker', ['-H', `unix://${join(dir, 'run', 'agent.sock')}`, ...args], { timeout: 60_000 });
 
@@ -45,6 +47,14 @@ describe('slipway up and down', () => {
     assert.match(whoami.stdout, /^v\d+/);
 
     // Redis, discovery and the scheduler run inside `up`: a formation becomes a running job.
+    // The controller answers /readyz and the admin token (0600) works on /v1.
+    const api = `http://127.0.0.1:${env.SLIPWAY_API_PORT}`;
+    assert.equal((await fetch(`${api}/readyz`)).status, 200);
+    const tokenFile = join(dir, 'home', 'admin-token');
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    const me = await fetch(`${api}/v1/whoami`, { headers: { authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}` } });
+    assert.equal(me.status, 200);
+    assert.equal((await fetch(`${api}/v1/apps`)).status, 401);
     const redisUrl = `unix://${join(dir, 'run', 'redis.sock')}`;
     const discovery = createDiscovery({ url: redisUrl });
     const sched = createSchedulerClient({ redisUrl, discovery });

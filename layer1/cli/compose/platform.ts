@@ -13,6 +13,7 @@ import { startAgent } from '../../../layer0/agent/daemon.ts';
 import { createDiscovery, redact } from '../../../layer0/discovery/client.ts';
 import { startScheduler } from '../../../layer0/scheduler/scheduler.ts';
 import { platformRedis, stopOrphanRedis } from './redis.ts';
+import { startController } from '../../controller/server.ts';
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
 import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
 import { ensureStack } from '../../../deploy/stack.ts';
@@ -51,8 +52,18 @@ function agentCall(socketPath: string, method: string, path: string): Promise<{ 
   });
 }
 
-async function ready(p: SlipwayPaths): Promise<boolean> {
-  return agentCall(agentSocketPath(p), 'GET', '/_ping').then((r) => r.status === 200, () => false);
+const agentServing = (p: SlipwayPaths) => agentCall(agentSocketPath(p), 'GET', '/_ping').then((r) => r.status === 200, () => false);
+
+/** The controller's address (DESIGN.md ports): SLIPWAY_BIND, SLIPWAY_API_PORT (7000). */
+function apiAddress(env: NodeJS.ProcessEnv): { host: string; port: number } {
+  return { host: env.SLIPWAY_BIND ?? '127.0.0.1', port: Number(env.SLIPWAY_API_PORT ?? 7000) };
+}
+
+/** Ready means the agent answers and the controller's /readyz says 200 (DESIGN.md). */
+async function ready(p: SlipwayPaths, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  if (!(await agentServing(p))) return false;
+  const { host, port } = apiAddress(env);
+  return fetch(`http://${host}:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
 }
 
 /** Removes every container of this instance and everything the kernel holds for it. */
@@ -95,8 +106,13 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     cluster: { discovery, address, agentUrl: `unix://${agentSocketPath(paths)}` },
   });
   const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
+  const api = apiAddress(env);
+  const controller = await startController({ redisUrl: redis.url, port: api.port, host: api.host, log, home: paths.home });
   writeFileSync(pidFile(paths), `${process.pid}\n`);
-  log.info({ socket: agent.socketPath, redis: redact(redis.url) }, 'slipway is up (redis, agent, scheduler); stop with Ctrl-C or `slipway down`');
+  log.info({ socket: agent.socketPath, redis: redact(redis.url), api: `http://${api.host}:${controller.port}` }, 'slipway is up; stop with Ctrl-C or `slipway down`');
+  // The admin token is shown once, and only to a person at a terminal; otherwise its file is named.
+  if (controller.adminToken && process.stdout.isTTY) process.stdout.write(`admin token (shown once; also in ${controller.adminTokenPath}): ${controller.adminToken}\n`);
+  else process.stdout.write(`admin token: in ${controller.adminTokenPath}\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -104,7 +120,8 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     stopping = true;
     log.info({ signal }, 'stopping the platform');
     try {
-      await scheduler.close(); // first, so nothing restarts what the teardown removes
+      await controller.close();
+      await scheduler.close(); // before the teardown, so nothing restarts what it removes
       await teardown(paths);
       await agent.leave();
       await agent.close();
@@ -131,8 +148,9 @@ async function detach(paths: SlipwayPaths, env: NodeJS.ProcessEnv): Promise<void
   const deadline = Date.now() + limit;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
-    if (runningPid(paths) === child.pid && (await ready(paths))) {
-      process.stdout.write(`slipway is up (pid ${child.pid}); logs: ${logFile(paths)}\n`);
+    if (runningPid(paths) === child.pid && (await ready(paths, env))) {
+      const { host, port } = apiAddress(env);
+      process.stdout.write(`slipway is up (pid ${child.pid}) at http://${host}:${port}; admin token in ${join(paths.home, 'admin-token')}; logs: ${logFile(paths)}\n`);
       return;
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -148,7 +166,7 @@ export async function down(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     const deadline = Date.now() + 55_000;
     while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (alive(pid)) process.kill(pid, 'SIGKILL');
-  } else if (await ready(paths)) {
+  } else if (await agentServing(paths)) {
     await teardown(paths); // an agent of this home still serving without `up` around it
   } else if (existsSync(join(paths.home, 'containers'))) {
     // The platform died (SIGKILL, a crash): its containers outlived it. An agent adopts them

@@ -9,7 +9,8 @@ import type { ControllerState } from '../http/route.ts';
 /**
  * Statuses the controller gives codes whose shared table says otherwise: issue 4 wants a
  * schema failure to be 422 while layer0/common/errors.ts has invalid_params at 400.
- * TODO(issue 4): drop once the lead settles the shared table.
+ * Settled: the shared table keeps 400 because the agent's Docker API answers bad parameters
+ * with 400 (the docker CLI and dockerode expect it); the controller's API says 422 (issue 4).
  */
 export const STATUS_OVERRIDES: Partial<Record<ErrorCode, number>> = { invalid_params: 422 };
 
