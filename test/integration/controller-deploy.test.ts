@@ -83,6 +83,11 @@ async function serving(n: number, release: string): Promise<Job[]> {
   }, 20_000);
 }
 
+const newDeploy = () => createDeploy({
+  redis: redis.url, scheduler: client, discovery: discovery(), agentToken: TOKEN,
+  options: { timeoutMs: 15_000, stableMs: 1000, pollMs: 100, drainSec: 0, stopGraceSec: 1, healthIntervalMs: 100 },
+});
+
 before(async () => {
   redis = await startTestRedis();
   const tar = await busyboxRootfsTar(dir);
@@ -100,10 +105,7 @@ before(async () => {
   }
   scheduler = startScheduler({ redisUrl: redis.url, discovery: discovery(), agentToken: TOKEN, keyPrefix: KP, ttlMs: TTL, resyncMs: 1000, log: silentLogger });
   client = createSchedulerClient({ redisUrl: redis.url, keyPrefix: KP });
-  deploy = createDeploy({
-    redis: redis.url, scheduler: client, discovery: discovery(), agentToken: TOKEN,
-    options: { timeoutMs: 15_000, stableMs: 1000, pollMs: 100, drainSec: 0, stopGraceSec: 1, healthIntervalMs: 100 },
-  });
+  deploy = newDeploy();
   await deploy.start();
   quick = createDeploy({ redis: redis.url, scheduler: client, options: { timeoutMs: 3000, pollMs: 100, drainSec: 0, stopGraceSec: 1, healthIntervalMs: 100 } });
 });
@@ -227,6 +229,31 @@ describe('controller deploys', { timeout: 150_000 }, () => {
     assert.equal(next.release?.procfile.web, WEB);
     assert.equal((await settled(next.deployment)).state, 'succeeded');
     await serving(2, 'v5');
+  });
+
+  it('a controller stopped mid-rollout resumes it at its next start', async () => {
+    const current = `v${(await deploy.currentRelease(app))!.version}`;
+    const d = await deploy.restart(app, undefined, by);
+    await until('the rollout started new processes', async () => web(await jobs()).some((j) => j.jobName === `web-${d!.id}`), 10_000, 20);
+    await deploy.close();
+    deploy = newDeploy();
+    assert.equal((await deploy.getDeployment(app, d!.id)).state, 'running');
+    await deploy.start();
+    const end = await settled(d);
+    assert.equal(end.state, 'succeeded', end.log.join('\n'));
+    const js = await serving(2, current);
+    assert.ok(js.every((j) => j.jobName === `web-${d!.id}`));
+  });
+
+  it('a rename rolls the processes out under the new service name', async () => {
+    const renamed = { ...app, name: 'shop-two' };
+    const d = await settled(await deploy.appRenamed(renamed, app.name, by));
+    assert.equal(d.state, 'succeeded', d.log.join('\n'));
+    await until('registered as shop-two-web only', async () =>
+      (await discoveries[0]!.instances('shop-two-web')).length === 2 && (await discoveries[0]!.instances('shop-web')).length === 0);
+    assert.ok((await containers()).every((c) => c.env.includes('SLIPWAY_APP=shop-two')));
+    await settled(await deploy.appRenamed(app, renamed.name, by)); // back, for the tests after
+    await serving(2, `v${(await deploy.currentRelease(app))!.version}`);
   });
 
   it('50 parallel config changes: 50 keys, 50 consecutive versions, the last rollout wins', async () => {

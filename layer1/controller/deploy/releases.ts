@@ -139,6 +139,16 @@ export class Releases {
     return this.enqueue(app, 'restart', type ? `Restart ${type}` : 'Restart all processes', o);
   }
 
+  /**
+   * After a rename (the id is stable): rolls every process out again under the new name
+   * (service `<name>-web`, `SLIPWAY_APP`), health-gated like a restart. Null when nothing runs.
+   */
+  async appRenamed(app: AppRef, oldName: string, o: ChangeBy = {}): Promise<Deployment | null> {
+    app = ref(app);
+    if ((await this.processTypes(app)).length === 0) return null;
+    return this.enqueue(app, 'restart', `Rename from ${oldName}`, o);
+  }
+
   /** A new release with the image and config of `version` (none: the release deployed before the current one). */
   async rollback(app: AppRef, version?: number | string, o: ChangeBy = {}): Promise<Rollout> {
     app = ref(app);
