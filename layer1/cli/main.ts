@@ -1,6 +1,7 @@
 // The `slipway` command (bin/slipway.js loads this through tsx). Subcommands register here;
 // the ones that start servers delegate to layer1/cli/compose/.
 import { Command } from 'commander';
+import { registerApiCommands } from './commands/index.ts';
 
 const program = new Command('slipway').description('Slipway: a git-push platform-as-a-service').showHelpAfterError();
 
@@ -90,6 +91,8 @@ program
     const { hostJoin } = await import('./compose/host-join.ts');
     await hostJoin(opts);
   });
+
+registerApiCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`slipway: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,11 @@
+// Registers the platform commands (those that talk to the /v1 API) on the program.
+import type { Command } from 'commander';
+import { registerAccess } from './access.ts';
+import { registerApps } from './apps.ts';
+import { registerAuth } from './auth.ts';
+
+export function registerApiCommands(program: Command): void {
+  registerAuth(program);
+  registerApps(program);
+  registerAccess(program);
+}
