@@ -14,7 +14,7 @@ const ROLES = 'view, deploy or owner';
 export function registerAccess(program: Command): void {
   withCommon(program.command('access').description('who has access to an app'))
     .action(run(async (opts: CommonOpts) => {
-      const list = await api().list<Access>(`/apps/${enc(appOf(opts))}/access`);
+      const list = (await api().get<{ items: Access[] }>(`/apps/${enc(appOf(opts))}/access`)).items; // one page: not paged
       if (opts.json) return printJson(list);
       printTable(['USER', 'ROLE'], list.map((a) => [a.user, a.role]));
     }));
