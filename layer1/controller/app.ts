@@ -18,13 +18,20 @@ import { audit } from './middleware/audit.ts';
 import { validate } from './middleware/validate.ts';
 import { authorize } from './middleware/authorize.ts';
 import { healthRouter } from './routes/health.ts';
-import type { RouteDeps } from './routes/deps.ts';
+import type { DeployDeps, RouteDeps } from './routes/deps.ts';
 import { appRoutes } from './routes/apps.ts';
 import { userRoutes } from './routes/users.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { accessRoutes } from './routes/access.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { DomainStore, domainRoutes } from './routes/domains.ts';
+import { configRoutes } from './routes/config.ts';
+import { formationRoutes } from './routes/formation.ts';
+import { releaseRoutes } from './routes/releases.ts';
+import { processRoutes } from './routes/processes.ts';
+import { deploymentRoutes } from './routes/deployments.ts';
+import { eventRoutes } from './routes/events.ts';
 
 export interface ControllerDeps {
   redis: Redis;
@@ -32,6 +39,8 @@ export interface ControllerDeps {
   log: Logger;
   /** More /v1 routes (releases, config, formation… from deploy/), built with the same deps. */
   routes?: (deps: RouteDeps) => AnyRoute[];
+  /** The deploy core and layer 0's clients: adds config, formation, releases, builds, processes, deployments, domains and events. */
+  deploy?: DeployDeps;
   onAppDeleted?: (app: App) => Promise<void>;
   onAppRenamed?: (app: App, oldName: string) => Promise<void>;
   bodyLimit?: number;
@@ -47,11 +56,21 @@ export interface ControllerApp {
 }
 
 export function createControllerApp(deps: ControllerDeps): ControllerApp {
+  const domains = new DomainStore(deps.store);
+  const d = deps.deploy;
   const routeDeps: RouteDeps = {
     store: deps.store,
     log: deps.log,
-    onAppDeleted: deps.onAppDeleted ?? (async () => {}),
-    onAppRenamed: deps.onAppRenamed ?? (async () => {}),
+    // An app's processes, releases and rollouts go first, then its domains, then what the caller adds.
+    async onAppDeleted(app) {
+      await d?.deploy.destroy(app);
+      await domains.removeApp(app.id);
+      await deps.onAppDeleted?.(app);
+    },
+    async onAppRenamed(app, oldName) {
+      await d?.deploy.appRenamed(app, oldName, { createdBy: 'platform' });
+      await deps.onAppRenamed?.(app, oldName);
+    },
   };
   let document: Record<string, unknown> = {};
   const routes = [
@@ -61,6 +80,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     ...tokenRoutes(routeDeps),
     ...auditRoutes(routeDeps),
     ...metaRoutes(routeDeps, () => document),
+    ...(d ? [...domainRoutes(routeDeps, domains), ...configRoutes(routeDeps, d), ...formationRoutes(routeDeps, d), ...releaseRoutes(routeDeps, d), ...processRoutes(routeDeps, d), ...deploymentRoutes(routeDeps, d), ...eventRoutes(routeDeps, d)] : []),
     ...(deps.routes?.(routeDeps) ?? []),
   ];
   document = openApiDocument(routes);
@@ -88,7 +108,7 @@ function handle(r: AnyRoute) {
   return async (ctx: Ctx) => {
     const { params, query, body } = ctx.state.input as { params: unknown; query: unknown; body: unknown };
     const out = await r.handler({ params, query, body, principal: ctx.state.principal as never, ctx, app: ctx.state.app });
-    ctx.status = r.status ?? 200;
+    ctx.status = ctx.state.status ?? r.status ?? 200;
     if (r.response !== null) ctx.body = out;
   };
 }

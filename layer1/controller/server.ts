@@ -12,7 +12,7 @@ import { ensureAdmin } from './bootstrap.ts';
 
 export const DEFAULT_API_PORT = 7000;
 
-export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit'> {
+export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'deploy' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit'> {
   redisUrl: string;
   /** 0 picks a free port (tests). */
   port: number;

@@ -1,7 +1,7 @@
 // Composition root of `slipway up` / `slipway down`: installs missing OS packages, makes sure
 // the stack is cached, starts the platform's servers in this process (Redis unless
-// SLIPWAY_REDIS_URL is set, the host agent in cluster mode, the scheduler; later issues add the
-// controller, the builder and the router), and tears everything down on Ctrl-C, SIGTERM or
+// SLIPWAY_REDIS_URL is set, the host agent in cluster mode, the scheduler, the controller with its
+// deploy core; later issues add the builder and the router), and tears everything down on Ctrl-C, SIGTERM or
 // `slipway down`.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,8 @@ import { agentSocketPath, slipwayPaths, type SlipwayPaths } from '../../../layer
 import { startAgent } from '../../../layer0/agent/daemon.ts';
 import { createDiscovery, redact } from '../../../layer0/discovery/client.ts';
 import { startScheduler } from '../../../layer0/scheduler/scheduler.ts';
+import { createSchedulerClient } from '../../../layer0/scheduler/index.ts';
+import { createDeploy } from '../../controller/deploy/index.ts';
 import { platformRedis, stopOrphanRedis } from './redis.ts';
 import { startController } from '../../controller/server.ts';
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
@@ -107,7 +109,14 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   });
   const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
   const api = apiAddress(env);
-  const controller = await startController({ redisUrl: redis.url, port: api.port, host: api.host, log, home: paths.home });
+  // The controller's deploy core turns releases into formations through the scheduler's client.
+  const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery });
+  const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }) });
+  await deploy.start();
+  const controller = await startController({
+    redisUrl: redis.url, port: api.port, host: api.host, log, home: paths.home,
+    deploy: { deploy, scheduler: schedulerClient, discovery },
+  });
   writeFileSync(pidFile(paths), `${process.pid}\n`);
   log.info({ socket: agent.socketPath, redis: redact(redis.url), api: `http://${api.host}:${controller.port}` }, 'slipway is up; stop with Ctrl-C or `slipway down`');
   // The admin token is shown once, and only to a person at a terminal; otherwise its file is named.
@@ -121,6 +130,8 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     log.info({ signal }, 'stopping the platform');
     try {
       await controller.close();
+      await deploy.close();
+      schedulerClient.close();
       await scheduler.close(); // before the teardown, so nothing restarts what it removes
       await teardown(paths);
       await agent.leave();

@@ -30,6 +30,8 @@ export interface ControllerState {
   /** The parsed JSON body (undefined when none was sent). */
   json?: unknown;
   input?: { params: unknown; query: unknown; body: unknown };
+  /** A handler's answer to its route's `status` (e.g. 200 after `?wait=true` instead of 202). */
+  status?: number;
 }
 
 export type Ctx = ParameterizedContext<ControllerState>;
@@ -56,7 +58,7 @@ interface Base<P, Q, B, R> {
   body?: B;
   /** Null for an empty response (204). */
   response: R;
-  status?: 200 | 201 | 204;
+  status?: 200 | 201 | 202 | 204;
   /** Codes the handler itself may throw (the ones of auth and validation are added by openapi.ts). */
   errors?: ErrorCode[];
   /** Recorded in the audit log; default: every method but GET. */

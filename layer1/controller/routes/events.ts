@@ -1,0 +1,147 @@
+// Server-Sent Events of the deploy core's event streams (Redis Streams): one app's
+// (`/v1/apps/:app/events`) or every app the caller may see (`/v1/events`; admins: all). Each event
+// carries its stream id as the SSE `id`, so a client resumes with `Last-Event-ID` (or `?after=`);
+// without either the stream starts at the present. A comment every heartbeat keeps proxies open;
+// the caller's token and access are checked again while it runs (revocation ends the stream).
+import { PassThrough } from 'node:stream';
+import { z } from 'zod';
+import type { Redis } from 'ioredis';
+import { SlipwayError } from '../../../layer0/common/errors.ts';
+import { appRole, type Principal } from '../auth/roles.ts';
+import type { AppEvent } from '../deploy/index.ts';
+import { AppEventSchema } from '../deploy/index.ts';
+import { appRoute, route, type AnyRoute, type Ctx } from '../http/route.ts';
+import { components } from '../types.ts';
+import { AppParams } from './deployments.ts';
+import type { DeployDeps, RouteDeps } from './deps.ts';
+
+if (!components.has(AppEventSchema)) components.add(AppEventSchema, { id: 'AppEvent' });
+
+const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
+const Query = z.strictObject({
+  after: z.string().regex(EVENT_ID_RE, 'an event id like 1700000000000-0').optional().describe('resume after this event id (the Last-Event-ID header wins)'),
+});
+const Stream = z.string().describe('text/event-stream: `id: <event id>`, `event: <type>`, `data: <AppEvent JSON>`');
+/** How often a running stream checks that its token and access still hold. */
+const RECHECK_MS = 5000;
+
+interface Source {
+  key: string;
+  /** Whether an event may be sent (the /v1/events visibility filter). */
+  visible?(e: AppEvent): Promise<boolean>;
+  /** Whether the caller may still read the stream. */
+  allowed(): Promise<boolean>;
+}
+
+export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[] {
+  const heartbeatMs = d.heartbeatMs ?? 15_000;
+  const tokenValid = async (p: Principal) => (await store.tokens.get(p.tokenId)) !== null;
+
+  function cursor(ctx: Ctx, after: string | undefined): string | undefined {
+    const header = ctx.get('Last-Event-ID').trim();
+    if (!header) return after;
+    if (!EVENT_ID_RE.test(header)) throw new SlipwayError('invalid_params', 'Last-Event-ID: not an event id like 1700000000000-0');
+    return header;
+  }
+
+  function stream(ctx: Ctx, src: Source, after: string | undefined): PassThrough {
+    const out = new PassThrough();
+    const reader: Redis = d.deploy.store.redis.duplicate();
+    reader.on('error', () => undefined);
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      reader.disconnect();
+      out.end();
+    };
+    ctx.res.once('close', close);
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.type = 'text/event-stream';
+    ctx.set('Cache-Control', 'no-cache, no-transform');
+    ctx.set('X-Accel-Buffering', 'no');
+    out.write(`retry: 2000\n\n`);
+    void (async () => {
+      let checked = Date.now();
+      try {
+        let last = after ?? (await reader.xrevrange(src.key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+        while (!closed) {
+          const res = (await reader.xread('COUNT', 100, 'BLOCK', heartbeatMs, 'STREAMS', src.key, last)) as [string, [string, string[]][]][] | null;
+          if (closed) break;
+          for (const [id, fields] of res?.[0]?.[1] ?? []) {
+            last = id;
+            const e = toEvent(id, fields);
+            if (src.visible && !(await src.visible(e))) continue;
+            out.write(`id: ${id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+          }
+          if (!res) out.write(': keep-alive\n\n');
+          if (Date.now() - checked >= Math.min(RECHECK_MS, heartbeatMs)) {
+            checked = Date.now();
+            if (!(await src.allowed())) break;
+          }
+        }
+      } catch (err) {
+        if (!closed) log.warn({ err, key: src.key }, 'event stream failed');
+      } finally {
+        close();
+      }
+    })();
+    return out;
+  }
+
+  return [
+    appRoute({
+      method: 'get', path: '/apps/:app/events', tag: 'events', summary: "The app's events as Server-Sent Events (resume with Last-Event-ID)",
+      role: 'view', params: AppParams, query: Query, response: Stream,
+      async handler({ app, query, principal: p, ctx }) {
+        const after = cursor(ctx, query.after);
+        return stream(ctx, {
+          key: d.deploy.store.key(app.id, 'events'),
+          allowed: async () => (await tokenValid(p)) && (await store.apps.get(app.id)) !== null && appRole(p, app.id, await store.access.get(app.id, p.userId)) !== null,
+        }, after) as never;
+      },
+    }),
+    route({
+      method: 'get', path: '/events', tag: 'events', summary: 'Events of every app the caller may see (admins: all), as Server-Sent Events',
+      access: { kind: 'user', role: 'view' }, query: Query, response: Stream,
+      async handler({ query, principal: p, ctx }) {
+        const after = cursor(ctx, query.after);
+        let names = new Set<string>();
+        let at = 0;
+        const everything = p.admin && p.tokenAppId === null;
+        const refresh = async () => {
+          const grants = p.admin ? {} : await store.users.grants(p.userId);
+          const ids = p.tokenAppId !== null ? (p.admin || grants[p.tokenAppId] ? [p.tokenAppId] : []) : Object.keys(grants);
+          const apps = await Promise.all(ids.map((id) => store.apps.get(id)));
+          names = new Set(apps.flatMap((a) => (a ? [a.name] : [])));
+          at = Date.now();
+        };
+        if (!everything) await refresh();
+        return stream(ctx, {
+          key: d.deploy.store.eventsKey,
+          visible: async (e) => {
+            if (everything) return true;
+            if (Date.now() - at > RECHECK_MS || !names.has(e.app)) {
+              if (Date.now() - at > 500) await refresh();
+            }
+            return names.has(e.app);
+          },
+          allowed: () => tokenValid(p),
+        }, after) as never;
+      },
+    }),
+  ];
+}
+
+function toEvent(id: string, f: string[]): AppEvent {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < f.length; i += 2) m[f[i]!] = f[i + 1]!;
+  let data: Record<string, unknown> = {};
+  try {
+    data = JSON.parse(m.data ?? '{}') as Record<string, unknown>;
+  } catch {
+    /* an unreadable payload still tells its type */
+  }
+  return { id, type: m.type ?? 'unknown', app: m.app ?? '', at: m.at ?? '', data };
+}

@@ -1,0 +1,64 @@
+// /v1/apps/:app/releases (immutable, numbered v1, v2, …), a release from an image (like
+// `deis pull`), rollback (a new release with an old one's image and config), and builds (made by
+// git push in the next issue: empty for now).
+import { z } from 'zod';
+import { SlipwayError } from '../../../layer0/common/errors.ts';
+import { NewReleaseSchema } from '../deploy/index.ts';
+import { appRoute, type AnyRoute } from '../http/route.ts';
+import { Page, components, listOf } from '../types.ts';
+import { AppParams, Release, Rollout, Wait, settle } from './deployments.ts';
+import type { DeployDeps, RouteDeps } from './deps.ts';
+
+const Version = z.string().regex(/^v?\d{1,9}$/, 'a release version like 7 or v7');
+export const NewRelease = NewReleaseSchema.omit({ createdBy: true }).extend({
+  imageUrl: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).max(2000).optional().describe('where a host fetches the image tar when it lacks it'),
+}).describe('an image on the agents (or fetched from imageUrl, a tar) and its process types');
+components.add(NewRelease, { id: 'NewRelease' });
+export const RollbackBody = z.strictObject({
+  version: z.union([z.number().int().min(1), Version]).optional().describe('7 or "v7"; none: the release deployed before the current one'),
+});
+/** Builds arrive with git push (next issue); the shape is reserved. */
+const Build = z.object({ id: z.string(), app: z.string(), createdAt: z.string() });
+
+export function releaseRoutes(_: RouteDeps, d: DeployDeps): AnyRoute[] {
+  return [
+    appRoute({
+      method: 'get', path: '/apps/:app/releases', tag: 'releases', summary: "The app's releases, newest first",
+      role: 'view', params: AppParams, query: Page.extend({ after: z.string().regex(/^\d{1,9}$/, 'not a release cursor').optional() }), response: listOf(Release),
+      handler: ({ app, query }) => d.deploy.listReleases(app, query),
+    }),
+    appRoute({
+      method: 'get', path: '/apps/:app/releases/:version', tag: 'releases', summary: 'One release (7 or v7)',
+      role: 'view', params: AppParams.extend({ version: Version }), response: Release, errors: ['not_found'],
+      handler: ({ app, params }) => d.deploy.getRelease(app, params.version),
+    }),
+    appRoute({
+      method: 'post', path: '/apps/:app/releases', tag: 'releases', summary: 'A release from an image, rolled out (?wait=true: answers when the rollout ends)',
+      role: 'deploy', params: AppParams, query: Wait, body: NewRelease, response: Rollout, status: 201, errors: ['invalid_params'],
+      async handler({ app, body, query, principal, ctx }) {
+        const { release, deployment } = await d.deploy.createRelease(app, { ...body, createdBy: principal.userName });
+        return { release, deployment: await settle(d, app, deployment, query.wait === 'true', ctx, 201) };
+      },
+    }),
+    appRoute({
+      method: 'post', path: '/apps/:app/rollback', tag: 'releases', summary: "A new release with an earlier one's image, Procfile and config, rolled out",
+      role: 'deploy', params: AppParams, query: Wait, body: RollbackBody, response: Rollout, status: 201, errors: ['not_found', 'conflict'],
+      async handler({ app, body, query, principal, ctx }) {
+        const { release, deployment } = await d.deploy.rollback(app, body.version, { createdBy: principal.userName });
+        return { release, deployment: await settle(d, app, deployment, query.wait === 'true', ctx, 201) };
+      },
+    }),
+    appRoute({
+      method: 'get', path: '/apps/:app/builds', tag: 'builds', summary: "The app's builds (made by git push; none yet)",
+      role: 'view', params: AppParams, query: Page, response: listOf(Build),
+      handler: async () => ({ items: [], next: null }),
+    }),
+    appRoute({
+      method: 'get', path: '/apps/:app/builds/:id', tag: 'builds', summary: 'One build',
+      role: 'view', params: AppParams.extend({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a build id') }), response: Build, errors: ['not_found'],
+      async handler({ params }) {
+        throw new SlipwayError('not_found', `no build ${params.id}`);
+      },
+    }),
+  ];
+}
