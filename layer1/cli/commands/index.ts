@@ -3,9 +3,11 @@ import type { Command } from 'commander';
 import { registerAccess } from './access.ts';
 import { registerApps } from './apps.ts';
 import { registerAuth } from './auth.ts';
+import { registerDeploy } from './deploy.ts';
 
 export function registerApiCommands(program: Command): void {
   registerAuth(program);
   registerApps(program);
+  registerDeploy(program);
   registerAccess(program);
 }
