@@ -327,7 +327,11 @@ describe('controller deploy routes', { timeout: 240_000 }, () => {
     }
     // Nothing changed.
     assert.deepEqual((await api('GET', '/apps/shop/formation', tokens.view)).body.web.count, 1);
-    ok(await api('GET', '/events', tokens.stranger), 200);
+    const theirs = sse('/v1/events?after=0-0', tokens.stranger);
+    assert.equal(await theirs.status, 200, 'any token may follow /v1/events');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(theirs.events, [], 'a stranger sees no event of apps it cannot see');
+    theirs.close();
   });
 
   it('bad input: 400 for malformed JSON, 422 naming the field, 413 over 1 MiB, on every new route', async () => {
@@ -366,7 +370,7 @@ describe('controller deploy routes', { timeout: 240_000 }, () => {
     }
     ok(await api('GET', '/apps/shop/releases/v99', tokens.view), 404);
     const ours = p.controller.app.routes.filter((r) => /\/(config|formation|releases|rollback|builds|processes|deployments|domains|events)\b/.test(r.path));
-    assert.equal(ours.length, 19);
+    assert.equal(ours.length, 20);
     const values: Record<string, string> = { app: 'shop', version: '1', id: '1', domain: 'www.example.com' };
     for (const r of ours) {
       const path = `/v1${r.path.replace(/:([a-z]+)/g, (_, k: string) => values[k]!)}`;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { CONFIG_NAME_RE, CONFIG_VALUE_MAX_BYTES } from '../deploy/index.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
 import { components } from '../types.ts';
-import { AppParams, Rollout, Wait, settle } from './deployments.ts';
+import { AppParams, Rollout, Wait, recordKeys, settle } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
 export const ConfigVars = z.record(z.string(), z.string()).describe('name → value');
@@ -12,6 +12,7 @@ export const ConfigChanges = z
   .record(
     z.string().regex(CONFIG_NAME_RE, 'names are letters, digits and "_", not starting with a digit').refine((n) => !/^(PORT|SLIPWAY_.*)$/.test(n), 'reserved: PORT and SLIPWAY_* are set by the platform'),
     z.string().max(CONFIG_VALUE_MAX_BYTES).refine((v) => Buffer.byteLength(v) <= CONFIG_VALUE_MAX_BYTES, 'the value is over 32 KiB').nullable(),
+    recordKeys,
   )
   .refine((c) => Object.keys(c).length > 0, 'no changes')
   .describe('name → new value, or null to unset; PORT and SLIPWAY_* are reserved');

@@ -17,6 +17,11 @@ export const AppParams = z.strictObject({ app: AppName });
 export const Wait = z.strictObject({
   wait: z.enum(['true', 'false']).optional().describe('true: answer when the rollout has ended (200), with its final state; else at once (202)'),
 });
+/** For `z.record(key, value, recordKeys)`: a bad key reports its own schema's message (zod's default says only "Invalid key in record"). */
+export const recordKeys = {
+  error: (iss: { code?: string; issues?: { message?: string }[] }) => (iss.code === 'invalid_key' ? (iss.issues?.[0]?.message ?? 'not a valid name') : undefined),
+};
+
 /** What a change answers: the release it made (null when none) and its rollout (null when there is nothing to run). */
 export const Rollout = z.object({ release: ReleaseSchema.nullable(), deployment: DeploymentSchema.nullable() });
 
@@ -37,7 +42,8 @@ export async function settle(d: DeployDeps, app: App, dep: Deployment | null, wa
     ctx.state.status = accepted === 201 ? 201 : 200;
     return end;
   } catch (err) {
-    if (!(err instanceof SlipwayError && err.code === 'unavailable')) throw err;
+    // The wait ran out, or the client left: answer with the rollout as it is now.
+    if (!gone.signal.aborted && !(err instanceof SlipwayError && err.code === 'unavailable')) throw err;
     ctx.state.status = accepted;
     return d.deploy.getDeployment(app, dep.id);
   } finally {

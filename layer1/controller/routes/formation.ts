@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { FormationEntrySchema, PROCESS_TYPE_RE } from '../deploy/index.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
 import { components } from '../types.ts';
-import { AppParams, Deployment, Wait, settle } from './deployments.ts';
+import { AppParams, Deployment, Wait, recordKeys, settle } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
 const Count = z.number().int().min(0).max(100);
@@ -23,6 +23,7 @@ export const Scale = z
         cpu: z.number().min(0).max(64).optional().describe('cores; 0 = no limit'),
       }),
     ]),
+    recordKeys,
   )
   .refine((s) => Object.keys(s).length > 0, 'no changes')
   .describe('process type → count, or → {count, memory, cpu}');

@@ -64,7 +64,12 @@ export function processRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
           const u = new URL(host.addr);
           return connectAgent({ host: u.hostname, port: Number(u.port || 2375), token: d.agentToken });
         })();
-    await agent.stopContainer(job.id);
+    try {
+      await agent.stopContainer(job.id);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) throw new SlipwayError('not_found', `process ${job.id.slice(0, 12)} is gone already`);
+      throw new SlipwayError('unavailable', `stopping process ${job.id.slice(0, 12)} on ${job.host} failed: ${(err as Error).message?.slice(0, 200) ?? 'unknown error'}`);
+    }
   }
 
   return [
