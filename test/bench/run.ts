@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'container-start': () => import('./container-start.ts'),
   'scheduler-placement': () => import('./scheduler-placement.ts'),
   failover: () => import('./failover.ts'),
+  'api-latency': () => import('./api-latency.ts'),
 };
 
 const name = process.argv[2];
