@@ -55,6 +55,16 @@ describe('slipway up and down', () => {
     const me = await fetch(`${api}/v1/whoami`, { headers: { authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}` } });
     assert.equal(me.status, 200);
     assert.equal((await fetch(`${api}/v1/apps`)).status, 401);
+    // An app released from the stack image runs; it must come back after down + up.
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    const v1 = (method: string, path: string, body?: unknown) => fetch(`${api}/v1${path}`, {
+      method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.equal((await v1('POST', '/apps', { name: 'comeback' })).status, 201);
+    const web = `node -e "require('http').createServer((q, s) => s.end('up')).listen(process.env.PORT)"`;
+    const released = await v1('POST', '/apps/comeback/releases?wait=true', { image: 'slipway/stack:bookworm', procfile: { web } });
+    assert.equal(released.status, 201, await released.clone().text());
+    assert.equal(((await released.json()) as { deployment: { state: string } }).deployment.state, 'succeeded');
     const redisUrl = `unix://${join(dir, 'run', 'redis.sock')}`;
     const discovery = createDiscovery({ url: redisUrl });
     const sched = createSchedulerClient({ redisUrl, discovery });
@@ -87,5 +97,17 @@ describe('slipway up and down', () => {
     assert.deepEqual(redisLeft, []);
     const again = await slipway(['down']);
     assert.match(again.stdout, /slipway is down/);
+
+    // Up again with all state intact: the app comes back by itself.
+    await slipway(['up', '--detach']);
+    let procs: { state: string; registered: boolean }[] = [];
+    for (let i = 0; i < 150 && !procs.some((p) => p.state === 'running' && p.registered); i++) {
+      const r = await v1('GET', '/apps/comeback/processes').catch(() => null);
+      if (r?.status === 200) procs = ((await r.json()) as { items: typeof procs }).items;
+      await new Promise((r2) => setTimeout(r2, 200));
+    }
+    assert.ok(procs.some((p) => p.state === 'running' && p.registered), JSON.stringify(procs));
+    await slipway(['down'], 70_000);
+    assert.deepEqual(await findLeaks(env.SLIPWAY_PREFIX, { runcRoots: [join(dir, 'run', 'runc')] }), []);
   });
 });
