@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { CONFIG_NAME_RE, CONFIG_VALUE_MAX_BYTES } from '../deploy/index.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
 import { components } from '../types.ts';
-import { AppParams, Rollout, Wait, recordKeys, settle } from './deployments.ts';
+import { AppParams, Rollout, Wait, recordKeys, settleRollout } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
 export const ConfigVars = z.record(z.string(), z.string()).describe('name → value');
@@ -29,8 +29,7 @@ export function configRoutes(_: RouteDeps, d: DeployDeps): AnyRoute[] {
       method: 'patch', path: '/apps/:app/config', tag: 'config', summary: 'Set (string) or unset (null) config vars: a new release, rolled out (202; ?wait=true: 200 when it ends)',
       role: 'deploy', params: AppParams, query: Wait, body: ConfigChanges, response: Rollout, status: 202, errors: ['invalid_params'],
       async handler({ app, body, query, principal, ctx }) {
-        const { release, deployment } = await d.deploy.setConfig(app, body, { createdBy: principal.userName });
-        return { release, deployment: await settle(d, app, deployment, query.wait === 'true', ctx) };
+        return settleRollout(d, app, await d.deploy.setConfig(app, body, { createdBy: principal.userName }), query.wait === 'true', ctx);
       },
     }),
   ];

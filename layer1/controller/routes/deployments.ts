@@ -3,7 +3,7 @@
 // makes a mutating route wait for its rollout when asked (`?wait=true`).
 import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
-import { DeploymentSchema, FailureSchema, ReleaseSchema, type Deployment } from '../deploy/index.ts';
+import { DeploymentSchema, FailureSchema, ReleaseSchema, type Deployment, type Release as ReleaseRecord } from '../deploy/index.ts';
 import { appRoute, type AnyRoute, type Ctx } from '../http/route.ts';
 import { AppName, Page, components, listOf, type App } from '../types.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
@@ -29,6 +29,13 @@ export const Rollout = z.object({ release: ReleaseSchema.nullable(), deployment:
  * With `?wait=true`, waits for the rollout (following the ones that superseded it) and answers 200
  * with its final state; otherwise (or when the wait runs out) answers `accepted` with it as it is.
  */
+/** `settle`, then the release as it is now (its status follows the rollout it was waited on). */
+export async function settleRollout(d: DeployDeps, app: App, r: { release: ReleaseRecord | null; deployment: Deployment | null }, wait: boolean, ctx: Ctx, accepted = 202) {
+  const deployment = await settle(d, app, r.deployment, wait, ctx, accepted);
+  const release = r.release && wait ? await d.deploy.getRelease(app, r.release.version).catch(() => r.release) : r.release;
+  return { release, deployment };
+}
+
 export async function settle(d: DeployDeps, app: App, dep: Deployment | null, wait: boolean, ctx: Ctx, accepted = 202): Promise<Deployment | null> {
   if (!wait || !dep) {
     ctx.state.status = accepted;

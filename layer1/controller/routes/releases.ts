@@ -6,7 +6,7 @@ import { SlipwayError } from '../../../layer0/common/errors.ts';
 import { NewReleaseSchema } from '../deploy/index.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
 import { Page, components, listOf } from '../types.ts';
-import { AppParams, Release, Rollout, Wait, settle } from './deployments.ts';
+import { AppParams, Release, Rollout, Wait, settleRollout } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
 const Version = z.string().regex(/^v?\d{1,9}$/, 'a release version like 7 or v7');
@@ -36,16 +36,14 @@ export function releaseRoutes(_: RouteDeps, d: DeployDeps): AnyRoute[] {
       method: 'post', path: '/apps/:app/releases', tag: 'releases', summary: 'A release from an image, rolled out (?wait=true: answers when the rollout ends)',
       role: 'deploy', params: AppParams, query: Wait, body: NewRelease, response: Rollout, status: 201, errors: ['invalid_params'],
       async handler({ app, body, query, principal, ctx }) {
-        const { release, deployment } = await d.deploy.createRelease(app, { ...body, createdBy: principal.userName });
-        return { release, deployment: await settle(d, app, deployment, query.wait === 'true', ctx, 201) };
+        return settleRollout(d, app, await d.deploy.createRelease(app, { ...body, createdBy: principal.userName }), query.wait === 'true', ctx, 201);
       },
     }),
     appRoute({
       method: 'post', path: '/apps/:app/rollback', tag: 'releases', summary: "A new release with an earlier one's image, Procfile and config, rolled out",
       role: 'deploy', params: AppParams, query: Wait, body: RollbackBody, response: Rollout, status: 201, errors: ['not_found', 'conflict'],
       async handler({ app, body, query, principal, ctx }) {
-        const { release, deployment } = await d.deploy.rollback(app, body.version, { createdBy: principal.userName });
-        return { release, deployment: await settle(d, app, deployment, query.wait === 'true', ctx, 201) };
+        return settleRollout(d, app, await d.deploy.rollback(app, body.version, { createdBy: principal.userName }), query.wait === 'true', ctx, 201);
       },
     }),
     appRoute({
