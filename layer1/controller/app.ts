@@ -32,6 +32,7 @@ import { releaseRoutes } from './routes/releases.ts';
 import { processRoutes } from './routes/processes.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { eventRoutes } from './routes/events.ts';
+import { runRoutes } from './routes/run.ts';
 
 export interface ControllerDeps {
   redis: Redis;
@@ -80,7 +81,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     ...tokenRoutes(routeDeps),
     ...auditRoutes(routeDeps),
     ...metaRoutes(routeDeps, () => document),
-    ...(d ? [...domainRoutes(routeDeps, domains), ...configRoutes(routeDeps, d), ...formationRoutes(routeDeps, d), ...releaseRoutes(routeDeps, d), ...processRoutes(routeDeps, d), ...deploymentRoutes(routeDeps, d), ...eventRoutes(routeDeps, d)] : []),
+    ...(d ? [...domainRoutes(routeDeps, domains), ...configRoutes(routeDeps, d), ...formationRoutes(routeDeps, d), ...releaseRoutes(routeDeps, d), ...processRoutes(routeDeps, d), ...runRoutes(routeDeps, d), ...deploymentRoutes(routeDeps, d), ...eventRoutes(routeDeps, d)] : []),
     ...(deps.routes?.(routeDeps) ?? []),
   ];
   document = openApiDocument(routes);

@@ -4,10 +4,12 @@ import { registerAccess } from './access.ts';
 import { registerApps } from './apps.ts';
 import { registerAuth } from './auth.ts';
 import { registerDeploy } from './deploy.ts';
+import { registerRun } from './run.ts';
 
 export function registerApiCommands(program: Command): void {
   registerAuth(program);
   registerApps(program);
   registerDeploy(program);
+  registerRun(program);
   registerAccess(program);
 }
