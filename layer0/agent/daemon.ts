@@ -40,7 +40,8 @@ export interface AgentOptions {
   /** Advertised capacity (`/info` NCPU and MemTotal); default the machine's. */
   capacity?: { memory: number; cpus: number };
   /** Import the default stack from the machine cache once serving (in the background). */
-  importStack?: boolean;
+  /** `'await'`: before startAgent returns (slipway up is ready only with it). */
+  importStack?: boolean | 'await';
   /** The container /24 (e.g. `172.31.12.0/24`); default: the first free one. */
   subnet?: string;
   /** Join a cluster: heartbeat this host into discovery, register healthy jobs. */
@@ -175,10 +176,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     log.info({ hostId: host.id, address: c.address, agentUrl: c.agentUrl }, 'joined the cluster');
   }
   if (opts.importStack) {
-    importStack(images, paths).then(
+    const imported = importStack(images, paths).then(
       (img) => log.info({ id: img.id, tags: img.tags }, 'stack imported'),
       (err: unknown) => log.error({ err }, 'stack import failed'),
     );
+    // `slipway up` is ready only once the stack can run; `slipway agent` serves meanwhile.
+    if (opts.importStack === 'await') await imported;
   }
 
   let closing: Promise<void> | null = null;

@@ -104,7 +104,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const discovery = createDiscovery({ url: redis.url, log: log.child({ component: 'discovery' }) });
   const address = env.SLIPWAY_BIND ?? '127.0.0.1';
   const agent = await startAgent({
-    paths, log: log.child({ component: 'agent' }), importStack: true,
+    paths, log: log.child({ component: 'agent' }), importStack: 'await',
     cluster: { discovery, address, agentUrl: `unix://${agentSocketPath(paths)}` },
   });
   const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
