@@ -192,7 +192,7 @@ export class Orchestrator {
 
     const output = failedJob ? await lastOutput(this.d, failedJob, this.opts.outputLines) : [];
     const back = Object.fromEntries(Object.values(deployed.groups).map((g) => [g.job, g.spec]));
-    const rec: Failure = { check: failure.check, type: failure.type || null, message: `${failure.message}; rolled back to v${deployed.release ?? '-'}`, output };
+    const rec: Failure = { check: failure.check, type: failure.type || null, message: `${failure.message}; ${deployed.release ? `rolled back to v${deployed.release}` : 'nothing was running before, so nothing runs now'}`, output };
     await say(`failed: ${failure.message}`);
     if (output.length) await say(`last output of ${failedJob!.id.slice(0, 12)}:\n${output.join('\n')}`);
     try {
