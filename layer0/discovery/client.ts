@@ -12,6 +12,7 @@ import { Campaign, readLeader } from './leader.ts';
 import { connectRedis } from './redis.ts';
 
 export { connectRedis, parseRedisUrl, formatRedisUrl, redact, type ConnectOptions, type RedisTarget } from './redis.ts';
+export { LuaScript } from './lua.ts';
 
 export const DEFAULT_TTL_MS = 5000;
 export const DEFAULT_HEARTBEAT_MS = 1000;

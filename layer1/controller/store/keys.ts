@@ -1,7 +1,6 @@
 // The controller's Redis key layout (all under one prefix, `ctl:` by default) and small
 // helpers shared by the store files: time-ordered ids and Lua scripts run by EVALSHA.
-import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 
 export const DEFAULT_PREFIX = 'ctl:';
 
@@ -41,22 +40,8 @@ export function timeId(kind: string): string {
   return `${kind}_${Date.now().toString(36).padStart(9, '0')}${randomBytes(4).toString('hex')}`;
 }
 
-/** A Lua script run by EVALSHA, falling back to EVAL when Redis lost its script cache. */
-export class Script {
-  readonly sha: string;
-  constructor(readonly lua: string) {
-    this.sha = createHash('sha1').update(lua).digest('hex');
-  }
-
-  async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await redis.eval(this.lua, keys.length, ...keys, ...args);
-    }
-  }
-}
+/** Lua scripts (EVALSHA, with EVAL after Redis lost its script cache): discovery's runner. */
+export { LuaScript as Script } from '../../../layer0/discovery/client.ts';
 
 /** A flat [field, value, …] reply as an object (HGETALL inside Lua returns it flat). */
 export function fromFlat(flat: unknown): Record<string, string> | null {
