@@ -1,7 +1,7 @@
 // /v1/openapi.json: public, generated from the route table, covering exactly the Koa router's
 // routes; every $ref resolves, every path parameter is declared, every schema is well-formed
 // JSON Schema, and every error code the controller's request path can throw is in it.
-import { after, before, test } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -124,7 +124,14 @@ test('every $ref resolves and every schema is well-formed JSON Schema', () => {
     for (const [m, op] of Object.entries<any>(ops)) {
       for (const prm of op.parameters ?? []) checkSchema(prm.schema, `${m} ${p} ${prm.name}`);
       if (op.requestBody) checkSchema(op.requestBody.content['application/json'].schema, `${m} ${p} body`);
-      for (const [s, r] of Object.entries<any>(op.responses)) if (r.content) checkSchema(r.content['application/json'].schema, `${m} ${p} ${s}`);
+      for (const [s, r] of Object.entries<any>(op.responses)) {
+        if (!r.content) continue;
+        // One media type per response: JSON, or a stream's own (SSE, NDJSON).
+        const types = Object.keys(r.content);
+        assert.equal(types.length, 1, `${m} ${p} ${s}: ${types.join(', ')}`);
+        assert.ok(['application/json', 'text/event-stream', 'application/x-ndjson'].includes(types[0]!), `${m} ${p} ${s}: ${types[0]}`);
+        checkSchema(r.content[types[0]!].schema, `${m} ${p} ${s}`);
+      }
     }
   }
   assert.ok(refs > 20 && schemas > 50, `${refs} refs, ${schemas} schemas`);
@@ -152,4 +159,12 @@ test('every error code of the request path appears in the document', () => {
   walk(root);
   assert.ok(thrown.size >= 8, [...thrown].join());
   for (const code of thrown) assert.ok(codes.has(code), `${code} is thrown but not in the document`);
+});
+
+describe('OpenAPI media types of streams', () => {
+  it('says text/event-stream for the event streams and application/x-ndjson for run', () => {
+    assert.deepEqual(Object.keys(doc.paths['/v1/apps/{app}/events'].get.responses['200'].content), ['text/event-stream']);
+    assert.deepEqual(Object.keys(doc.paths['/v1/events'].get.responses['200'].content), ['text/event-stream']);
+    assert.deepEqual(Object.keys(doc.paths['/v1/apps/{app}/run'].post.responses['200'].content), ['application/x-ndjson']);
+  });
 });

@@ -51,7 +51,7 @@ export function openApiDocument(routes: AnyRoute[], info: { version: string } = 
     if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: convert(r.body, 'input') } } };
     const status = r.status ?? 200;
     const responses: Record<string, Json> = {
-      [status]: r.response ? { description: r.summary, content: { 'application/json': { schema: convert(r.response, 'output') } } } : { description: 'done; no content' },
+      [status]: r.response ? { description: r.summary, content: { [r.contentType ?? 'application/json']: { schema: convert(r.response, 'output') } } } : { description: 'done; no content' },
     };
     const byStatus = new Map<number, ErrorCode[]>();
     for (const code of errorCodes(r)) {

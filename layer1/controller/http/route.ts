@@ -59,6 +59,8 @@ interface Base<P, Q, B, R> {
   /** Null for an empty response (204). */
   response: R;
   status?: 200 | 201 | 202 | 204;
+  /** The success body's media type in the OpenAPI document (default application/json): streams say theirs. */
+  contentType?: 'application/json' | 'text/event-stream' | 'application/x-ndjson';
   /** Codes the handler itself may throw (the ones of auth and validation are added by openapi.ts). */
   errors?: ErrorCode[];
   /** Recorded in the audit log; default: every method but GET. */

@@ -93,7 +93,7 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
   return [
     appRoute({
       method: 'get', path: '/apps/:app/events', tag: 'events', summary: "The app's events as Server-Sent Events (resume with Last-Event-ID)",
-      role: 'view', params: AppParams, query: Query, response: Stream,
+      role: 'view', params: AppParams, query: Query, response: Stream, contentType: 'text/event-stream',
       async handler({ app, query, principal: p, ctx }) {
         const after = cursor(ctx, query.after);
         return stream(ctx, {
@@ -104,7 +104,7 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
     }),
     route({
       method: 'get', path: '/events', tag: 'events', summary: 'Events of every app the caller may see (admins: all), as Server-Sent Events',
-      access: { kind: 'user', role: 'view' }, query: Query, response: Stream,
+      access: { kind: 'user', role: 'view' }, query: Query, response: Stream, contentType: 'text/event-stream',
       async handler({ query, principal: p, ctx }) {
         const after = cursor(ctx, query.after);
         let names = new Set<string>();

@@ -264,7 +264,7 @@ export function runRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
     appRoute({
       method: 'post', path: '/apps/:app/run', tag: 'processes',
       summary: 'Run a one-off process of the current release; its output streams back as application/x-ndjson lines, then its exit code (interactive TTY: not yet)',
-      role: 'deploy', params: AppParams, body: RunRequest, response: RunLine, errors: ['conflict', 'unavailable'],
+      role: 'deploy', params: AppParams, body: RunRequest, response: RunLine, contentType: 'application/x-ndjson', errors: ['conflict', 'unavailable'],
       handler: async ({ app, body, ctx }) => (await run(app, body, ctx)) as never,
     }),
   ];
