@@ -6,32 +6,23 @@ import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAgent, type RunningAgent } from '../../layer0/agent/daemon.ts';
 import { connectAgent } from '../../layer0/agent/client.ts';
-import { silentLogger } from '../../layer0/common/logger.ts';
-import type { SlipwayPaths } from '../../layer0/common/paths.ts';
-import { createDiscovery } from '../../layer0/discovery/client.ts';
 import type { Discovery } from '../../layer0/discovery/types.ts';
-import { cleanupByPrefix } from '../../layer0/network/index.ts';
-import { removeCgroupParent } from '../../layer0/runtime/index.ts';
 import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import { startScheduler, type RunningScheduler } from '../../layer0/scheduler/scheduler.ts';
 import type { SchedulerClient } from '../../layer0/scheduler/types.ts';
 import { createDeploy, type Deploy, type OrchestratorOptions } from '../../layer1/controller/deploy/index.ts';
 import { startTestController, type TestController } from './controller.ts';
 import { busyboxRootfsTar } from './fixtures.ts';
-import { findLeaks } from './leaks.ts';
 import { startTestRedis, type TestRedis } from './redis.ts';
-import { testPrefix } from './runtime.ts';
-import { freePort, until } from './wait.ts';
+import { until } from './wait.ts';
+import { startTestHosts, type TestHost } from './hosts.ts';
+import { silentLogger } from '../../layer0/common/logger.ts';
 
 const TOKEN = 'platform-test-token';
 const TTL = 2000;
 
-export interface Host {
-  paths: SlipwayPaths;
-  agent: RunningAgent;
-}
+export type Host = TestHost;
 
 export interface TestPlatform extends Omit<TestController, 'close'> {
   /** Where agents fetch the busybox image (`bb:1`) when they lack it. */
@@ -57,26 +48,12 @@ export async function startTestPlatform(o: PlatformOptions = {}): Promise<TestPl
   const dir = mkdtempSync(join(tmpdir(), 'slwt-platform-'));
   const redis: TestRedis = await startTestRedis();
   const kp = redis.prefix('l0');
-  const discoveries: Discovery[] = [];
-  const discovery = () => {
-    const d = createDiscovery({ url: redis.url, ttlMs: TTL, heartbeatMs: 400, keyPrefix: kp });
-    discoveries.push(d);
-    return d;
-  };
   const tar = await busyboxRootfsTar(dir);
   const tarServer: Server = createHttpServer((_req, res) => createReadStream(tar).pipe(res));
   await new Promise<void>((r) => tarServer.listen(0, '127.0.0.1', () => r()));
   const imageUrl = `http://127.0.0.1:${(tarServer.address() as { port: number }).port}/bb.tar`;
-  const hosts: Host[] = [];
-  for (let i = 0; i < (o.hosts ?? 2); i++) {
-    const paths: SlipwayPaths = { home: join(dir, `h${i}`, 'home'), run: join(dir, `h${i}`, 'run'), cache: '/var/cache/slipway', prefix: testPrefix(`p${i}`) };
-    const port = await freePort();
-    const agent = await startAgent({
-      paths, log: silentLogger, tcp: { host: '127.0.0.1', port, token: TOKEN }, capacity: { memory: 2 * 1024 ** 3, cpus: 2 },
-      cluster: { discovery: discovery(), address: '127.0.0.1', agentUrl: `http://127.0.0.1:${port}`, ttlMs: TTL, heartbeatMs: 400 },
-    });
-    hosts.push({ paths, agent });
-  }
+  const cluster = await startTestHosts({ redisUrl: redis.url, keyPrefix: kp, dir, capacities: new Array(o.hosts ?? 2).fill(2 * 1024 ** 3), tag: 'p', token: TOKEN, ttlMs: TTL });
+  const { hosts, discovery } = cluster;
   const scheduler: RunningScheduler = startScheduler({ redisUrl: redis.url, discovery: discovery(), agentToken: TOKEN, keyPrefix: kp, ttlMs: TTL, resyncMs: 1000, log: silentLogger });
   const client = createSchedulerClient({ redisUrl: redis.url, keyPrefix: kp });
   const ctlPrefix = redis.prefix('ctl');
@@ -114,21 +91,10 @@ export async function startTestPlatform(o: PlatformOptions = {}): Promise<TestPl
       await deploy.close();
       await scheduler.close();
       client.close();
-      for (const h of hosts) {
-        const a = connectAgent({ socketPath: join(h.paths.run, 'agent.sock') });
-        for (const ct of await a.listContainers({ all: true }).catch(() => [])) await a.removeContainer(ct.Id, true).catch(() => undefined);
-        await h.agent.leave().catch(() => undefined);
-        await h.agent.close();
-      }
-      for (const d of discoveries) await d.close();
+      await cluster.stopAgents();
       tarServer.close();
       await redis.cleanup();
-      const leaks: string[] = [];
-      for (const h of hosts) {
-        await cleanupByPrefix(h.paths.prefix);
-        removeCgroupParent(h.paths.prefix);
-        leaks.push(...(await findLeaks(h.paths.prefix, { runcRoots: [join(h.paths.run, 'runc')] })));
-      }
+      const leaks = await cluster.leaks();
       rmSync(dir, { recursive: true, force: true });
       return leaks;
     },

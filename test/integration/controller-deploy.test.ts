@@ -8,23 +8,16 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startAgent, type RunningAgent } from '../../layer0/agent/daemon.ts';
 import { connectAgent } from '../../layer0/agent/client.ts';
 import { silentLogger } from '../../layer0/common/logger.ts';
-import type { SlipwayPaths } from '../../layer0/common/paths.ts';
-import { createDiscovery } from '../../layer0/discovery/client.ts';
-import type { Discovery } from '../../layer0/discovery/types.ts';
-import { cleanupByPrefix } from '../../layer0/network/index.ts';
-import { removeCgroupParent } from '../../layer0/runtime/index.ts';
 import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import { startScheduler, type RunningScheduler } from '../../layer0/scheduler/scheduler.ts';
 import type { Job, SchedulerClient } from '../../layer0/scheduler/types.ts';
 import { createDeploy, type Deploy, type Deployment } from '../../layer1/controller/deploy/index.ts';
 import { busyboxRootfsTar } from '../helpers/fixtures.ts';
-import { findLeaks } from '../helpers/leaks.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { testPrefix } from '../helpers/runtime.ts';
-import { freePort, until } from '../helpers/wait.ts';
+import { until } from '../helpers/wait.ts';
+import { startTestHosts, type TestHost, type TestHosts } from '../helpers/hosts.ts';
 
 const TOKEN = 'deploy-test-token';
 const TTL = 2000;
@@ -34,12 +27,11 @@ const app = { id: 'a7f3', name: 'shop' };
 const by = { createdBy: 'ann' };
 const WEB = 'httpd -f -p $PORT -h /';
 
-interface Host { paths: SlipwayPaths; agent: RunningAgent }
 let redis: TestRedis;
 let tarServer: Server;
 let imageUrl = '';
-const hosts: Host[] = [];
-const discoveries: Discovery[] = [];
+let cluster: TestHosts;
+let hosts: TestHost[] = [];
 let scheduler: RunningScheduler;
 let client: SchedulerClient & { close(): void };
 let deploy: Deploy;
@@ -47,11 +39,7 @@ let deploy: Deploy;
 let quick: Deploy;
 const slow = { id: 'b8e4', name: 'slow' };
 
-const discovery = () => {
-  const d = createDiscovery({ url: redis.url, ttlMs: TTL, heartbeatMs: 400, keyPrefix: KP });
-  discoveries.push(d);
-  return d;
-};
+const discovery = () => cluster.discovery();
 const jobs = () => client.listJobs({ formationId: app.id });
 const web = (js: Job[]) => js.filter((j) => j.labels['slipway.type'] === 'web');
 const settled = async (d: Deployment | null) => {
@@ -78,7 +66,7 @@ async function serving(n: number, release: string): Promise<Job[]> {
     const js = web(await jobs());
     const cs = await containers();
     const ok = js.length === n && js.every((j) => j.state === 'running' && j.registered && j.labels['slipway.release'] === release) &&
-      cs.length === n && (await discoveries[0]!.instances('shop-web')).length === n;
+      cs.length === n && (await hosts[0]!.discovery.instances('shop-web')).length === n;
     return ok && js;
   }, 20_000);
 }
@@ -94,15 +82,8 @@ before(async () => {
   tarServer = createHttpServer((_req, res) => createReadStream(tar).pipe(res));
   await new Promise<void>((r) => tarServer.listen(0, '127.0.0.1', () => r()));
   imageUrl = `http://127.0.0.1:${(tarServer.address() as { port: number }).port}/bb.tar`;
-  for (let i = 0; i < 2; i++) {
-    const paths: SlipwayPaths = { home: join(dir, `h${i}`, 'home'), run: join(dir, `h${i}`, 'run'), cache: '/var/cache/slipway', prefix: testPrefix(`d${i}`) };
-    const port = await freePort();
-    const agent = await startAgent({
-      paths, log: silentLogger, tcp: { host: '127.0.0.1', port, token: TOKEN }, capacity: { memory: 2 * 1024 ** 3, cpus: 2 },
-      cluster: { discovery: discovery(), address: '127.0.0.1', agentUrl: `http://127.0.0.1:${port}`, ttlMs: TTL, heartbeatMs: 400 },
-    });
-    hosts.push({ paths, agent });
-  }
+  cluster = await startTestHosts({ redisUrl: redis.url, keyPrefix: KP, dir, capacities: [2 * 1024 ** 3, 2 * 1024 ** 3], tag: 'd', token: TOKEN, ttlMs: TTL });
+  hosts = cluster.hosts;
   scheduler = startScheduler({ redisUrl: redis.url, discovery: discovery(), agentToken: TOKEN, keyPrefix: KP, ttlMs: TTL, resyncMs: 1000, log: silentLogger });
   client = createSchedulerClient({ redisUrl: redis.url, keyPrefix: KP });
   deploy = newDeploy();
@@ -118,21 +99,10 @@ after(async () => {
   await quick.close();
   await scheduler.close();
   client.close();
-  for (const h of hosts) {
-    const a = connectAgent({ socketPath: join(h.paths.run, 'agent.sock') });
-    for (const c of await a.listContainers({ all: true })) await a.removeContainer(c.Id, true);
-    await h.agent.leave().catch(() => undefined);
-    await h.agent.close();
-  }
-  for (const d of discoveries) await d.close();
+  await cluster.stopAgents();
   tarServer.close();
   await redis.cleanup();
-  const leaks: string[] = [];
-  for (const h of hosts) {
-    await cleanupByPrefix(h.paths.prefix);
-    removeCgroupParent(h.paths.prefix);
-    leaks.push(...(await findLeaks(h.paths.prefix, { runcRoots: [join(h.paths.run, 'runc')] })));
-  }
+  const leaks = await cluster.leaks();
   rmSync(dir, { recursive: true, force: true });
   assert.deepEqual(leaks, []);
 });
@@ -184,7 +154,7 @@ describe('controller deploys', { timeout: 150_000 }, () => {
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        min = Math.min(min, (await discoveries[0]!.instances('shop-web')).length);
+        min = Math.min(min, (await hosts[0]!.discovery.instances('shop-web')).length);
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
@@ -250,7 +220,7 @@ describe('controller deploys', { timeout: 150_000 }, () => {
     const d = await settled(await deploy.appRenamed(renamed, app.name, by));
     assert.equal(d.state, 'succeeded', d.log.join('\n'));
     await until('registered as shop-two-web only', async () =>
-      (await discoveries[0]!.instances('shop-two-web')).length === 2 && (await discoveries[0]!.instances('shop-web')).length === 0);
+      (await hosts[0]!.discovery.instances('shop-two-web')).length === 2 && (await hosts[0]!.discovery.instances('shop-web')).length === 0);
     assert.ok((await containers()).every((c) => c.env.includes('SLIPWAY_APP=shop-two')));
     await settled(await deploy.appRenamed(app, renamed.name, by)); // back, for the tests after
     await serving(2, `v${(await deploy.currentRelease(app))!.version}`);
@@ -291,6 +261,6 @@ describe('controller deploys', { timeout: 150_000 }, () => {
       const js = await client.listJobs({ formationId: slow.id });
       return js.length === 1 && js[0]!.labels['slipway.release'] === 'v1' && js[0]!.registered;
     });
-    assert.equal((await discoveries[0]!.instances('slow-web')).length, 1);
+    assert.equal((await hosts[0]!.discovery.instances('slow-web')).length, 1);
   });
 });

@@ -8,23 +8,16 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startAgent, type RunningAgent } from '../../layer0/agent/daemon.ts';
 import { connectAgent } from '../../layer0/agent/client.ts';
 import { FENCING_HEADER } from '../../layer0/agent/types.ts';
 import { createLogger, silentLogger } from '../../layer0/common/logger.ts';
-import type { SlipwayPaths } from '../../layer0/common/paths.ts';
-import { createDiscovery } from '../../layer0/discovery/client.ts';
-import type { Discovery } from '../../layer0/discovery/types.ts';
-import { cleanupByPrefix } from '../../layer0/network/index.ts';
-import { removeCgroupParent } from '../../layer0/runtime/index.ts';
 import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import { startScheduler, type RunningScheduler } from '../../layer0/scheduler/scheduler.ts';
 import type { FormationInput, Job, SchedulerClient } from '../../layer0/scheduler/types.ts';
 import { busyboxRootfsTar } from '../helpers/fixtures.ts';
-import { findLeaks } from '../helpers/leaks.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { testPrefix } from '../helpers/runtime.ts';
-import { freePort, until, sleep } from '../helpers/wait.ts';
+import { until, sleep } from '../helpers/wait.ts';
+import { startTestHosts, type TestHost, type TestHosts } from '../helpers/hosts.ts';
 
 const TOKEN = 'sched-test-token';
 const TTL = 2000;
@@ -33,17 +26,11 @@ const dir = mkdtempSync(join(tmpdir(), 'slwt-sched-'));
 let redis: TestRedis;
 let tarServer: Server;
 let imageUrl = '';
-interface Host { paths: SlipwayPaths; agent: RunningAgent; discovery: Discovery; port: number }
-const hosts: Host[] = [];
+let cluster: TestHosts;
+let hosts: TestHost[] = [];
 const schedulers: RunningScheduler[] = [];
-const discoveries: Discovery[] = [];
 let client: SchedulerClient & { close(): void };
-
-const discovery = () => {
-  const d = createDiscovery({ url: redis.url, ttlMs: TTL, heartbeatMs: 400, keyPrefix: 'st:' });
-  discoveries.push(d);
-  return d;
-};
+const discovery = () => cluster.discovery();;
 /** Containers of a formation on every host, straight from the agents. */
 async function containers(formationId: string): Promise<{ host: number; id: string; state: string }[]> {
   const out: { host: number; id: string; state: string }[] = [];
@@ -68,17 +55,8 @@ before(async () => {
   tarServer = createHttpServer((_req, res) => createReadStream(tar).pipe(res));
   await new Promise<void>((r) => tarServer.listen(0, '127.0.0.1', () => r()));
   imageUrl = `http://127.0.0.1:${(tarServer.address() as { port: number }).port}/bb.tar`;
-  const capacities = [3 * GiB, 3 * GiB, GiB / 2];
-  for (let i = 0; i < 3; i++) {
-    const paths: SlipwayPaths = { home: join(dir, `h${i}`, 'home'), run: join(dir, `h${i}`, 'run'), cache: '/var/cache/slipway', prefix: testPrefix(`s${i}`) };
-    const port = await freePort();
-    const d = discovery();
-    const agent = await startAgent({
-      paths, log: process.env.DEBUG_SCHED ? createLogger(`agent${i}`, 'debug') : silentLogger, tcp: { host: '127.0.0.1', port, token: TOKEN }, capacity: { memory: capacities[i]!, cpus: 2 },
-      cluster: { discovery: d, address: '127.0.0.1', agentUrl: `http://127.0.0.1:${port}`, ttlMs: TTL, heartbeatMs: 400 },
-    });
-    hosts.push({ paths, agent, discovery: d, port });
-  }
+  cluster = await startTestHosts({ redisUrl: redis.url, keyPrefix: 'st:', dir, capacities: [3 * GiB, 3 * GiB, GiB / 2], tag: 's', token: TOKEN, ttlMs: TTL });
+  hosts = cluster.hosts;
   for (let i = 0; i < 2; i++) schedulers.push(startScheduler({ redisUrl: redis.url, discovery: discovery(), agentToken: TOKEN, keyPrefix: 'st:', ttlMs: TTL, resyncMs: 1000, log: process.env.DEBUG_SCHED ? createLogger('sched', 'debug') : silentLogger }));
   client = createSchedulerClient({ redisUrl: redis.url, keyPrefix: 'st:', discovery: discovery(), agentToken: TOKEN });
 });
@@ -88,22 +66,10 @@ after(async () => {
   await until('formations gone', async () => (await Promise.all(['f1', 'dr', 'cap', 'crash', 'health', 'ha', 'rk'].map(containers))).every((l) => l.length === 0), 30_000).catch(() => undefined);
   for (const s of schedulers) await s.close();
   client.close();
-  for (const h of hosts) {
-    for (const c of await connectAgent({ socketPath: join(h.paths.run, 'agent.sock') }).listContainers({ all: true })) {
-      await connectAgent({ socketPath: join(h.paths.run, 'agent.sock') }).removeContainer(c.Id, true);
-    }
-    await h.agent.leave().catch(() => undefined);
-    await h.agent.close();
-  }
-  for (const d of discoveries) await d.close();
+  await cluster.stopAgents();
   tarServer.close();
   await redis.cleanup();
-  const leaks: string[] = [];
-  for (const h of hosts) {
-    await cleanupByPrefix(h.paths.prefix);
-    removeCgroupParent(h.paths.prefix);
-    leaks.push(...(await findLeaks(h.paths.prefix, { runcRoots: [join(h.paths.run, 'runc')] })));
-  }
+  const leaks = await cluster.leaks();
   rmSync(dir, { recursive: true, force: true });
   assert.deepEqual(leaks, []);
 });
