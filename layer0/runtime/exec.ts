@@ -43,9 +43,13 @@ export class ExecManager {
     const env = [...rec.spec.env, ...(s.env ?? [])];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+    if (s.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
     const processJson = join(dirsOf(this.ctx, rec.id).dir, `exec-${id}.json`);
     writeFileSync(processJson, JSON.stringify({
-      terminal: false, // a TTY would need a console socket; its output is merged instead
+      // A TTY: foreground `runc exec` makes the pty and copies between its stdin/stdout and
+      // the pty master (given a host pty: see Runc.spawnExec), so stdout carries the
+      // process's stdout and stderr; runc's own errors land there too.
+      terminal: s.tty ?? false,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       args: s.cmd,
       env,
@@ -54,13 +58,18 @@ export class ExecManager {
       noNewPrivileges: true,
     }));
     const child = this.ctx.runc.spawnExec(runcIdOf(this.ctx, rec.id), processJson, {
-      stdio: [s.attachStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      // A TTY's relay gets a stdin pipe even when none is attached, held open until the end
+      // (as Docker's pty is): EOF would make `script` send EOF into the pty at once.
+      stdio: [s.attachStdin || s.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      hostPty: s.tty ?? false,
     });
+    child.stdin?.on('error', () => {}); // EPIPE: the client typed after the process ended
     exec.running = true;
     exec.pid = child.pid ?? 0;
     let stdout: NodeJS.ReadableStream = child.stdout!;
     let stderr: NodeJS.ReadableStream | null = child.stderr!;
     if (s.tty) {
+      // Whatever the pty relay itself says on stderr still reaches the caller.
       const merged = new PassThrough();
       let open = 2;
       for (const st of [child.stdout!, child.stderr!]) {
@@ -74,6 +83,7 @@ export class ExecManager {
       child.on('error', () => resolve(126));
       child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 9) : 255)));
     }).then((code) => {
+      if (!s.attachStdin) child.stdin?.destroy();
       exec.running = false;
       exec.exitCode = code;
       rmSync(processJson, { force: true });

@@ -10,6 +10,7 @@ import { which } from '../common/which.ts';
 
 const execFileP = promisify(execFile);
 export const RUNC = which(process.env.SLIPWAY_RUNC ?? 'runc') ?? 'runc';
+const SCRIPT = which('script') ?? 'script';
 
 export interface RuncState {
   id: string;
@@ -77,13 +78,25 @@ export class Runc {
     }
   }
 
-  /** `runc exec -p process.json`: the caller owns the child's stdio and exit. */
-  spawnExec(id: string, processJsonPath: string, opts: { detach?: boolean; pidFile?: string } & SpawnOptions = {}): ChildProcess {
+  /**
+   * `runc exec -p process.json`: the caller owns the child's stdio and exit. `hostPty` (for a
+   * process.json with `terminal: true`): foreground runc makes the container's pty and copies
+   * between its own stdin/stdout and the pty master, but (runc 1.1 `initHostConsole`) only when
+   * one of its stdio is a terminal or it has a controlling /dev/tty, else "open /dev/tty: no
+   * such device or address". util-linux `script` gives it one and relays it to our pipes; runc
+   * sets that outer pty raw, `-e` passes the exit code through, stdin EOF ends the session.
+   */
+  spawnExec(id: string, processJsonPath: string, opts: { detach?: boolean; pidFile?: string; hostPty?: boolean } & SpawnOptions = {}): ChildProcess {
     const args = ['--root', this.root, 'exec', '--process', processJsonPath];
     if (opts.pidFile) args.push('--pid-file', opts.pidFile);
     if (opts.detach) args.push('--detach');
     args.push(id);
-    return spawn(RUNC, args, { stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'] });
+    const stdio = opts.stdio ?? ['pipe', 'pipe', 'pipe'];
+    if (opts.hostPty && !opts.detach) {
+      const cmd = ['exec', RUNC, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+      return spawn(SCRIPT, ['-q', '-e', '-f', '-c', cmd, '/dev/null'], { stdio, env: { ...process.env, SHELL: '/bin/sh' } });
+    }
+    return spawn(RUNC, args, { stdio });
   }
 
   /** Foreground `runc run` (no monitor): used by the baseline benchmark only. */

@@ -116,6 +116,8 @@ export function execRoutes(d: AgentDeps): Route[] {
     { method: 'GET', path: '/exec/{id}/json', handler: inspect },
     {
       method: 'POST', path: '/exec/{id}/resize',
+      // A no-op for now: the pty keeps its default size. (Later: size the `script` relay's
+      // pty and SIGWINCH runc, which copies the host console's size to the container's.)
       handler: ({ res, params }) => {
         runtime.getExec(params.id!);
         sendJson(res!, 200, {});
