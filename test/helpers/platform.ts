@@ -2,9 +2,6 @@
 // fetched over HTTP from a tar this helper serves), the scheduler, and the controller with its
 // deploy core and every route. Fast rollout settings (no drain, 1 s stop grace). `close()` removes
 // the apps' processes, stops everything, and returns the leaks it found (none expected).
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAgent } from '../../layer0/agent/client.ts';
 import type { Discovery } from '../../layer0/discovery/types.ts';
@@ -13,8 +10,6 @@ import { startScheduler, type RunningScheduler } from '../../layer0/scheduler/sc
 import type { SchedulerClient } from '../../layer0/scheduler/types.ts';
 import { createDeploy, type Deploy, type OrchestratorOptions } from '../../layer1/controller/deploy/index.ts';
 import { startTestController, type TestController } from './controller.ts';
-import { busyboxRootfsTar } from './fixtures.ts';
-import { startTestRedis, type TestRedis } from './redis.ts';
 import { until } from './wait.ts';
 import { startTestHosts, type TestHost } from './hosts.ts';
 import { silentLogger } from '../../layer0/common/logger.ts';
@@ -45,15 +40,9 @@ export interface PlatformOptions {
 }
 
 export async function startTestPlatform(o: PlatformOptions = {}): Promise<TestPlatform> {
-  const dir = mkdtempSync(join(tmpdir(), 'slwt-platform-'));
-  const redis: TestRedis = await startTestRedis();
-  const kp = redis.prefix('l0');
-  const tar = await busyboxRootfsTar(dir);
-  const tarServer: Server = createHttpServer((_req, res) => createReadStream(tar).pipe(res));
-  await new Promise<void>((r) => tarServer.listen(0, '127.0.0.1', () => r()));
-  const imageUrl = `http://127.0.0.1:${(tarServer.address() as { port: number }).port}/bb.tar`;
-  const cluster = await startTestHosts({ redisUrl: redis.url, keyPrefix: kp, dir, capacities: new Array(o.hosts ?? 2).fill(2 * 1024 ** 3), tag: 'p', token: TOKEN, ttlMs: TTL });
-  const { hosts, discovery } = cluster;
+  const kp = 'l0:';
+  const cluster = await startTestHosts({ keyPrefix: kp, capacities: new Array(o.hosts ?? 2).fill(2 * 1024 ** 3), tag: 'p', token: TOKEN, ttlMs: TTL });
+  const { hosts, discovery, redis, imageUrl } = cluster;
   const scheduler: RunningScheduler = startScheduler({ redisUrl: redis.url, discovery: discovery(), agentToken: TOKEN, keyPrefix: kp, ttlMs: TTL, resyncMs: 1000, log: silentLogger });
   const client = createSchedulerClient({ redisUrl: redis.url, keyPrefix: kp });
   const ctlPrefix = redis.prefix('ctl');
@@ -91,12 +80,7 @@ export async function startTestPlatform(o: PlatformOptions = {}): Promise<TestPl
       await deploy.close();
       await scheduler.close();
       client.close();
-      await cluster.stopAgents();
-      tarServer.close();
-      await redis.cleanup();
-      const leaks = await cluster.leaks();
-      rmSync(dir, { recursive: true, force: true });
-      return leaks;
+      return cluster.teardown();
     },
   };
 }

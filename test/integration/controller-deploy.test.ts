@@ -3,9 +3,6 @@
 // a config change rolls out without an empty backend set, rollback, a crashing release rolls back
 // by itself with the crash and its output in the record, and 50 parallel config changes.
 import assert from 'node:assert/strict';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent } from '../../layer0/agent/client.ts';
@@ -14,21 +11,18 @@ import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import { startScheduler, type RunningScheduler } from '../../layer0/scheduler/scheduler.ts';
 import type { Job, SchedulerClient } from '../../layer0/scheduler/types.ts';
 import { createDeploy, type Deploy, type Deployment } from '../../layer1/controller/deploy/index.ts';
-import { busyboxRootfsTar } from '../helpers/fixtures.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import type { TestRedis } from '../helpers/redis.ts';
 import { until } from '../helpers/wait.ts';
 import { startTestHosts, type TestHost, type TestHosts } from '../helpers/hosts.ts';
 
 const TOKEN = 'deploy-test-token';
 const TTL = 2000;
 const KP = 'dt:';
-const dir = mkdtempSync(join(tmpdir(), 'slwt-deploy-'));
 const app = { id: 'a7f3', name: 'shop' };
 const by = { createdBy: 'ann' };
 const WEB = 'httpd -f -p $PORT -h /';
 
 let redis: TestRedis;
-let tarServer: Server;
 let imageUrl = '';
 let cluster: TestHosts;
 let hosts: TestHost[] = [];
@@ -77,13 +71,8 @@ const newDeploy = () => createDeploy({
 });
 
 before(async () => {
-  redis = await startTestRedis();
-  const tar = await busyboxRootfsTar(dir);
-  tarServer = createHttpServer((_req, res) => createReadStream(tar).pipe(res));
-  await new Promise<void>((r) => tarServer.listen(0, '127.0.0.1', () => r()));
-  imageUrl = `http://127.0.0.1:${(tarServer.address() as { port: number }).port}/bb.tar`;
-  cluster = await startTestHosts({ redisUrl: redis.url, keyPrefix: KP, dir, capacities: [2 * 1024 ** 3, 2 * 1024 ** 3], tag: 'd', token: TOKEN, ttlMs: TTL });
-  hosts = cluster.hosts;
+  cluster = await startTestHosts({ keyPrefix: KP, capacities: [2 * 1024 ** 3, 2 * 1024 ** 3], tag: 'd', token: TOKEN, ttlMs: TTL });
+  ({ hosts, redis, imageUrl } = cluster);
   scheduler = startScheduler({ redisUrl: redis.url, discovery: discovery(), agentToken: TOKEN, keyPrefix: KP, ttlMs: TTL, resyncMs: 1000, log: silentLogger });
   client = createSchedulerClient({ redisUrl: redis.url, keyPrefix: KP });
   deploy = newDeploy();
@@ -99,12 +88,7 @@ after(async () => {
   await quick.close();
   await scheduler.close();
   client.close();
-  await cluster.stopAgents();
-  tarServer.close();
-  await redis.cleanup();
-  const leaks = await cluster.leaks();
-  rmSync(dir, { recursive: true, force: true });
-  assert.deepEqual(leaks, []);
+  assert.deepEqual(await cluster.teardown(), []);
 });
 
 describe('controller deploys', { timeout: 150_000 }, () => {

@@ -3,9 +3,6 @@
 // with back-off visible in listJobs, capacity-aware placement and pending reasons, health-gated
 // registration, bad input, leader failover with fencing, and a Redis crash.
 import assert from 'node:assert/strict';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent } from '../../layer0/agent/client.ts';
@@ -14,17 +11,14 @@ import { createLogger, silentLogger } from '../../layer0/common/logger.ts';
 import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import { startScheduler, type RunningScheduler } from '../../layer0/scheduler/scheduler.ts';
 import type { FormationInput, Job, SchedulerClient } from '../../layer0/scheduler/types.ts';
-import { busyboxRootfsTar } from '../helpers/fixtures.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import type { TestRedis } from '../helpers/redis.ts';
 import { until, sleep } from '../helpers/wait.ts';
 import { startTestHosts, type TestHost, type TestHosts } from '../helpers/hosts.ts';
 
 const TOKEN = 'sched-test-token';
 const TTL = 2000;
 const GiB = 1024 ** 3;
-const dir = mkdtempSync(join(tmpdir(), 'slwt-sched-'));
 let redis: TestRedis;
-let tarServer: Server;
 let imageUrl = '';
 let cluster: TestHosts;
 let hosts: TestHost[] = [];
@@ -50,13 +44,8 @@ function web(id: string, count: number, extra: Partial<FormationInput['jobs'][st
 }
 
 before(async () => {
-  redis = await startTestRedis();
-  const tar = await busyboxRootfsTar(dir);
-  tarServer = createHttpServer((_req, res) => createReadStream(tar).pipe(res));
-  await new Promise<void>((r) => tarServer.listen(0, '127.0.0.1', () => r()));
-  imageUrl = `http://127.0.0.1:${(tarServer.address() as { port: number }).port}/bb.tar`;
-  cluster = await startTestHosts({ redisUrl: redis.url, keyPrefix: 'st:', dir, capacities: [3 * GiB, 3 * GiB, GiB / 2], tag: 's', token: TOKEN, ttlMs: TTL });
-  hosts = cluster.hosts;
+  cluster = await startTestHosts({ keyPrefix: 'st:', capacities: [3 * GiB, 3 * GiB, GiB / 2], tag: 's', token: TOKEN, ttlMs: TTL });
+  ({ hosts, redis, imageUrl } = cluster);
   for (let i = 0; i < 2; i++) schedulers.push(startScheduler({ redisUrl: redis.url, discovery: discovery(), agentToken: TOKEN, keyPrefix: 'st:', ttlMs: TTL, resyncMs: 1000, log: process.env.DEBUG_SCHED ? createLogger('sched', 'debug') : silentLogger }));
   client = createSchedulerClient({ redisUrl: redis.url, keyPrefix: 'st:', discovery: discovery(), agentToken: TOKEN });
 });
@@ -66,12 +55,7 @@ after(async () => {
   await until('formations gone', async () => (await Promise.all(['f1', 'dr', 'cap', 'crash', 'health', 'ha', 'rk'].map(containers))).every((l) => l.length === 0), 30_000).catch(() => undefined);
   for (const s of schedulers) await s.close();
   client.close();
-  await cluster.stopAgents();
-  tarServer.close();
-  await redis.cleanup();
-  const leaks = await cluster.leaks();
-  rmSync(dir, { recursive: true, force: true });
-  assert.deepEqual(leaks, []);
+  assert.deepEqual(await cluster.teardown(), []);
 });
 
 describe('scheduler', { timeout: 120_000 }, () => {
