@@ -48,6 +48,7 @@ export class ContainerLifecycle {
   }
 
   private persist(rec: ContainerRecord): void {
+    // During a removal the container's dir may already be gone: nothing left to record then.
     if (!this.removing.has(rec.id) || existsSync(dirsOf(this.ctx, rec.id).dir)) this.store.save(rec);
   }
 
