@@ -1,7 +1,9 @@
 // Health-gated service registration of scheduled jobs: a container labelled with a service is
 // registered in discovery (addr = the host's address and the job's published port) once a TCP
-// connect to that port succeeds, deregistered the moment it dies, and deregistered then
-// drained before a stop, so the router stops sending it requests first.
+// connect to that port succeeds (and, for an `http` check, a GET answers below 500),
+// deregistered the moment it dies, and deregistered then drained before a stop, so the router
+// stops sending it requests first.
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import type { Logger } from '../common/logger.ts';
 import type { Discovery, Registration } from '../discovery/types.ts';
@@ -32,6 +34,19 @@ function tcpOpen(host: string, port: number, timeoutMs: number): Promise<boolean
     s.setTimeout(timeoutMs, () => done(false));
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
+  });
+}
+
+/** `GET path` answered with a status below 500 (any body, read and dropped). */
+function httpOk(host: string, port: number, path: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpRequest({ host, port, path, method: 'GET', agent: false, headers: { 'user-agent': 'slipway-health', connection: 'close' } }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 500) < 500);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy());
+    req.once('error', () => resolve(false));
+    req.end();
   });
 }
 
@@ -83,7 +98,9 @@ export class JobRegistrar {
     };
     try {
       while (sameRun()) {
-        if (await tcpOpen(this.o.address, port.hostPort, Math.min(1000, intervalMs * 2))) {
+        const probeMs = Math.min(1000, intervalMs * 2);
+        const path = rec.spec.labels[JOB_LABELS.health] === 'http' ? (rec.spec.labels[JOB_LABELS.healthPath] ?? '/') : null;
+        if ((await tcpOpen(this.o.address, port.hostPort, probeMs)) && (path === null || (await httpOk(this.o.address, port.hostPort, path, Math.max(probeMs, 2000))))) {
           if (!sameRun()) return;
           const addr = `${this.o.address}:${port.hostPort}`;
           const meta = { ...rec.spec.labels, hostId: this.o.hostId, containerId: id };

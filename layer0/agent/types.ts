@@ -42,8 +42,9 @@ export interface AgentEvent {
  */
 export const JOB_LABELS = {
   service: 'slipway.service',
-  /** `tcp` (connect to the first published port). */
+  /** `tcp` (connect to the first published port) or `http` (then `GET <health-path>` below 500). */
   health: 'slipway.health',
+  healthPath: 'slipway.health-path',
   healthTimeoutMs: 'slipway.health-timeout-ms',
   healthIntervalMs: 'slipway.health-interval-ms',
   drainSec: 'slipway.drain-sec',

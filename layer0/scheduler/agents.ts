@@ -3,7 +3,7 @@
 // and stopping them in the agent's Docker API.
 import { connectAgent, type AgentClient } from '../agent/client.ts';
 import { FENCING_HEADER, JOB_LABELS } from '../agent/types.ts';
-import { LABEL_FORMATION, LABEL_JOB } from './labels.ts';
+import { LABEL_FORMATION, LABEL_INDEX, LABEL_JOB } from './labels.ts';
 import type { Instance } from '../discovery/types.ts';
 import type { HostInfo, Job, JobSpec, JobState } from './types.ts';
 
@@ -75,13 +75,23 @@ export async function ensureImage(agent: AgentClient, spec: JobSpec): Promise<vo
 }
 
 /** Creates and starts one job; resolves with its container id. */
-export async function startJob(agent: AgentClient, formationId: string, jobName: string, spec: JobSpec): Promise<string> {
+export async function startJob(agent: AgentClient, formationId: string, jobName: string, spec: JobSpec, index = 0): Promise<string> {
   await ensureImage(agent, spec);
   const labels: Record<string, string> = { ...spec.labels };
+  let env = spec.env;
+  if (index > 0) {
+    labels[LABEL_INDEX] = String(index);
+    // Replaces a same-named entry: getenv(3) returns the first match, not the last.
+    if (spec.indexEnv) {
+      const name = spec.indexEnv.slice(0, spec.indexEnv.indexOf('=') + 1);
+      env = [...env.filter((e) => !e.startsWith(name)), spec.indexEnv.replaceAll('{index}', String(index))];
+    }
+  }
   if (spec.service) {
     labels[JOB_LABELS.service] = spec.service;
-    labels[JOB_LABELS.health] = 'tcp';
+    labels[JOB_LABELS.health] = spec.health?.type ?? 'tcp';
     if (spec.health) {
+      if (spec.health.type === 'http') labels[JOB_LABELS.healthPath] = spec.health.path;
       labels[JOB_LABELS.healthTimeoutMs] = String(spec.health.timeoutMs);
       labels[JOB_LABELS.healthIntervalMs] = String(spec.health.intervalMs);
     }
@@ -92,7 +102,7 @@ export async function startJob(agent: AgentClient, formationId: string, jobName:
     name: `${formationId}.${jobName}.${Math.random().toString(36).slice(2, 10)}`,
     Image: spec.image,
     Cmd: spec.cmd,
-    Env: spec.env,
+    Env: env,
     User: spec.user || undefined,
     WorkingDir: spec.workingDir || undefined,
     Labels: labels,

@@ -9,8 +9,10 @@ export const LABEL_SPEC_HASH = 'slipway.spec-hash';
 /** The job's limits, so a snapshot can charge them to its host even after the spec changed. */
 export const LABEL_MEMORY = 'slipway.memory';
 export const LABEL_CPUS = 'slipway.cpus';
+/** The job's number within its group (1, 2, …), set at start. */
+export const LABEL_INDEX = 'slipway.index';
 
-const SCHEDULER_LABELS = new Set([LABEL_FORMATION, LABEL_JOB, LABEL_SPEC_HASH, LABEL_MEMORY, LABEL_CPUS]);
+const SCHEDULER_LABELS = new Set([LABEL_FORMATION, LABEL_JOB, LABEL_SPEC_HASH, LABEL_MEMORY, LABEL_CPUS, LABEL_INDEX]);
 const DEFAULT_MEMORY = 256 * 1024 * 1024;
 
 /**

@@ -1,6 +1,6 @@
 // The scheduler's level-triggered reconcile step (STYLE.md §7): desired formations against
 // observed hosts and jobs → the actions that close the gap. Pure; the reconciler applies them.
-import { jobResources, LABEL_SPEC_HASH, specHash, withSchedulerLabels } from './labels.ts';
+import { jobResources, LABEL_INDEX, LABEL_SPEC_HASH, specHash, withSchedulerLabels } from './labels.ts';
 import { addJob, groupKey, placeInto, releaseJob, type PlacementRequest } from './placement/index.ts';
 import { ALIVE, buildSnapshot } from './snapshot.ts';
 import type { Formation, HostInfo, Job, JobSpec } from './types.ts';
@@ -8,7 +8,8 @@ import type { Formation, HostInfo, Job, JobSpec } from './types.ts';
 export type StopReason = 'surplus' | 'formation_deleted' | 'spec_changed' | 'host_lost' | 'exited';
 
 /** Start one job; `spec` is the desired spec with the scheduler's labels (labels.ts) added. */
-export interface StartAction { type: 'start'; formationId: string; jobName: string; hostId: string; spec: JobSpec }
+/** `index` numbers the job within its group: the lowest not taken by a job of the current spec. */
+export interface StartAction { type: 'start'; formationId: string; jobName: string; hostId: string; spec: JobSpec; index: number }
 /** Deregister, drain, stop and remove a job; `host_lost` means forget its record (its host is gone). */
 export interface StopAction { type: 'stop'; jobId: string; hostId: string; formationId: string; jobName: string; reason: StopReason }
 /** Set the group's pending records to `count` with `reason` (0 clears them). Only emitted on change. */
@@ -83,7 +84,10 @@ export function plan(desired: Formation[], observed: Observed): Action[] {
       if (g.current.length > want) for (const j of pickSurplus(g.current, g.current.length - want)) stop(j, 'surplus');
       const placements = placeInto(snapshot, new Array<PlacementRequest>(Math.max(0, want - g.current.length)).fill(req));
       const startSpec = withSchedulerLabels(f.id, name, spec);
-      for (const p of placements) if (p.hostId) starts.push({ type: 'start', formationId: f.id, jobName: name, hostId: p.hostId, spec: startSpec });
+      const indexes = freeIndexes(g.current, placements.length);
+      placements.forEach((p, i) => {
+        if (p.hostId) starts.push({ type: 'start', formationId: f.id, jobName: name, hostId: p.hostId, spec: startSpec, index: indexes[i]! });
+      });
       const unplaced = placements.filter((p) => !p.hostId);
 
       // Surge: an outdated job stays until a current one is running in its stead.
@@ -141,6 +145,14 @@ export function pickSurplus(jobs: readonly Job[], n: number): Job[] {
     if (!best || best.length === 0) break;
     out.push(best.shift()!);
   }
+  return out;
+}
+
+/** The `n` lowest job numbers (from 1) that no job of `jobs` carries; outdated jobs do not count, so a new release's processes take the numbers of those they replace. */
+export function freeIndexes(jobs: readonly Job[], n: number): number[] {
+  const used = new Set(jobs.map((j) => Number(j.labels[LABEL_INDEX])).filter((x) => Number.isInteger(x) && x > 0));
+  const out: number[] = [];
+  for (let i = 1; out.length < n; i++) if (!used.has(i)) out.push(i);
   return out;
 }
 

@@ -171,7 +171,7 @@ export class Reconciler {
       } else if (a.type === 'start') {
         const agent = this.agents.get(a.hostId);
         if (!agent) continue;
-        starts.push(startJob(agent, a.formationId, a.jobName, a.spec).then(
+        starts.push(startJob(agent, a.formationId, a.jobName, a.spec, a.index).then(
           (id) => this.o.log.info({ id, hostId: a.hostId, formation: a.formationId, job: a.jobName }, 'job started'),
           (err: unknown) => {
             this.o.log.warn({ err: (err as Error).message, hostId: a.hostId, formation: a.formationId }, 'job start failed');

@@ -4,8 +4,9 @@
 import { z } from 'zod';
 
 export const HealthCheckSchema = z.object({
-  /** TCP connect to the job's first published port (the only kind for now). */
-  type: z.literal('tcp').default('tcp'),
+  /** `tcp`: a connect to the job's first published port; `http`: that, then `GET path` answered below 500. */
+  type: z.enum(['tcp', 'http']).default('tcp'),
+  path: z.string().regex(/^\/[\x21-\x7e]*$/, 'an absolute path without spaces').max(500).default('/'),
   /** Give up on a job whose port never opens after this long (ms). */
   timeoutMs: z.number().int().min(100).max(600_000).default(60_000),
   intervalMs: z.number().int().min(50).max(60_000).default(500),
@@ -21,6 +22,9 @@ export const JobSpecSchema = z.object({
   imageParent: z.string().optional(),
   cmd: z.array(z.string()).min(1),
   env: z.array(z.string().regex(/^[^=]+=/)).default([]),
+  /** An env entry made per job from its number in the group, `{index}` replaced (`DYNO=web.{index}`
+   *  → `DYNO=web.1`): numbers start at 1 and are reused, so `count` jobs are numbered 1..count. */
+  indexEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=.*\{index\}/, 'NAME=...{index}...').max(200).optional(),
   user: z.string().default(''),
   workingDir: z.string().default(''),
   /** Bytes; the placement filter uses it. */

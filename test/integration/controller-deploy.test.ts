@@ -117,6 +117,8 @@ describe('controller deploys', { timeout: 150_000 }, () => {
     const three = await serving(3, 'v1');
     assert.ok(three.some((j) => j.id === first!.id), 'the first process was kept');
     assert.equal(new Set(three.map((j) => j.hostId)).size, 2, 'spread over both hosts');
+    const dynos = (await containers()).map((c) => c.env.find((e) => e.startsWith('DYNO='))).sort();
+    assert.deepEqual(dynos, ['DYNO=web.1', 'DYNO=web.2', 'DYNO=web.3']);
     const down = await deploy.scale(app, { web: 1 }, by);
     assert.equal((await settled(down.deployment)).state, 'succeeded');
     await serving(1, 'v1');
@@ -230,16 +232,18 @@ describe('controller deploys', { timeout: 150_000 }, () => {
     assert.equal(deps.filter((d) => d.state === 'queued' || d.state === 'running').length, 0);
   });
 
-  it('a release that never passes its health check fails after the timeout; the previous one keeps serving', async () => {
+  it('a release whose web answers 500 never passes its health check: it fails after the timeout; the previous one keeps serving', async () => {
     const ok = await quick.createRelease(slow, { image: 'bb:1', imageUrl, procfile: { web: WEB }, createdBy: 'ann' });
     assert.equal((await quick.waitForDeployment(slow, ok.deployment!.id)).state, 'succeeded');
-    const bad = await quick.createRelease(slow, { image: 'bb:1', imageUrl, procfile: { web: 'sleep 1000' }, createdBy: 'ann' });
+    // Accepts connections but answers every GET with a 500: the TCP part passes, the HTTP part never.
+    const failing = `nc -ll -p $PORT -e sh -c 'printf "HTTP/1.0 500 Broken\\r\\n\\r\\n"'`;
+    const bad = await quick.createRelease(slow, { image: 'bb:1', imageUrl, procfile: { web: failing }, createdBy: 'ann' });
     const t0 = Date.now();
     const d = await quick.waitForDeployment(slow, bad.deployment!.id);
     assert.equal(d.state, 'failed');
     assert.ok(Date.now() - t0 >= 3000, 'not before the timeout');
     assert.equal(d.failure?.check, 'health');
-    assert.match(d.failure!.message, /web: 0 of 1 processes passed the health check \(TCP connect to port 5000\) within 3 s; rolled back to v1/);
+    assert.match(d.failure!.message, /web: 0 of 1 processes passed the health check \(GET \/ below 500 on port 5000\) within 3 s; rolled back to v1/);
     assert.equal((await quick.getRelease(slow, 2)).status, 'failed');
     await until('only v1 left, registered', async () => {
       const js = await client.listJobs({ formationId: slow.id });

@@ -41,8 +41,8 @@ export function webService(app: AppRef): string {
 
 /**
  * One JobSpec per process type of the release. Env: the config snapshot, then `PORT`,
- * `SLIPWAY_APP`, `SLIPWAY_RELEASE` (the platform's names win). `DYNO` (`web.1`) is per process and
- * a formation has one spec per type, so it needs the scheduler to set it per job (not yet).
+ * `SLIPWAY_APP`, `SLIPWAY_RELEASE` (the platform's names win); the scheduler adds `DYNO`
+ * (`web.1`) per job. Web processes are health-checked by a TCP connect, then `GET /` below 500.
  */
 export function processSpecs(app: AppRef, release: Release, formation: AppFormation, restarts: Record<string, number>, o: SpecOptions = {}): Record<string, JobSpec> {
   if (!release.image) return {};
@@ -59,13 +59,14 @@ export function processSpecs(app: AppRef, release: Release, formation: AppFormat
       image: release.image,
       ...(release.imageUrl ? { imageUrl: release.imageUrl } : {}),
       cmd: [...(o.shell ?? ['/bin/sh', '-c']), release.procfile[type]!],
+      indexEnv: `DYNO=${type}.{index}`,
       env: Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`),
       user: '',
       workingDir: '',
       memory: parseMemory(size.memory),
       cpus: size.cpu,
       ports: web ? [port] : [],
-      ...(web ? { service: webService(app), health: { type: 'tcp' as const, timeoutMs: o.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, intervalMs: o.healthIntervalMs ?? 250 } } : {}),
+      ...(web ? { service: webService(app), health: { type: 'http' as const, path: '/', timeoutMs: o.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, intervalMs: o.healthIntervalMs ?? 250 } } : {}),
       labels,
       stopGraceSec: o.stopGraceSec ?? 30,
       drainSec: o.drainSec ?? 5,

@@ -137,7 +137,7 @@ function timeoutFailure(i: StepInput, progress: Step['progress']): StepFailure {
       return { check: 'placement', type: g.type, jobId: null, message: `${g.type}: ${pending.length} process${pending.length === 1 ? '' : 'es'} could not be placed (${pending[0]!.reason || 'no reason given'}) within ${secs} s` };
     }
     const stuck = mine.find((j) => !isHealthy(j, g.to!.spec, i.now, i.stableMs)) ?? null;
-    const check = g.to.spec.service ? `passed the health check (TCP connect to port ${g.to.spec.ports[0]})` : 'kept running';
+    const check = g.to.spec.service ? `passed the health check (${describeCheck(g.to.spec)})` : 'kept running';
     return { check: 'health', type: g.type, jobId: stuck?.id ?? null, message: `${g.type}: ${p.healthy} of ${p.want} processes ${check} within ${secs} s` };
   }
   return { check: 'health', type: '', jobId: null, message: `no progress within ${secs} s` };
@@ -147,4 +147,10 @@ function timeoutFailure(i: StepInput, progress: Step['progress']): StepFailure {
 export function leftovers(groups: RolloutGroup[], jobs: Job[]): Job[] {
   const keep = new Set(groups.flatMap((g) => (g.to ? [g.to.job] : [])));
   return jobs.filter((j) => !keep.has(j.jobName));
+}
+
+/** `TCP connect to port 5000` or `GET / below 500 on port 5000`, for failure messages. */
+function describeCheck(spec: JobSpec): string {
+  const port = spec.ports[0];
+  return spec.health?.type === 'http' ? `GET ${spec.health.path} below 500 on port ${port}` : `TCP connect to port ${port}`;
 }

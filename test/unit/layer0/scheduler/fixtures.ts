@@ -26,7 +26,7 @@ export function jobFor(a: Extract<Action, { type: 'start' }>, state: Job['state'
   const n = ++seq;
   return {
     id: `c${String(n).padStart(6, '0')}`, formationId: a.formationId, jobName: a.jobName, hostId: a.hostId, state,
-    reason: '', restartCount: 0, exitCode: null, ports: {}, registered: state === 'running', labels: { ...a.spec.labels }, createdAt: at(n),
+    reason: '', restartCount: 0, exitCode: null, ports: {}, registered: state === 'running', labels: { ...a.spec.labels, 'slipway.index': String(a.index) }, createdAt: at(n),
   };
 }
 

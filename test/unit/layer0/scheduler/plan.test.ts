@@ -31,6 +31,20 @@ describe('plan', () => {
     assert.deepEqual(plan(web(0), o), []);
   });
 
+  it('numbers the jobs of a group 1..count, reuses freed numbers, and restarts numbering for a new spec', () => {
+    const idx = (o: Observed) => o.jobs.map((j) => Number(j.labels['slipway.index'])).sort((a, b) => a - b);
+    let o = apply(three(), plan(web(3), three()));
+    assert.deepEqual(idx(o), [1, 2, 3]);
+    o = { ...o, jobs: o.jobs.filter((j) => j.labels['slipway.index'] !== '2') }; // web.2 died
+    const again = ofType(plan(web(3), o), 'start');
+    assert.deepEqual(again.map((s) => s.index), [2]);
+    o = apply(o, plan(web(5), o));
+    assert.deepEqual(idx(o), [1, 2, 3, 4, 5]);
+    // A new spec's jobs take the numbers of those they replace while the old ones still run.
+    const next = ofType(plan(web(5, { image: 'img:2' }), o), 'start');
+    assert.deepEqual(next.map((s) => s.index).sort(), [1, 2, 3, 4, 5]);
+  });
+
   it('never puts a 1 GiB job on a host too small for it', () => {
     const o: Observed = { hosts: [host('a-small', 768 * MiB), host('b', 4 * GiB), host('c', 4 * GiB)], jobs: [] };
     const starts = ofType(plan(web(8, { memory: GiB }), o), 'start');
