@@ -114,8 +114,15 @@ function handle(r: AnyRoute) {
   };
 }
 
+/** 405 with `Allow` for a known path and another method (the router matched the path only), else 404. */
 function notFound() {
   return async (ctx: Ctx) => {
+    const layers = (ctx as unknown as { matched?: { methods: string[] }[] }).matched ?? [];
+    const allowed = [...new Set(layers.flatMap((l) => l.methods))];
+    if (allowed.length) {
+      ctx.set('Allow', allowed.join(', '));
+      throw new SlipwayError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; use ${allowed.join(', ')}`);
+    }
     throw new SlipwayError('not_found', `no route ${ctx.method} ${ctx.path}`);
   };
 }

@@ -119,7 +119,9 @@ test('path tricks and bad names in every parameter are 4xx, never 5xx', async ()
     assert.ok(res.status < 500, `${raw}: ${res.status}`);
     if (res.status >= 400) check(res, [400, 404, 422], raw);
   }
-  check(await c.request('PUT', '/v1/apps', { token: c.adminToken, body: {} }), 404, 'a method the route does not have');
+  const wrong = await c.request('PUT', '/v1/apps', { token: c.adminToken, body: {} });
+  check(wrong, 405, 'a method the route does not have');
+  assert.equal(wrong.headers['allow'], 'HEAD, GET, POST');
 });
 
 test('headers: odd content types and encodings do not produce a 5xx', async () => {

@@ -142,6 +142,7 @@ test('every error code of the request path appears in the document', () => {
   const codes: Set<string> = new Set(doc.components.schemas.Error.properties.error.properties.code.enum);
   const listed = new Set<string>();
   for (const ops of Object.values<Record<string, any>>(doc.paths)) for (const op of Object.values<any>(ops)) for (const r of Object.values<any>(op.responses)) for (const x of r['x-error-codes'] ?? []) listed.add(x);
+  for (const x of doc['x-path-error-codes']) listed.add(x);
   assert.deepEqual([...listed].sort(), [...codes].sort());
   // Every code thrown by the controller's request path (startup-only files aside: migrations, bootstrap).
   const root = join(import.meta.dirname, '../../layer1/controller');
@@ -159,6 +160,13 @@ test('every error code of the request path appears in the document', () => {
   walk(root);
   assert.ok(thrown.size >= 8, [...thrown].join());
   for (const code of thrown) assert.ok(codes.has(code), `${code} is thrown but not in the document`);
+});
+
+test('routes that take ?wait=true document both their 202 and the 200 after waiting', () => {
+  for (const [path, method] of [['/v1/apps/{app}/config', 'patch'], ['/v1/apps/{app}/formation', 'patch']] as const) {
+    const responses = doc.paths[path][method].responses;
+    assert.ok(responses['202'] && responses['200'], `${method} ${path}: ${Object.keys(responses).join(',')}`);
+  }
 });
 
 describe('OpenAPI media types of streams', () => {

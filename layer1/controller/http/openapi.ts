@@ -53,6 +53,11 @@ export function openApiDocument(routes: AnyRoute[], info: { version: string } = 
     const responses: Record<string, Json> = {
       [status]: r.response ? { description: r.summary, content: { [r.contentType ?? 'application/json']: { schema: convert(r.response, 'output') } } } : { description: 'done; no content' },
     };
+    // `?wait=true` turns a 202 into a 200 once the rollout has finished (routes/deployments.ts).
+    const waits = r.query instanceof z.ZodObject && 'wait' in r.query.shape;
+    if (waits && status === 202 && r.response) {
+      responses[200] = { description: `${r.summary}: with ?wait=true, the rollout's final state`, content: { 'application/json': { schema: convert(r.response, 'output') } } };
+    }
     const byStatus = new Map<number, ErrorCode[]>();
     for (const code of errorCodes(r)) {
       allCodes.add(code);
@@ -66,11 +71,14 @@ export function openApiDocument(routes: AnyRoute[], info: { version: string } = 
     (paths[`/v1${openApiPath(r.path)}`] ??= {})[r.method] = op;
   }
 
+  // A known path with a method it does not have: 405 with `Allow` (app.ts), on any path.
+  allCodes.add('method_not_allowed');
   const err = schemas.Error as { properties: { error: { properties: { code: Json } } } };
   err.properties.error.properties.code = { type: 'string', enum: [...allCodes].sort() };
   return {
     openapi: '3.1.0',
-    info: { title: 'Slipway controller API', version: info.version, description: 'Errors are `{ "error": { "code", "message" } }`; lists are `{ "items", "next" }` with `?limit=&after=`.' },
+    info: { title: 'Slipway controller API', version: info.version, description: 'Errors are `{ "error": { "code", "message" } }`; lists are `{ "items", "next" }` with `?limit=&after=`. Any path answers a method it does not have with 405 `method_not_allowed` and an `Allow` header.' },
+    'x-path-error-codes': ['method_not_allowed'],
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     security: [{ bearer: [] }],
     paths,
