@@ -2,7 +2,8 @@
 // exec, images and events over the unix socket or TCP with a bearer token. Nothing else.
 import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
-import type { AgentClientOptions, AgentEvent, ContainerCreateRequest, ExecResult, LogChunk } from './types.ts';
+import type { Duplex } from 'node:stream';
+import type { AgentClientOptions, AgentEvent, ContainerCreateRequest, ExecResult, LogChunk, TtyExec } from './types.ts';
 
 export interface AgentClient {
   ping(): Promise<boolean>;
@@ -21,6 +22,8 @@ export interface AgentClient {
   listContainers(opts?: { all?: boolean; labels?: string[] }): Promise<Docker.ContainerInfo[]>;
   logs(id: string, opts?: { follow?: boolean; tail?: number; since?: number; timestamps?: boolean; signal?: AbortSignal }): AsyncIterable<LogChunk>;
   exec(id: string, cmd: string[], opts?: { env?: string[]; user?: string; workingDir?: string }): Promise<ExecResult>;
+  /** Starts `cmd` in the container with a TTY and stdin (`docker exec -it`), sized `cols` × `rows` when given. */
+  execTty(id: string, cmd: string[], opts?: { env?: string[]; user?: string; workingDir?: string; cols?: number; rows?: number }): Promise<TtyExec>;
   importImage(tar: Readable, opts: { repo?: string; tag?: string; changes?: string[]; message?: string; parent?: string }): Promise<string>;
   /** The agent fetches the tar itself (`fromSrc=<url>`). */
   importImageFromUrl(url: string, opts: { repo?: string; tag?: string; parent?: string }): Promise<string>;
@@ -146,6 +149,26 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
       for await (const c of demuxed(stream)) chunks[c.stream].push(c.data);
       const { ExitCode } = await ex.inspect();
       return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(chunks.stdout).toString(), stderr: Buffer.concat(chunks.stderr).toString() };
+    },
+    async execTty(id, cmd, o = {}) {
+      const ex = await docker.getContainer(id).exec({ Cmd: cmd, Env: o.env, User: o.user, WorkingDir: o.workingDir, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true });
+      const stream = (await ex.start({ hijack: true, stdin: true, Tty: true })) as unknown as Duplex;
+      const resize = async (cols: number, rows: number) => {
+        await ex.resize({ w: cols, h: rows });
+      };
+      if (o.cols && o.rows) await resize(o.cols, o.rows).catch((err) => {
+        stream.destroy();
+        throw err;
+      });
+      return {
+        id: ex.id,
+        stream,
+        resize,
+        async exitCode() {
+          const info = await ex.inspect();
+          return info.Running ? null : (info.ExitCode ?? null);
+        },
+      };
     },
     importImageFromUrl(url, o) {
       return importFrom(null, { ...o, fromSrc: url });

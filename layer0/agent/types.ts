@@ -1,5 +1,6 @@
 // The agent's public types: how to reach it, and the shapes its client returns. The wire API
 // is Docker's (see README.md); these are the parts layer 1 names.
+import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 
 /** `socketPath` (the local agent), or `host`/`port`/`token` (another host's agent over TCP). */
@@ -23,6 +24,17 @@ export interface ExecResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+}
+
+/** An interactive exec with a TTY (`execTty`). */
+export interface TtyExec {
+  id: string;
+  /** The hijacked connection: what is written goes to the process's terminal, what is read is the terminal's output; it ends when the process does. */
+  stream: Duplex;
+  /** Sizes the terminal (the process gets SIGWINCH). */
+  resize(cols: number, rows: number): Promise<void>;
+  /** Its exit code once it has ended (read after `stream` ended), null while it runs. */
+  exitCode(): Promise<number | null>;
 }
 
 /** One line of `GET /events`. */

@@ -1,5 +1,6 @@
 // `docker exec`: a process started in a running container with `runc exec`, its stdio piped to
 // the caller. Exec sessions live in the agent's memory (they end with it, as their pipes do).
+import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ const KEEP_AFTER_EXIT_MS = 10 * 60_000;
 
 export class ExecManager {
   private readonly execs = new Map<string, ExecRecord>();
+  /** The `script` relay of each running TTY exec (its pty is what a resize sizes). */
+  private readonly relays = new Map<string, ChildProcess>();
 
   constructor(private readonly ctx: RuntimeContext, private readonly store: ContainerStore) {}
 
@@ -31,6 +34,13 @@ export class ExecManager {
     const e = this.execs.get(id);
     if (!e) throw new SlipwayError('exec_not_found', `No such exec instance: ${id}`);
     return e;
+  }
+
+  /** `POST /exec/{id}/resize`: sizes a running TTY exec's terminal; anything else is a no-op (as in Docker). */
+  async resize(id: string, rows: number, cols: number): Promise<void> {
+    this.get(id);
+    const relay = this.relays.get(id);
+    if (relay?.pid) await this.ctx.runc.resizeHostPty(relay.pid, rows, cols);
   }
 
   async start(id: string): Promise<ExecSession> {
@@ -66,6 +76,7 @@ export class ExecManager {
     child.stdin?.on('error', () => {}); // EPIPE: the client typed after the process ended
     exec.running = true;
     exec.pid = child.pid ?? 0;
+    if (s.tty) this.relays.set(id, child);
     let stdout: NodeJS.ReadableStream = child.stdout!;
     let stderr: NodeJS.ReadableStream | null = child.stderr!;
     if (s.tty) {
@@ -84,6 +95,7 @@ export class ExecManager {
       child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 9) : 255)));
     }).then((code) => {
       if (!s.attachStdin) child.stdin?.destroy();
+      this.relays.delete(id);
       exec.running = false;
       exec.exitCode = code;
       rmSync(processJson, { force: true });

@@ -2,7 +2,7 @@
 // Every call uses the agent's private runc root so instances never see each other's containers.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { constants } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../common/errors.ts';
@@ -11,6 +11,7 @@ import { which } from '../common/which.ts';
 const execFileP = promisify(execFile);
 export const RUNC = which(process.env.SLIPWAY_RUNC ?? 'runc') ?? 'runc';
 const SCRIPT = which('script') ?? 'script';
+const STTY = which('stty') ?? 'stty';
 
 export interface RuncState {
   id: string;
@@ -97,6 +98,33 @@ export class Runc {
       return spawn(SCRIPT, ['-q', '-e', '-f', '-c', cmd, '/dev/null'], { stdio, env: { ...process.env, SHELL: '/bin/sh' } });
     }
     return spawn(RUNC, args, { stdio });
+  }
+
+  /**
+   * Sizes the host pty of a `hostPty` exec (the relay `spawnExec` returned): `stty -F` on the pty
+   * slave that runc has as stdin (the relay's child is `runc exec` itself). The kernel then sends
+   * SIGWINCH to runc, the pty's foreground process, which copies the size to the container's
+   * console (runc `signals.go`), and the container's foreground process gets its own SIGWINCH.
+   */
+  async resizeHostPty(relayPid: number, rows: number, cols: number): Promise<void> {
+    const deadline = Date.now() + 2000;
+    let child = 0;
+    // Right after the spawn, `script` may not have forked runc yet.
+    while (!child) {
+      const text = await readFile(`/proc/${relayPid}/task/${relayPid}/children`, 'utf8').catch(() => null);
+      if (text === null) return; // the relay has ended: nothing to size
+      child = Number(text.trim().split(/\s+/)[0] || 0);
+      if (!child) {
+        if (Date.now() > deadline) throw new SlipwayError('runtime_error', 'the exec has no terminal yet');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    try {
+      await execFileP(STTY, ['-F', `/proc/${child}/fd/0`, 'rows', String(rows), 'cols', String(cols)]);
+    } catch (err) {
+      // The exec ended in between: a resize then does nothing, as Docker's does.
+      if (await readFile(`/proc/${child}/stat`).then(() => true, () => false)) throw new SlipwayError('runtime_error', `resizing the exec's terminal failed: ${(err as { stderr?: string }).stderr || (err as Error).message}`, { cause: err });
+    }
   }
 
   /** Foreground `runc run` (no monitor): used by the baseline benchmark only. */

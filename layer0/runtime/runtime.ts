@@ -136,6 +136,7 @@ export function createRuntime(o: RuntimeOptions): ContainerRuntime {
     createExec: (ref, spec) => execs.create(ref, spec),
     startExec: (id) => execs.start(id),
     getExec: (id) => execs.get(id),
+    resizeExec: (id, rows, cols) => execs.resize(id, rows, cols),
     archiveStat: (ref, path) => withRootfs(life.store.get(ref), (root) => statInRoot(root, path, etcOverlays(ref))),
     archiveGet: (ref, path) =>
       withRootfs(life.store.get(ref), (root) => tarFromRoot(root, path, etcOverlays(ref)), (v) =>

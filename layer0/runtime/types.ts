@@ -248,6 +248,8 @@ export interface ContainerRuntime {
   createExec(ref: string, spec: ExecSpec): ExecRecord;
   startExec(execId: string): Promise<ExecSession>;
   getExec(execId: string): ExecRecord;
+  /** Sizes a running TTY exec's terminal (rows × cols); a no-op for other execs. */
+  resizeExec(execId: string, rows: number, cols: number): Promise<void>;
   archiveGet(ref: string, path: string): Promise<{ stat: PathStat; tar: NodeJS.ReadableStream }>;
   archiveStat(ref: string, path: string): Promise<PathStat>;
   archivePut(ref: string, path: string, tar: NodeJS.ReadableStream): Promise<void>;

@@ -1,9 +1,11 @@
 // Interactive exec against the agent: a TTY exec (`runc exec` in the foreground with
 // `terminal: true` makes the pty and copies between its pipes and the pty master) fed over a
-// raw hijacked socket, and `docker exec -i` with stdin but no TTY; nothing leaks.
+// raw hijacked socket, resized through the agent client, and `docker exec -i` with stdin but no
+// TTY; nothing leaks.
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { connectAgent } from '../../layer0/agent/client.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
 
 let a: TestAgent;
@@ -88,6 +90,30 @@ describe('interactive exec against the agent', () => {
     assert.equal(inspected.json.ExitCode, 3);
     assert.equal(inspected.json.Running, false);
     assert.equal(inspected.json.ProcessConfig.tty, true);
+  });
+
+  it('execTty (the agent client) sizes the terminal at start and on resize (stty size), and reads the exit code', async () => {
+    const ex = await connectAgent({ socketPath: a.socketPath }).execTty('web', ['sh'], { cols: 100, rows: 30 });
+    let out = '';
+    ex.stream.on('data', (d: Buffer) => (out += d.toString()));
+    const ended = new Promise<void>((resolve) => ex.stream.once('end', resolve).once('close', resolve));
+    const seen = async (re: RegExp) => {
+      const t0 = Date.now();
+      while (!re.test(out)) {
+        if (Date.now() - t0 > 10_000) assert.fail(`no ${re} in ${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    ex.stream.write('stty size\n');
+    await seen(/^30 100\r?$/m);
+    assert.equal(await ex.exitCode(), null);
+    await ex.resize(120, 40);
+    ex.stream.write('stty size\n');
+    await seen(/^40 120\r?$/m);
+    ex.stream.write('exit 7\n');
+    await ended;
+    assert.equal(await ex.exitCode(), 7);
+    await ex.resize(80, 24); // an ended exec: nothing to size, no error
   });
 
   it('docker exec -t gives a TTY without stdin and passes the exit code through', async () => {

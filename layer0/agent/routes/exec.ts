@@ -7,6 +7,7 @@ import { SlipwayError } from '../../common/errors.ts';
 import { readUpgradeBody, writeRawResponse, writeUpgrade } from '../hijack.ts';
 import { COMMON_HEADERS, parseJson, readBody, sendJson } from '../http.ts';
 import { MULTIPLEXED, OutputWriter, RAW_STREAM, type StreamName } from '../mux.ts';
+import { intParam } from '../query.ts';
 import type { Ctx, Route } from '../router.ts';
 import type { AgentDeps } from './deps.ts';
 
@@ -115,11 +116,14 @@ export function execRoutes(d: AgentDeps): Route[] {
     { method: 'POST', path: '/exec/{id}/start', handler: start, upgrade: true, body: true },
     { method: 'GET', path: '/exec/{id}/json', handler: inspect },
     {
+      // `?h=rows&w=cols`: sizes a running TTY exec's terminal (its process gets SIGWINCH).
       method: 'POST', path: '/exec/{id}/resize',
-      // A no-op for now: the pty keeps its default size. (Later: size the `script` relay's
-      // pty and SIGWINCH runc, which copies the host console's size to the container's.)
-      handler: ({ res, params }) => {
+      handler: async ({ res, params, query }) => {
+        const h = intParam(query, 'h', 0);
+        const w = intParam(query, 'w', 0);
+        if (h < 0 || w < 0 || h > 0xffff || w > 0xffff) throw new SlipwayError('invalid_params', `invalid terminal size ${h}x${w}`);
         runtime.getExec(params.id!);
+        if (h > 0 && w > 0) await runtime.resizeExec(params.id!, h, w);
         sendJson(res!, 200, {});
       },
     },
