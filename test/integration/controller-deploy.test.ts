@@ -232,6 +232,28 @@ describe('controller deploys', { timeout: 150_000 }, () => {
     assert.equal(deps.filter((d) => d.state === 'queued' || d.state === 'running').length, 0);
   });
 
+  it('two controllers on one Redis: an app\'s rollouts run one at a time, whichever controller queued them', async () => {
+    const other = newDeploy();
+    await other.start();
+    try {
+      const since = new Date().toISOString();
+      const out = [];
+      for (let i = 0; i < 6; i++) {
+        out.push(await (i % 2 ? other : deploy).restart(app, undefined, by));
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      for (const d of out) assert.ok(['succeeded', 'superseded'].includes((await settled(d)).state));
+      const ran = (await deploy.listDeployments(app, { limit: 500 })).items
+        .filter((d) => d.startedAt && d.startedAt >= since)
+        .sort((a, b) => (a.startedAt! < b.startedAt! ? -1 : 1));
+      assert.ok(ran.length >= 2, `${ran.length} rollouts ran`);
+      for (let i = 1; i < ran.length; i++) assert.ok(ran[i]!.startedAt! >= ran[i - 1]!.finishedAt!, `rollouts ${ran[i - 1]!.id} and ${ran[i]!.id} overlapped`);
+      await serving(2, `v${(await deploy.currentRelease(app))!.version}`);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a release whose web answers 500 never passes its health check: it fails after the timeout; the previous one keeps serving', async () => {
     const ok = await quick.createRelease(slow, { image: 'bb:1', imageUrl, procfile: { web: WEB }, createdBy: 'ann' });
     assert.equal((await quick.waitForDeployment(slow, ok.deployment!.id)).state, 'succeeded');

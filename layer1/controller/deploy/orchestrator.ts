@@ -8,6 +8,7 @@ import type { Discovery } from '../../../layer0/discovery/index.ts';
 import type { FormationInput, Job, JobSpec, SchedulerClient } from '../../../layer0/scheduler/index.ts';
 import { DEFAULT_HEALTH_TIMEOUT_MS, formationId, LABEL_APP, LABEL_APP_ID, processSpecs, type SpecOptions } from './formation.ts';
 import { lastOutput } from './job-output.ts';
+import { acquireLease, type Lease } from './lease.ts';
 import { diffGroups, leftovers, planStep, type RolloutGroup, type StepFailure } from './rollout-plan.ts';
 import type { DeployStore } from './store.ts';
 import type { AppRef, DeployedState, Deployment, Failure } from './types.ts';
@@ -23,6 +24,8 @@ export interface OrchestratorOptions extends SpecOptions {
   resyncMs?: number;
   /** Lines of a failed process's output kept in the deployment record (default 20). */
   outputLines?: number;
+  /** The per-app lease that keeps other controllers off an app's rollouts while this one runs them (default 15 s). */
+  leaseMs?: number;
 }
 
 export interface OrchestratorDeps {
@@ -48,14 +51,14 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 export class Orchestrator {
   private readonly workers = new Map<string, { again: boolean; abort: AbortController; done: Promise<void> }>();
-  private readonly opts: Required<Pick<OrchestratorOptions, 'timeoutMs' | 'stableMs' | 'pollMs' | 'resyncMs' | 'outputLines'>> & SpecOptions;
+  private readonly opts: Required<Pick<OrchestratorOptions, 'timeoutMs' | 'stableMs' | 'pollMs' | 'resyncMs' | 'outputLines' | 'leaseMs'>> & SpecOptions;
   private readonly log: Logger;
   private resync: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(private readonly d: OrchestratorDeps) {
     const o = d.options ?? {};
-    this.opts = { ...o, timeoutMs: o.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, stableMs: o.stableMs ?? 3000, pollMs: o.pollMs ?? 250, resyncMs: o.resyncMs ?? 30_000, outputLines: o.outputLines ?? 20 };
+    this.opts = { ...o, timeoutMs: o.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, stableMs: o.stableMs ?? 3000, pollMs: o.pollMs ?? 250, resyncMs: o.resyncMs ?? 30_000, outputLines: o.outputLines ?? 20, leaseMs: o.leaseMs ?? 15_000 };
     this.opts.healthTimeoutMs ??= this.opts.timeoutMs;
     this.log = d.log ?? silentLogger;
   }
@@ -81,6 +84,17 @@ export class Orchestrator {
     const worker = { again: false, abort: new AbortController(), done: Promise.resolve() };
     this.workers.set(app.id, worker);
     worker.done = (async () => {
+      const lease = await this.lease(app, worker.abort.signal).catch((err: unknown) => {
+        this.log.warn({ err, app: app.name }, 'taking the rollout lease failed; the resync retries');
+        return null;
+      });
+      if (!lease) {
+        this.workers.delete(app.id);
+        return;
+      }
+      // Lost to another controller (or to a long Redis outage): stop; the holder resumes the work.
+      const onLost = () => worker.abort.abort();
+      lease.lost.addEventListener('abort', onLost, { once: true });
       try {
         do {
           worker.again = false;
@@ -94,9 +108,25 @@ export class Orchestrator {
       } catch (err) {
         this.log.error({ err, app: app.name }, 'deploy worker failed; the resync retries');
       } finally {
+        lease.lost.removeEventListener('abort', onLost);
+        await lease.release();
         this.workers.delete(app.id);
       }
     })();
+  }
+
+  /**
+   * The app's rollout lease; while another controller holds it and the app has queued work, wait
+   * for it (the holder may be just finishing), so queued work never waits for a resync. Null: the
+   * holder took the work, or this worker was stopped.
+   */
+  private async lease(app: AppRef, signal: AbortSignal): Promise<Lease | null> {
+    const key = this.d.store.key(app.id, 'rollout-lease');
+    for (;;) {
+      const lease = await acquireLease(this.d.store.redis, key, this.opts.leaseMs);
+      if (lease || signal.aborted || this.closed || !(await this.d.store.hasPending(app.id))) return lease;
+      await sleep(Math.min(500, this.opts.leaseMs / 3), signal);
+    }
   }
 
   /** Stops the app's worker (before the app is destroyed) and waits for it. */

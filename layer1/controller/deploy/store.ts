@@ -2,7 +2,7 @@
 // (immutable JSON, status kept beside them), config, formation, deployments and their queue, and
 // the app's event stream. What must be atomic (a config change with its release number and its
 // queued rollout) is one Lua script, so concurrent changes never skip, repeat or lose anything.
-import { createHash } from 'node:crypto';
+import { LuaScript } from '../../../layer0/discovery/client.ts';
 import type { Redis } from 'ioredis';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import {
@@ -26,20 +26,6 @@ import {
 
 export const KEY_PREFIX = 'ctl:';
 
-class Lua {
-  readonly sha: string;
-  constructor(readonly src: string) {
-    this.sha = createHash('sha1').update(src).digest('hex');
-  }
-  async run(redis: Redis, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return await redis.eval(this.src, keys.length, ...keys, ...args);
-    }
-  }
-}
 
 // KEYS[1] the app's prefix, KEYS[2] the global event stream; ARGV[1] app name, ARGV[2] now.
 const EVENT_LUA = `
@@ -58,7 +44,7 @@ end
  * ARGV: 1 name, 2 now, 3 app id, 4 mode (release|enqueue), 5 createdBy, 6 reason, 7 kind,
  * 8 strategy, 9 build JSON or '', 10 config changes JSON or '', 11 config replacement JSON or ''.
  */
-const CHANGE = new Lua(`${EVENT_LUA}
+const CHANGE = new LuaScript(`${EVENT_LUA}
 local release = nil
 if ARGV[4] == 'release' then
   if ARGV[11] ~= '' then
@@ -118,7 +104,7 @@ return { release and cjson.encode(release) or '', id }
 `);
 
 /** The active rollout (a crashed controller's, to resume) or the queued one made active; ARGV[3] app id. */
-const START_NEXT = new Lua(`${EVENT_LUA}
+const START_NEXT = new LuaScript(`${EVENT_LUA}
 local active = redis.call('GET', P .. 'active')
 if active then return active end
 local q = redis.call('GET', P .. 'queued')
@@ -138,7 +124,7 @@ return q
  * (unchanged), 7 release version whose status changes or '', 8 its status JSON, 9/10: when the
  * desired release is still ARGV[9] (it failed), make it ARGV[10] (or none), 11 from version.
  */
-const FINISH = new Lua(`${EVENT_LUA}
+const FINISH = new LuaScript(`${EVENT_LUA}
 local id = ARGV[3]
 redis.call('HSET', P .. 'deployment:' .. id, 'state', ARGV[4], 'finishedAt', ARGV[2], 'failure', ARGV[5], 'from', ARGV[11])
 if ARGV[6] ~= '' then redis.call('SET', P .. 'deployed', ARGV[6]) end
@@ -326,6 +312,10 @@ export class DeployStore {
   }
 
   /** Apps with a queued or running rollout (to resume at start): id and name. */
+  async hasPending(appId: string): Promise<boolean> {
+    return (await this.redis.hexists(this.pendingKey, appId)) === 1;
+  }
+
   async pendingApps(): Promise<{ id: string; name: string }[]> {
     return Object.entries(await this.redis.hgetall(this.pendingKey)).map(([id, name]) => ({ id, name }));
   }
