@@ -264,6 +264,9 @@ describe('controller deploy routes', { timeout: 240_000 }, () => {
     const types = new Set(stream.events.map((e) => e.event));
     for (const t of ['release.created', 'deployment.queued', 'deployment.running', 'deployment.succeeded']) assert.ok(types.has(t), `${t} in ${[...types].join()}`);
     assert.ok(stream.events.every((e) => e.data.app === 'shop' && e.id === e.data.id));
+    // Every event names the app's stable id too, which /v1/events filters on (a name can be reused).
+    assert.equal(new Set(stream.events.map((e) => e.data.appId)).size, 1);
+    assert.match(stream.events[0]!.data.appId, /^[a-z0-9]/);
     // Resume: from the 3rd event on, exactly what came after it, in order.
     const mid = stream.events[2]!;
     const resumed = sse('/v1/apps/shop/events', tokens.view, { 'last-event-id': mid.id });

@@ -27,13 +27,14 @@ import {
 export const KEY_PREFIX = 'ctl:';
 
 
-// KEYS[1] the app's prefix, KEYS[2] the global event stream; ARGV[1] app name, ARGV[2] now.
+// KEYS[1] the app's prefix (`…app:<id>:`, which names the app id), KEYS[2] the global event stream; ARGV[1] app name, ARGV[2] now.
 const EVENT_LUA = `
 local P = KEYS[1]
+local APP_ID = string.match(P, 'app:([^:]+):$') or ''
 local function event(etype, data)
   local d = cjson.encode(data)
-  redis.call('XADD', P .. 'events', '*', 'type', etype, 'app', ARGV[1], 'at', ARGV[2], 'data', d)
-  redis.call('XADD', KEYS[2], '*', 'type', etype, 'app', ARGV[1], 'at', ARGV[2], 'data', d)
+  redis.call('XADD', P .. 'events', '*', 'type', etype, 'app', ARGV[1], 'appId', APP_ID, 'at', ARGV[2], 'data', d)
+  redis.call('XADD', KEYS[2], '*', 'type', etype, 'app', ARGV[1], 'appId', APP_ID, 'at', ARGV[2], 'data', d)
 end
 `;
 
@@ -321,7 +322,7 @@ export class DeployStore {
   }
 
   async appendEvent(app: AppRef, type: string, data: Record<string, unknown>): Promise<void> {
-    const fields = ['type', type, 'app', app.name, 'at', new Date().toISOString(), 'data', JSON.stringify(data)];
+    const fields = ['type', type, 'app', app.name, 'appId', app.id, 'at', new Date().toISOString(), 'data', JSON.stringify(data)];
     await this.redis.multi().xadd(this.key(app.id, 'events'), '*', ...fields).xadd(this.eventsKey, '*', ...fields).exec().then(results);
   }
 

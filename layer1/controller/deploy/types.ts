@@ -126,7 +126,10 @@ export const AppEventSchema = z.object({
   /** Redis stream id: a cursor for resume (`Last-Event-ID`). */
   id: z.string(),
   type: z.string(),
+  /** The app's name when the event happened. */
   app: z.string(),
+  /** The app's stable id (events before it was recorded have none). */
+  appId: z.string().optional(),
   at: z.string(),
   data: z.record(z.string(), z.unknown()),
 });

@@ -107,13 +107,17 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
       access: { kind: 'user', role: 'view' }, query: Query, response: Stream, contentType: 'text/event-stream',
       async handler({ query, principal: p, ctx }) {
         const after = cursor(ctx, query.after);
+        // By the app's stable id: a name may since belong to another app (renamed, or deleted and
+        // reused). Events recorded before ids were kept fall back to the name.
+        let ids = new Set<string>();
         let names = new Set<string>();
         let at = 0;
         const everything = p.admin && p.tokenAppId === null;
         const refresh = async () => {
           const grants = p.admin ? {} : await store.users.grants(p.userId);
-          const ids = p.tokenAppId !== null ? (p.admin || grants[p.tokenAppId] ? [p.tokenAppId] : []) : Object.keys(grants);
-          const apps = await Promise.all(ids.map((id) => store.apps.get(id)));
+          const granted = p.tokenAppId !== null ? (p.admin || grants[p.tokenAppId] ? [p.tokenAppId] : []) : Object.keys(grants);
+          const apps = await Promise.all(granted.map((id) => store.apps.get(id)));
+          ids = new Set(apps.flatMap((a) => (a ? [a.id] : [])));
           names = new Set(apps.flatMap((a) => (a ? [a.name] : [])));
           at = Date.now();
         };
@@ -122,10 +126,9 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
           key: d.deploy.store.eventsKey,
           visible: async (e) => {
             if (everything) return true;
-            if (Date.now() - at > RECHECK_MS || !names.has(e.app)) {
-              if (Date.now() - at > 500) await refresh();
-            }
-            return names.has(e.app);
+            const mine = () => (e.appId ? ids.has(e.appId) : names.has(e.app));
+            if ((Date.now() - at > RECHECK_MS || !mine()) && Date.now() - at > 500) await refresh();
+            return mine();
           },
           allowed: () => tokenValid(p),
         }, after) as never;
@@ -143,5 +146,5 @@ function toEvent(id: string, f: string[]): AppEvent {
   } catch {
     /* an unreadable payload still tells its type */
   }
-  return { id, type: m.type ?? 'unknown', app: m.app ?? '', at: m.at ?? '', data };
+  return { id, type: m.type ?? 'unknown', app: m.app ?? '', ...(m.appId ? { appId: m.appId } : {}), at: m.at ?? '', data };
 }
