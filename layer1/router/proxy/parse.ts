@@ -1,0 +1,244 @@
+// HTTP/1.1 message heads (RFC 9112), parsed from one latin1 string with indexOf and slices: the
+// proxy's hot path, so no regex per line beyond two small ones and no intermediate arrays. Strict
+// on purpose: whatever two HTTP parsers could read differently (obs-fold, bare CR/LF, Content-Length
+// with Transfer-Encoding, differing Content-Lengths, a final coding other than chunked) is refused,
+// which is what keeps request smuggling out.
+
+export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Field values: visible ASCII, obs-text, SP and HTAB; never CR, LF, NUL or other controls.
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const DIGITS = /^[0-9]{1,15}$/;
+
+/** The fields both heads share, plus what framing and forwarding need from them. */
+export class Fields {
+  names: string[] = [];
+  lower: string[] = [];
+  values: string[] = [];
+  /** -1: none. */
+  contentLength = -1;
+  /** Transfer-Encoding as sent (null: none); `chunked` when its final coding is chunked. */
+  transferEncoding: string | null = null;
+  chunked = false;
+  /** The Connection header's tokens, lowercased and comma-joined (null: none). */
+  connection: string | null = null;
+  upgrade: string | null = null;
+}
+
+export class RequestHead extends Fields {
+  method = '';
+  target = '';
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor = 1;
+  host: string | null = null;
+  expectContinue = false;
+  forwardedFor: string | null = null;
+  requestId: string | null = null;
+  via: string | null = null;
+  /** Bytes of the head, CRLFCRLF included. */
+  size = 0;
+}
+
+export class ResponseHead extends Fields {
+  status = 0;
+  reason = '';
+  minor = 1;
+  size = 0;
+}
+
+export class HeadError extends Error {
+  constructor(
+    readonly status: 400 | 431 | 502,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** True when `token` is one of the comma-separated tokens of a lowercased list. */
+export function hasToken(list: string | null, token: string): boolean {
+  if (list === null) return false;
+  if (list === token) return true;
+  let from = 0;
+  for (;;) {
+    const at = list.indexOf(token, from);
+    if (at < 0) return false;
+    const end = at + token.length;
+    const before = at === 0 ? 44 : list.charCodeAt(at - 1);
+    const after = end === list.length ? 44 : list.charCodeAt(end);
+    if ((before === 44 || before === 32 || before === 9) && (after === 44 || after === 32 || after === 9)) return true;
+    from = end;
+  }
+}
+
+function trimmedValue(s: string, from: number, to: number): string {
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  return s.slice(from, to);
+}
+
+/** A Content-Length value (a list of equal values is one value); -2 when invalid. */
+function contentLengthOf(v: string): number {
+  if (DIGITS.test(v)) return Number(v);
+  if (v.indexOf(',') < 0) return -2;
+  let n = -1;
+  for (const part of v.split(',')) {
+    const p = part.trim();
+    if (!DIGITS.test(p)) return -2;
+    if (n >= 0 && Number(p) !== n) return -2;
+    n = Number(p);
+  }
+  return n;
+}
+
+/**
+ * Reads field lines from s[pos..] up to the empty line that ends the head (s ends with CRLFCRLF).
+ * `onField` sees request- or response-specific fields; it returns an error reason or null.
+ */
+function parseFields<T extends Fields>(s: string, pos: number, h: T, status: 400 | 502, onField: (h: T, lower: string, value: string) => string | null): void {
+  const last = s.length - 2; // where the final CRLF starts
+  while (pos < last) {
+    const eol = s.indexOf('\r\n', pos);
+    const first = s.charCodeAt(pos);
+    if (first === 32 || first === 9) throw new HeadError(status, 'obsolete line folding');
+    const colon = s.indexOf(':', pos);
+    if (colon < 0 || colon > eol) throw new HeadError(status, 'a header line without a colon');
+    const name = s.slice(pos, colon);
+    if (!TOKEN.test(name)) throw new HeadError(status, 'a malformed header name');
+    const value = trimmedValue(s, colon + 1, eol);
+    if (BAD_VALUE.test(value)) throw new HeadError(status, `a control character in ${name}`);
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case 'content-length': {
+        const n = contentLengthOf(value);
+        if (n === -2) throw new HeadError(status, 'a malformed Content-Length');
+        if (h.contentLength >= 0 && h.contentLength !== n) throw new HeadError(status, 'two different Content-Lengths');
+        h.contentLength = n;
+        break;
+      }
+      case 'transfer-encoding':
+        h.transferEncoding = h.transferEncoding === null ? value : `${h.transferEncoding}, ${value}`;
+        break;
+      case 'connection':
+        h.connection = h.connection === null ? value.toLowerCase() : `${h.connection}, ${value.toLowerCase()}`;
+        break;
+      case 'upgrade':
+        h.upgrade = value;
+        break;
+      default: {
+        const err = onField(h, lower, value);
+        if (err !== null) throw new HeadError(status, err);
+      }
+    }
+    h.names.push(name);
+    h.lower.push(lower);
+    h.values.push(value);
+    pos = eol + 2;
+  }
+  if (h.transferEncoding !== null) {
+    if (h.contentLength >= 0) throw new HeadError(status, 'both Content-Length and Transfer-Encoding');
+    const te = h.transferEncoding.toLowerCase();
+    const lastComma = te.lastIndexOf(',');
+    const final = (lastComma < 0 ? te : te.slice(lastComma + 1)).trim();
+    if (final !== 'chunked') throw new HeadError(status, 'a Transfer-Encoding whose final coding is not chunked');
+    if (te.indexOf('chunked') !== te.lastIndexOf('chunked')) throw new HeadError(status, 'chunked applied twice');
+    h.chunked = true;
+  }
+}
+
+function onRequestField(h: RequestHead, lower: string, value: string): string | null {
+  switch (lower) {
+    case 'host':
+      if (h.host !== null) return 'two Host headers';
+      h.host = value;
+      break;
+    case 'expect':
+      if (value.toLowerCase() === '100-continue') h.expectContinue = true;
+      break;
+    case 'x-forwarded-for':
+      h.forwardedFor = h.forwardedFor === null ? value : `${h.forwardedFor}, ${value}`;
+      break;
+    case 'x-request-id':
+      h.requestId = value;
+      break;
+    case 'via':
+      h.via = h.via === null ? value : `${h.via}, ${value}`;
+      break;
+  }
+  return null;
+}
+
+const noResponseField = () => null;
+
+// tchar (RFC 9110 §5.6.2) by character code, for methods.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+const isTchar = (c: number) => c < 128 && TCHAR[c] === 1;
+
+/** Parses a request head: `s` is the head as latin1, ending with CRLFCRLF. Throws HeadError. */
+export function parseRequestHead(s: string): RequestHead {
+  const h = new RequestHead();
+  h.size = s.length;
+  const eol = s.indexOf('\r\n');
+  const sp1 = s.indexOf(' ');
+  if (sp1 <= 0 || sp1 > eol) throw new HeadError(400, 'a malformed request line');
+  for (let i = 0; i < sp1; i++) if (!isTchar(s.charCodeAt(i))) throw new HeadError(400, 'a malformed method');
+  const sp2 = s.indexOf(' ', sp1 + 1);
+  if (sp2 < 0 || sp2 > eol || sp2 === sp1 + 1) throw new HeadError(400, 'a malformed request line');
+  if (eol - sp2 !== 9 || s.charCodeAt(sp2 + 1) !== 72 || !s.startsWith('HTTP/1.', sp2 + 1)) throw new HeadError(400, 'an unsupported HTTP version');
+  const minor = s.charCodeAt(eol - 1) - 48;
+  if (minor !== 0 && minor !== 1) throw new HeadError(400, 'an unsupported HTTP version');
+  h.method = s.slice(0, sp1);
+  h.target = s.slice(sp1 + 1, sp2);
+  for (let i = sp1 + 1; i < sp2; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 32 || c >= 127) throw new HeadError(400, 'a malformed request target');
+  }
+  h.minor = minor;
+  parseFields(s, eol + 2, h, 400, onRequestField);
+  if (h.chunked && minor === 0) throw new HeadError(400, 'Transfer-Encoding in an HTTP/1.0 request');
+  if (h.host === null && minor === 1) throw new HeadError(400, 'no Host header');
+  return h;
+}
+
+/** Parses a response head (latin1, ending with CRLFCRLF). Throws HeadError (502). */
+export function parseResponseHead(s: string): ResponseHead {
+  const h = new ResponseHead();
+  h.size = s.length;
+  const eol = s.indexOf('\r\n');
+  // "HTTP/1.1 200 OK": the version, a space, three digits, then a space or the line's end.
+  if (eol < 12 || !s.startsWith('HTTP/1.', 0) || s.charCodeAt(8) !== 32) throw new HeadError(502, 'a malformed status line');
+  const minor = s.charCodeAt(7) - 48;
+  if (minor !== 0 && minor !== 1) throw new HeadError(502, 'a malformed status line');
+  let status = 0;
+  for (let i = 9; i < 12; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) throw new HeadError(502, 'a malformed status code');
+    status = status * 10 + d;
+  }
+  if (status < 100) throw new HeadError(502, 'a malformed status code');
+  if (eol > 12 && s.charCodeAt(12) !== 32) throw new HeadError(502, 'a malformed status line');
+  h.status = status;
+  h.minor = minor;
+  h.reason = eol > 13 ? s.slice(13, eol) : '';
+  if (BAD_VALUE.test(h.reason)) throw new HeadError(502, 'a control character in the status line');
+  parseFields(s, eol + 2, h, 502, noResponseField);
+  return h;
+}
+
+/** Where the head ends (index past CRLFCRLF), -1 when not yet; a bare LF before it is an error. */
+export function headEnd(buf: Buffer): number {
+  const at = buf.indexOf(CRLFCRLF);
+  return at < 0 ? -1 : at + 4;
+}
+
+/** True when buf holds a LF not preceded by CR (a head that would never end, or one that smuggles). */
+export function hasBareLf(buf: Buffer, upTo = buf.length): boolean {
+  let i = buf.indexOf(10);
+  while (i >= 0 && i < upTo) {
+    if (i === 0 || buf[i - 1] !== 13) return true;
+    i = buf.indexOf(10, i + 1);
+  }
+  return false;
+}
