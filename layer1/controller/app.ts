@@ -33,6 +33,8 @@ import { processRoutes } from './routes/processes.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { eventRoutes } from './routes/events.ts';
 import { runRoutes } from './routes/run.ts';
+import { routerRoutes, type RouterApiOptions } from './routes/router.ts';
+import { RouterPublisher } from './router-publisher.ts';
 
 export interface ControllerDeps {
   redis: Redis;
@@ -45,6 +47,8 @@ export interface ControllerDeps {
   onAppDeleted?: (app: App) => Promise<void>;
   onAppRenamed?: (app: App, oldName: string) => Promise<void>;
   bodyLimit?: number;
+  /** The router's domain and HTTP port, for path-route hostnames and app URLs. */
+  router?: RouterApiOptions;
 }
 
 export interface ControllerApp {
@@ -54,22 +58,30 @@ export interface ControllerApp {
   /** The Koa router built from it (tests compare it with the OpenAPI document). */
   router: Router<ControllerState>;
   openapi: Record<string, unknown>;
+  /** Writes routes for the routers (startController runs its syncAll once at start). */
+  publisher: RouterPublisher;
 }
 
 export function createControllerApp(deps: ControllerDeps): ControllerApp {
-  const domains = new DomainStore(deps.store);
+  // Every domain change and app lifecycle event reaches the routers through the publisher.
+  let publisher: RouterPublisher | undefined;
+  const domains = new DomainStore(deps.store, (appId) => publisher!.publish(appId));
+  publisher = new RouterPublisher(deps.store, domains, deps.log);
   const d = deps.deploy;
   const routeDeps: RouteDeps = {
     store: deps.store,
     log: deps.log,
-    // An app's processes, releases and rollouts go first, then its domains, then what the caller adds.
+    onAppCreated: async (app) => void (await publisher.publish(app.id)),
+    // An app's processes, releases and rollouts go first, then its domains and routes, then what the caller adds.
     async onAppDeleted(app) {
       await d?.deploy.destroy(app);
       await domains.removeApp(app.id);
+      await publisher.appDeleted(app);
       await deps.onAppDeleted?.(app);
     },
     async onAppRenamed(app, oldName) {
       await d?.deploy.appRenamed(app, oldName, { createdBy: 'platform' });
+      await publisher.publish(app.id);
       await deps.onAppRenamed?.(app, oldName);
     },
   };
@@ -82,6 +94,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     ...auditRoutes(routeDeps),
     ...metaRoutes(routeDeps, () => document),
     ...(d ? [...domainRoutes(routeDeps, domains), ...configRoutes(routeDeps, d), ...formationRoutes(routeDeps, d), ...releaseRoutes(routeDeps, d), ...processRoutes(routeDeps, d), ...runRoutes(routeDeps, d), ...deploymentRoutes(routeDeps, d), ...eventRoutes(routeDeps, d)] : []),
+    ...routerRoutes(routeDeps, publisher, domains, deps.router),
     ...(deps.routes?.(routeDeps) ?? []),
   ];
   document = openApiDocument(routes);
@@ -102,7 +115,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     .use(healthRouter(deps.redis).routes())
     .use(v1.routes())
     .use(notFound());
-  return { koa, routes, router: v1, openapi: document };
+  return { koa, routes, router: v1, openapi: document, publisher };
 }
 
 function handle(r: AnyRoute) {

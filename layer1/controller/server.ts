@@ -9,10 +9,11 @@ import { Store, DEFAULT_PREFIX } from './store/index.ts';
 import { migrate } from './store/migrations.ts';
 import { createControllerApp, type ControllerApp, type ControllerDeps } from './app.ts';
 import { ensureAdmin } from './bootstrap.ts';
+import { routeUpgrades } from './http/upgrade.ts';
 
 export const DEFAULT_API_PORT = 7000;
 
-export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'deploy' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit'> {
+export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'deploy' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit' | 'router'> {
   redisUrl: string;
   /** 0 picks a free port (tests). */
   port: number;
@@ -42,8 +43,11 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     const version = await migrate(redis, store.keys, log);
     const admin = await ensureAdmin(store, opts.home, log);
     const app = createControllerApp({ ...opts, redis, store, log });
+    await app.publisher.syncAll();
     const server = createServer(app.koa.callback());
     server.keepAliveTimeout = 5000;
+    // WebSockets (the interactive run) go through the same app: same auth, audit and 404/403.
+    const upgrades = routeUpgrades(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
@@ -61,6 +65,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
         await new Promise<void>((r) => {
           server.close(() => r());
           server.closeAllConnections();
+          upgrades.close();
         });
         await redis.quit().catch(() => undefined);
         redis.disconnect();

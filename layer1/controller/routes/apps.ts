@@ -9,7 +9,7 @@ import { z } from 'zod';
 
 export const AppParams = z.strictObject({ app: AppName });
 
-export function appRoutes({ store, onAppDeleted, onAppRenamed }: RouteDeps): AnyRoute[] {
+export function appRoutes({ store, onAppCreated, onAppDeleted, onAppRenamed }: RouteDeps): AnyRoute[] {
   return [
     route({
       method: 'get', path: '/apps', tag: 'apps', summary: 'List the apps the caller may see, by name',
@@ -28,14 +28,19 @@ export function appRoutes({ store, onAppDeleted, onAppRenamed }: RouteDeps): Any
       access: { kind: 'user', role: 'owner', unscoped: true }, body: CreateAppBody, response: App, status: 201, errors: ['conflict'],
       async handler({ principal: p, body }) {
         const creator = { id: p.userId, name: p.userName };
-        if (body.name) return store.apps.create(body.name, creator);
-        for (let i = 0; ; i++) {
-          try {
-            return await store.apps.create(randomAppName(), creator);
-          } catch (err) {
-            if (i >= 9 || !(err instanceof SlipwayError && err.code === 'conflict')) throw err;
+        const create = async () => {
+          if (body.name) return store.apps.create(body.name, creator);
+          for (let i = 0; ; i++) {
+            try {
+              return await store.apps.create(randomAppName(), creator);
+            } catch (err) {
+              if (i >= 9 || !(err instanceof SlipwayError && err.code === 'conflict')) throw err;
+            }
           }
-        }
+        };
+        const app = await create();
+        await onAppCreated?.(app);
+        return app;
       },
     }),
     appRoute({

@@ -10,6 +10,8 @@ import type { App } from '../types.ts';
 export interface RouteDeps {
   store: Store;
   log: Logger;
+  /** Called by POST /v1/apps once the app exists (the router learns its default hostname). */
+  onAppCreated?(app: App): Promise<void>;
   /** Called by DELETE /v1/apps/:app before its records go: stop processes, drop routes, builds, releases. */
   onAppDeleted(app: App): Promise<void>;
   /** Called after a rename (the app id is stable; only names derived from it need updating). */

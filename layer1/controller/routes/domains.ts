@@ -1,6 +1,6 @@
 // /v1/apps/:app/domains: the custom hostnames an app answers on (`www.example.com`, or a
-// wildcard `*.example.com`). A domain belongs to one app. Stored only for now; the router
-// reads them in a later issue. Keys: `domains` (hash domain → app id: ownership) and
+// wildcard `*.example.com`). A domain belongs to one app; every change is handed to `onChange`
+// (the router publisher, which tells the routers at once). Keys: `domains` (hash domain → app id: ownership) and
 // `app:<id>:domains` (hash domain → JSON {createdAt, createdBy}, deleted with the app).
 import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
@@ -50,7 +50,7 @@ return n
 
 export class DomainStore {
   readonly owners: string;
-  constructor(private readonly store: Store) {
+  constructor(private readonly store: Store, private readonly onChange: (appId: string) => Promise<unknown> = async () => undefined) {
     this.owners = `${store.keys.prefix}domains`;
   }
 
@@ -63,6 +63,7 @@ export class DomainStore {
     const r = await ADD.run(this.store.redis, [this.owners, this.appKey(app.id)], [domain, app.id, JSON.stringify(rec), `${this.store.keys.prefix}app:`]);
     if (r === 'other') throw new SlipwayError('conflict', `${domain} belongs to another app`);
     if (r === 'same') throw new SlipwayError('conflict', `${domain} is already a domain of ${app.name}`);
+    await this.onChange(app.id);
     return { domain, app: app.name, ...rec };
   }
 
@@ -74,7 +75,9 @@ export class DomainStore {
   }
 
   async remove(appId: string, domain: string): Promise<boolean> {
-    return (await REMOVE.run(this.store.redis, [this.owners, this.appKey(appId)], [domain, appId])) === 1;
+    const removed = (await REMOVE.run(this.store.redis, [this.owners, this.appKey(appId)], [domain, appId])) === 1;
+    if (removed) await this.onChange(appId);
+    return removed;
   }
 
   /** Frees every domain of a deleted app. */
