@@ -5,11 +5,13 @@ import { registerApps } from './apps.ts';
 import { registerAuth } from './auth.ts';
 import { registerDeploy } from './deploy.ts';
 import { registerRun } from './run.ts';
+import { registerRouter } from './router.ts';
 
 export function registerApiCommands(program: Command): void {
   registerAuth(program);
   registerApps(program);
   registerDeploy(program);
   registerRun(program);
+  registerRouter(program);
   registerAccess(program);
 }
