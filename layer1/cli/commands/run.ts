@@ -1,16 +1,19 @@
-// `slipway run -- CMD ...`: a one-off process of the app's current release (POST
-// /v1/apps/:app/run). Its stdout and stderr go to ours as they arrive, and we exit with its exit
-// code; `--json` prints the API's ndjson lines as they are. Streamed over node:http (fetch gives
-// up on a body that is silent for 5 minutes). Ctrl-C closes the connection, which kills it.
+// `slipway run -- CMD ...`: a one-off process of the app's current release. On a terminal (or
+// with --tty) it is interactive: a TTY over a WebSocket (client/tty.ts, GET /v1/apps/:app/run/
+// attach). Otherwise (or --no-tty, --json) POST /v1/apps/:app/run: its stdout and stderr go to
+// ours as they arrive; `--json` prints the API's ndjson lines as they are. Streamed over
+// node:http (fetch gives up on a body that is silent for 5 minutes). Ctrl-C closes the
+// connection, which kills it. Either way we exit with its exit code.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Command } from 'commander';
 import { CliError } from '../client/api.ts';
 import { loadConfig } from '../client/config.ts';
 import { color } from '../client/output.ts';
+import { runTty } from '../client/tty.ts';
 import { appOf, enc, run, withCommon, type CommonOpts } from './common.ts';
 
-type RunOpts = CommonOpts & { env: string[]; timeout?: string; memory?: string };
+type RunOpts = CommonOpts & { env: string[]; timeout?: string; memory?: string; tty?: boolean };
 type Line = { stream?: 'stdout' | 'stderr'; data?: string; exitCode?: number; reason?: string; message?: string; error?: { code: string; message: string } };
 
 const SAFE_ARG = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -46,6 +49,8 @@ export function registerRun(program: Command): void {
     .option('-e, --env <KEY=value>', 'set an environment variable for this run (repeatable)', collect, [])
     .option('--timeout <seconds>', 'kill it (exit 137) after this many seconds, 1-3600 (default 600)')
     .option('-m, --memory <size>', 'memory limit, e.g. 512M (default 256M)')
+    .option('-t, --tty', 'interactive, with a TTY, even when our stdin or stdout is not a terminal')
+    .option('--no-tty', 'not interactive, even on a terminal: stdout and stderr apart, no stdin')
     .addHelpText('after', `
 The command runs as \`/bin/sh -c\` in a new container of the app's current release, with its
 config vars, SLIPWAY_APP, SLIPWAY_RELEASE and DYNO=run.N (no PORT). One argument is taken as a
@@ -54,9 +59,15 @@ shell command line; several are quoted and joined. Put it after \`--\`:
   slipway run -a shop -- 'echo $DATABASE_URL'
   slipway run -a shop --env DEBUG=1 -- sh -c 'echo out; exit 5'
 
-Its stdout and stderr go to ours as they arrive; Ctrl-C (or --timeout) kills it.
-Not interactive: no TTY and no stdin yet (the platform cannot forward stdin to a process).
-With --json, the API's lines are printed as they are: {"stream","data"} then {"exitCode"}.`)
+When our stdin and stdout are terminals (or with --tty), it is interactive: it gets a TTY
+sized like ours (and resized with it), our keystrokes (Ctrl-C included) and our terminal in raw
+mode until it exits; closing the session kills it. The timeout defaults to 3600 s there.
+
+  slipway run -a shop -- bash
+
+Otherwise (--no-tty, --json, or a pipe) it has no TTY and no stdin: its stdout and stderr go to
+ours as they arrive; Ctrl-C (or --timeout) kills it. With --json, the API's lines are printed
+as they are: {"stream","data"} then {"exitCode"}.`)
     .action(run(async (args: string[], opts: RunOpts) => {
       const app = appOf(opts);
       const env: Record<string, string> = {};
@@ -72,6 +83,13 @@ With --json, the API's lines are printed as they are: {"stream","data"} then {"e
       }
       const cfg = loadConfig();
       if (!cfg.token) throw new CliError('not logged in: run `slipway login` (or set SLIPWAY_TOKEN)');
+      if (opts.tty && opts.json) throw new CliError('--tty and --json do not mix: the --json output is the non-interactive stream');
+      if (opts.tty ?? (!opts.json && process.stdin.isTTY === true && process.stdout.isTTY === true)) {
+        // Our TERM, so full-screen programs draw for our terminal (unless --env says otherwise).
+        if (process.env.TERM && env.TERM === undefined) env.TERM = process.env.TERM;
+        process.exitCode = await runTty({ url: cfg.url, token: cfg.token, app, command: commandLine(args), env, timeoutSec, memory: opts.memory });
+        return;
+      }
       const body = { command: commandLine(args), ...(Object.keys(env).length ? { env } : {}), ...(timeoutSec ? { timeoutSec } : {}), ...(opts.memory ? { memory: opts.memory } : {}) };
       let res: IncomingMessage;
       try {
