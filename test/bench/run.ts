@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'scheduler-placement': () => import('./scheduler-placement.ts'),
   failover: () => import('./failover.ts'),
   'api-latency': () => import('./api-latency.ts'),
+  router: () => import('./router.ts'),
 };
 
 const name = process.argv[2];
