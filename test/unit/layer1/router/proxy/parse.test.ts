@@ -1,0 +1,116 @@
+// The request and response head parsers: what they accept, and every ambiguity they refuse.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hasBareLf, hasToken, headEnd, HeadError, parseRequestHead, parseResponseHead } from '../../../../../layer1/router/proxy/parse.ts';
+
+const req = (s: string) => parseRequestHead(s);
+function refused(s: string, status = 400): string {
+  try {
+    parseRequestHead(s);
+  } catch (err) {
+    assert.ok(err instanceof HeadError);
+    assert.equal(err.status, status);
+    return err.reason;
+  }
+  assert.fail(`accepted: ${JSON.stringify(s)}`);
+}
+
+describe('parseRequestHead', () => {
+  it('reads the request line and the fields the proxy needs', () => {
+    const h = req('POST /a/b?c=1 HTTP/1.1\r\nHost: App.Example.com:8080\r\nContent-Length: 12\r\nConnection: keep-alive, X-Foo\r\nX-Foo: 1\r\nX-Forwarded-For: 10.0.0.1\r\nX-Request-Id: abc\r\nVia: 1.0 other\r\nExpect: 100-continue\r\n\r\n');
+    assert.equal(h.method, 'POST');
+    assert.equal(h.target, '/a/b?c=1');
+    assert.equal(h.minor, 1);
+    assert.equal(h.host, 'App.Example.com:8080');
+    assert.equal(h.contentLength, 12);
+    assert.equal(h.chunked, false);
+    assert.equal(h.connection, 'keep-alive, x-foo');
+    assert.equal(h.forwardedFor, '10.0.0.1');
+    assert.equal(h.requestId, 'abc');
+    assert.equal(h.via, '1.0 other');
+    assert.equal(h.expectContinue, true);
+    assert.deepEqual(h.lower, ['host', 'content-length', 'connection', 'x-foo', 'x-forwarded-for', 'x-request-id', 'via', 'expect']);
+  });
+
+  it('trims optional whitespace around values and accepts an empty value', () => {
+    const h = req('GET / HTTP/1.1\r\nHost:\t a \r\nX-Empty:\r\n\r\n');
+    assert.equal(h.host, 'a');
+    assert.equal(h.values[1], '');
+  });
+
+  it('takes chunked as the final coding, and equal Content-Lengths as one', () => {
+    assert.equal(req('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n').chunked, true);
+    assert.equal(req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n').contentLength, 5);
+    assert.equal(req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n').contentLength, 5);
+  });
+
+  it('accepts HTTP/1.0 without Host', () => {
+    const h = req('GET / HTTP/1.0\r\n\r\n');
+    assert.equal(h.minor, 0);
+    assert.equal(h.host, null);
+  });
+
+  it('refuses request smuggling', () => {
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n'), /both/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n'), /two different/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n'), /Content-Length/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'), /final coding/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n'), /final coding/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n'), /twice/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n'), /folding/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n'), /Content-Length/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n'), /Content-Length/);
+    assert.match(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\n'), /header name/);
+    assert.match(refused('POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n'), /HTTP\/1.0/);
+  });
+
+  it('refuses malformed heads', () => {
+    refused('GET /\r\nHost: a\r\n\r\n');
+    refused('GET  / HTTP/1.1\r\nHost: a\r\n\r\n');
+    refused('GET / HTTP/2.0\r\nHost: a\r\n\r\n');
+    refused('GET / HTTP/1.1 \r\nHost: a\r\n\r\n');
+    refused('G(T / HTTP/1.1\r\nHost: a\r\n\r\n');
+    refused('GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n');
+    refused('GET / HTTP/1.1\r\nHost a\r\n\r\n');
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n');
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX: a\nb\r\n\r\n');
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n');
+    assert.match(refused('GET / HTTP/1.1\r\nX: 1\r\n\r\n'), /no Host/);
+    assert.match(refused('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'), /two Host/);
+  });
+});
+
+describe('parseResponseHead', () => {
+  it('reads the status line and framing', () => {
+    const h = parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n');
+    assert.equal(h.status, 200);
+    assert.equal(h.reason, 'OK');
+    assert.equal(h.contentLength, 3);
+    assert.equal(h.connection, 'close');
+    assert.equal(parseResponseHead('HTTP/1.1 204\r\n\r\n').reason, '');
+    assert.equal(parseResponseHead('HTTP/1.0 404 Not Found\r\n\r\n').minor, 0);
+  });
+
+  it('refuses a malformed status line or ambiguous framing with 502', () => {
+    for (const s of ['HTTP/1.1 20 OK\r\n\r\n', 'HTTP/1.1 abc OK\r\n\r\n', 'HTTP/2 200 OK\r\n\r\n', 'garbage\r\n\r\n', 'HTTP/1.1 200OK\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n']) {
+      assert.throws(() => parseResponseHead(s), (e: unknown) => e instanceof HeadError && e.status === 502, s);
+    }
+  });
+});
+
+describe('helpers', () => {
+  it('hasToken finds whole tokens only', () => {
+    assert.equal(hasToken('keep-alive, upgrade', 'upgrade'), true);
+    assert.equal(hasToken('upgrade', 'upgrade'), true);
+    assert.equal(hasToken('x-upgraded', 'upgrade'), false);
+    assert.equal(hasToken('close,upgrade', 'close'), true);
+    assert.equal(hasToken(null, 'close'), false);
+  });
+
+  it('headEnd and hasBareLf', () => {
+    assert.equal(headEnd(Buffer.from('GET / HTTP/1.1\r\n\r\nrest')), 18);
+    assert.equal(headEnd(Buffer.from('GET / HTTP/1.1\r\n')), -1);
+    assert.equal(hasBareLf(Buffer.from('GET / HTTP/1.1\nHost: a\n')), true);
+    assert.equal(hasBareLf(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n')), false);
+  });
+});
