@@ -62,7 +62,7 @@ export function parseCertificate(certPem: string, keyPem: string, now = Date.now
   try {
     key = createPrivateKey(keyPem);
   } catch {
-    throw unprocessable('key: not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)');
+    throw unprocessable('key: not an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1)');
   }
   if (!x.checkPrivateKey(key)) throw unprocessable('key: does not match the certificate');
   const notAfter = Date.parse(x.validTo);

@@ -1,0 +1,98 @@
+// The RouteTable the proxy asks on every request (types.ts). Rebuilt whole on each route change
+// (a few maps, from the controller's AppRoutes); a lookup is a handful of Map gets and returns a
+// prebuilt RouteMatch, whose pool object stays the same while backends.ts swaps its list.
+import type { SecureContext } from 'node:tls';
+import type { CertStore } from './certs.ts';
+import type { AppRoute, BackendPool, RouteMatch, RouteTable } from './types.ts';
+
+interface PathEntry {
+  readonly prefix: string;
+  readonly match: RouteMatch;
+}
+
+export class LiveRouteTable implements RouteTable {
+  /** `<name>.<domain>` and exact custom domains. */
+  #hosts = new Map<string, RouteMatch>();
+  /** `example.com` → the app of `*.example.com`. */
+  #wild = new Map<string, RouteMatch>();
+  /** A host (or `*.example.com`) → its path routes, longest prefix first. */
+  #paths = new Map<string, PathEntry[]>();
+  #apps: readonly AppRoute[] = [];
+  readonly #suffix: string;
+
+  constructor(readonly domain: string, private readonly pools: (service: string) => BackendPool, private readonly certs: CertStore) {
+    this.#suffix = `.${domain.toLowerCase()}`;
+  }
+
+  get apps(): readonly AppRoute[] {
+    return this.#apps;
+  }
+
+  /** Replaces every route. A custom domain claimed twice goes to the app listed first (the controller keeps them unique). */
+  setRoutes(apps: readonly AppRoute[]): void {
+    const hosts = new Map<string, RouteMatch>();
+    const wild = new Map<string, RouteMatch>();
+    const paths = new Map<string, PathEntry[]>();
+    const sorted = [...apps].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const app of sorted) {
+      const match: RouteMatch = { app, pool: this.pools(app.service) };
+      if (!hosts.has(app.name + this.#suffix)) hosts.set(app.name + this.#suffix, match);
+      for (const d of app.domains) {
+        const [map, key] = d.startsWith('*.') ? [wild, d.slice(2)] : [hosts, d];
+        if (!map.has(key)) map.set(key, match);
+      }
+      for (const p of app.paths) {
+        const list = paths.get(p.host) ?? [];
+        if (!list.some((e) => e.prefix === p.prefix)) list.push({ prefix: p.prefix, match });
+        paths.set(p.host, list);
+      }
+    }
+    for (const list of paths.values()) list.sort((a, b) => b.prefix.length - a.prefix.length);
+    this.#hosts = hosts;
+    this.#wild = wild;
+    this.#paths = paths;
+    this.#apps = sorted;
+  }
+
+  resolve(host: string, path: string): RouteMatch | null {
+    if (host.endsWith('.')) host = host.slice(0, -1);
+    if (this.#paths.size) {
+      const byPath = this.#byPath(this.#paths.get(host), path) ?? this.#wildcardPaths(host, path);
+      if (byPath) return byPath;
+    }
+    return this.#owner(host);
+  }
+
+  secureContext(servername: string): SecureContext | null {
+    const host = servername.toLowerCase().replace(/\.$/, '');
+    return this.certs.match(host, this.#owner(host)?.app.id ?? null);
+  }
+
+  /** The app a hostname belongs to: exact, then the most specific `*.` parent. */
+  #owner(host: string): RouteMatch | null {
+    const exact = this.#hosts.get(host);
+    if (exact) return exact;
+    for (let i = host.indexOf('.'); i >= 0 && this.#wild.size; i = host.indexOf('.', i + 1)) {
+      const m = this.#wild.get(host.slice(i + 1));
+      if (m) return m;
+    }
+    return null;
+  }
+
+  #wildcardPaths(host: string, path: string): RouteMatch | null {
+    for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1)) {
+      const m = this.#byPath(this.#paths.get(`*.${host.slice(i + 1)}`), path);
+      if (m) return m;
+    }
+    return null;
+  }
+
+  #byPath(list: PathEntry[] | undefined, path: string): RouteMatch | null {
+    if (!list) return null;
+    for (const e of list) {
+      // `/api` matches `/api` and `/api/…`, not `/apix`; `/` matches everything.
+      if (e.prefix === '/' || (path.startsWith(e.prefix) && (path.length === e.prefix.length || path.charCodeAt(e.prefix.length) === 47))) return e.match;
+    }
+    return null;
+  }
+}
