@@ -1,0 +1,6 @@
+// The blobstore's public face: the client, the store library (used in-process by the builder
+// and by retention) and the types. The server is started by the composition root.
+export * from './types.ts';
+export { connectBlobs, localBlobs, type BlobClient } from './client.ts';
+export { BlobStore, DEFAULT_GC_GRACE_MS, type PutOptions, type GetOptions } from './store.ts';
+export { signBlobUrl } from './signing.ts';
