@@ -13,12 +13,18 @@ import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import { findLeaks } from '../helpers/leaks.ts';
 import { testPrefix } from '../helpers/runtime.ts';
 import { freePort } from '../helpers/wait.ts';
+import { httpGet } from '../helpers/http.ts';
 
 const execFileP = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/slipway.js');
 const dir = mkdtempSync(join(tmpdir(), 'slwt-up-'));
-// A free port rather than the documented 7000: other suites may hold it.
-const env = { ...process.env, SLIPWAY_HOME: join(dir, 'home'), SLIPWAY_RUN: join(dir, 'run'), SLIPWAY_PREFIX: testPrefix('u'), SLIPWAY_API_PORT: String(await freePort()) };
+// Free ports rather than the documented 7000, 8080, 8443, 7002: other suites may hold them.
+const env = {
+  ...process.env, SLIPWAY_HOME: join(dir, 'home'), SLIPWAY_RUN: join(dir, 'run'), SLIPWAY_PREFIX: testPrefix('u'), SLIPWAY_API_PORT: String(await freePort()),
+  SLIPWAY_HTTP_PORT: String(await freePort()), SLIPWAY_HTTPS_PORT: String(await freePort()), SLIPWAY_ROUTER_ADMIN_PORT: String(await freePort()),
+};
+/** An app through the router, as the README's quickstart does with curl. */
+const viaRouter = (app: string) => httpGet(Number(env.SLIPWAY_HTTP_PORT), '/', { host: `${app}.localhost` });
 const slipway = (args: string[], timeout = 120_000) => execFileP(process.execPath, [BIN, ...args], { env, timeout });
 const docker = (args: string[]) => execFileP('docker', ['-H', `unix://${join(dir, 'run', 'agent.sock')}`, ...args], { timeout: 60_000 });
 
@@ -65,6 +71,8 @@ describe('slipway up and down', () => {
     const released = await v1('POST', '/apps/comeback/releases?wait=true', { image: 'slipway/stack:bookworm', procfile: { web } });
     assert.equal(released.status, 201, await released.clone().text());
     assert.equal(((await released.json()) as { deployment: { state: string } }).deployment.state, 'succeeded');
+    assert.deepEqual(await viaRouter('comeback').then((r) => [r.status, r.body]), [200, 'up'], 'served through the router');
+    assert.equal((await httpGet(Number(env.SLIPWAY_ROUTER_ADMIN_PORT), '/healthz')).status, 200);
     const redisUrl = `unix://${join(dir, 'run', 'redis.sock')}`;
     const discovery = createDiscovery({ url: redisUrl });
     const sched = createSchedulerClient({ redisUrl, discovery });
@@ -107,6 +115,12 @@ describe('slipway up and down', () => {
       await new Promise((r2) => setTimeout(r2, 200));
     }
     assert.ok(procs.some((p) => p.state === 'running' && p.registered), JSON.stringify(procs));
+    let back = { status: 0, body: '' };
+    for (let i = 0; i < 50 && back.status !== 200; i++) {
+      back = await viaRouter('comeback').catch(() => back);
+      if (back.status !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual([back.status, back.body], [200, 'up'], 'back through the router after up again');
     await slipway(['down'], 70_000);
     assert.deepEqual(await findLeaks(env.SLIPWAY_PREFIX, { runcRoots: [join(dir, 'run', 'runc')] }), []);
   });

@@ -1,8 +1,8 @@
 // Composition root of `slipway up` / `slipway down`: installs missing OS packages, makes sure
 // the stack is cached, starts the platform's servers in this process (Redis unless
 // SLIPWAY_REDIS_URL is set, the host agent in cluster mode, the scheduler, the controller with its
-// deploy core; later issues add the builder and the router), and tears everything down on Ctrl-C, SIGTERM or
-// `slipway down`.
+// deploy core, then the router; later issues add the builder), and tears everything down on Ctrl-C,
+// SIGTERM or `slipway down`.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -16,6 +16,7 @@ import { createSchedulerClient } from '../../../layer0/scheduler/index.ts';
 import { createDeploy } from '../../controller/deploy/index.ts';
 import { platformRedis, stopOrphanRedis } from './redis.ts';
 import { startController } from '../../controller/server.ts';
+import { startRouter, DEFAULT_ADMIN_PORT, DEFAULT_DOMAIN, DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT } from '../../router/server.ts';
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
 import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
 import { ensureStack } from '../../../deploy/stack.ts';
@@ -61,11 +62,25 @@ function apiAddress(env: NodeJS.ProcessEnv): { host: string; port: number } {
   return { host: env.SLIPWAY_BIND ?? '127.0.0.1', port: Number(env.SLIPWAY_API_PORT ?? 7000) };
 }
 
-/** Ready means the agent answers and the controller's /readyz says 200 (DESIGN.md). */
+/** The router's ports and domain (DESIGN.md): SLIPWAY_HTTP_PORT, _HTTPS_PORT, _ROUTER_ADMIN_PORT, SLIPWAY_DOMAIN. */
+function routerAddress(env: NodeJS.ProcessEnv) {
+  return {
+    host: env.SLIPWAY_BIND ?? '127.0.0.1',
+    httpPort: Number(env.SLIPWAY_HTTP_PORT ?? DEFAULT_HTTP_PORT),
+    httpsPort: Number(env.SLIPWAY_HTTPS_PORT ?? DEFAULT_HTTPS_PORT),
+    adminPort: Number(env.SLIPWAY_ROUTER_ADMIN_PORT ?? DEFAULT_ADMIN_PORT),
+    domain: env.SLIPWAY_DOMAIN || DEFAULT_DOMAIN,
+  };
+}
+
+const ok200 = (url: string) => fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
+
+/** Ready means the agent answers, the controller's /readyz says 200 (DESIGN.md) and the router has its routes. */
 async function ready(p: SlipwayPaths, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   if (!(await agentServing(p))) return false;
   const { host, port } = apiAddress(env);
-  return fetch(`http://${host}:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
+  const r = routerAddress(env);
+  return (await ok200(`http://${host}:${port}/readyz`)) && ok200(`http://${r.host}:${r.adminPort}/healthz`);
 }
 
 /** Removes every container of this instance and everything the kernel holds for it. */
@@ -109,6 +124,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   });
   const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
   const api = apiAddress(env);
+  const routes = routerAddress(env);
   // The controller's deploy core turns releases into formations through the scheduler's client.
   const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery });
   const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }) });
@@ -116,9 +132,18 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const controller = await startController({
     redisUrl: redis.url, port: api.port, host: api.host, log, home: paths.home,
     deploy: { deploy, scheduler: schedulerClient, discovery },
+    router: { domain: routes.domain, httpPort: routes.httpPort },
+  });
+  // After the controller, which publishes every app's route at start: the router begins with all of them.
+  const router = await startRouter({
+    redisUrl: redis.url, discovery, domain: routes.domain, host: routes.host, home: paths.home, log,
+    httpPort: routes.httpPort, httpsPort: routes.httpsPort, adminPort: routes.adminPort,
   });
   writeFileSync(pidFile(paths), `${process.pid}\n`);
-  log.info({ socket: agent.socketPath, redis: redact(redis.url), api: `http://${api.host}:${controller.port}` }, 'slipway is up; stop with Ctrl-C or `slipway down`');
+  log.info({
+    socket: agent.socketPath, redis: redact(redis.url), api: `http://${api.host}:${controller.port}`,
+    apps: `http://<app>.${routes.domain}:${router.http.port}`, https: router.https?.port, routerAdmin: router.admin?.port,
+  }, 'slipway is up; stop with Ctrl-C or `slipway down`');
   // The admin token is shown once, and only to a person at a terminal; otherwise its file is named.
   if (controller.adminToken && process.stdout.isTTY) process.stdout.write(`admin token (shown once; also in ${controller.adminTokenPath}): ${controller.adminToken}\n`);
   else process.stdout.write(`admin token: in ${controller.adminTokenPath}\n`);
@@ -129,6 +154,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     stopping = true;
     log.info({ signal }, 'stopping the platform');
     try {
+      await router.close(2000); // in-flight requests get two seconds
       await controller.close();
       await deploy.close();
       schedulerClient.close();
@@ -161,7 +187,8 @@ async function detach(paths: SlipwayPaths, env: NodeJS.ProcessEnv): Promise<void
     if (child.exitCode !== null) break;
     if (runningPid(paths) === child.pid && (await ready(paths, env))) {
       const { host, port } = apiAddress(env);
-      process.stdout.write(`slipway is up (pid ${child.pid}) at http://${host}:${port}; admin token in ${join(paths.home, 'admin-token')}; logs: ${logFile(paths)}\n`);
+      const r = routerAddress(env);
+      process.stdout.write(`slipway is up (pid ${child.pid}) at http://${host}:${port}; apps at http://<app>.${r.domain}:${r.httpPort}; admin token in ${join(paths.home, 'admin-token')}; logs: ${logFile(paths)}\n`);
       return;
     }
     await new Promise((r) => setTimeout(r, 250));
