@@ -152,14 +152,11 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
     },
     async execTty(id, cmd, o = {}) {
       const ex = await docker.getContainer(id).exec({ Cmd: cmd, Env: o.env, User: o.user, WorkingDir: o.workingDir, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true });
-      const stream = (await ex.start({ hijack: true, stdin: true, Tty: true })) as unknown as Duplex;
+      const size = o.cols && o.rows ? { ConsoleSize: [o.rows, o.cols] } : {};
+      const stream = (await ex.start({ hijack: true, stdin: true, Tty: true, ...size })) as unknown as Duplex;
       const resize = async (cols: number, rows: number) => {
         await ex.resize({ w: cols, h: rows });
       };
-      if (o.cols && o.rows) await resize(o.cols, o.rows).catch((err) => {
-        stream.destroy();
-        throw err;
-      });
       return {
         id: ex.id,
         stream,

@@ -43,7 +43,8 @@ export class ExecManager {
     if (relay?.pid) await this.ctx.runc.resizeHostPty(relay.pid, rows, cols);
   }
 
-  async start(id: string): Promise<ExecSession> {
+  /** `size`: a TTY exec's terminal from the start (Docker's `ConsoleSize`). */
+  async start(id: string, size?: { rows: number; cols: number }): Promise<ExecSession> {
     const exec = this.get(id);
     if (exec.running || exec.exitCode !== null) throw new SlipwayError('conflict', `exec ${id} has already run`);
     const rec = this.store.get(exec.containerId);
@@ -72,6 +73,7 @@ export class ExecManager {
       // (as Docker's pty is): EOF would make `script` send EOF into the pty at once.
       stdio: [s.attachStdin || s.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       hostPty: s.tty ?? false,
+      ...(s.tty && size && size.rows > 0 && size.cols > 0 ? { ptySize: size } : {}),
     });
     child.stdin?.on('error', () => {}); // EPIPE: the client typed after the process ended
     exec.running = true;

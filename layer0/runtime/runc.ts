@@ -86,15 +86,19 @@ export class Runc {
    * one of its stdio is a terminal or it has a controlling /dev/tty, else "open /dev/tty: no
    * such device or address". util-linux `script` gives it one and relays it to our pipes; runc
    * sets that outer pty raw, `-e` passes the exit code through, stdin EOF ends the session.
+   * `ptySize` sizes that pty first (else it is 0×0 until a resize).
    */
-  spawnExec(id: string, processJsonPath: string, opts: { detach?: boolean; pidFile?: string; hostPty?: boolean } & SpawnOptions = {}): ChildProcess {
+  spawnExec(id: string, processJsonPath: string, opts: { detach?: boolean; pidFile?: string; hostPty?: boolean; ptySize?: { rows: number; cols: number } } & SpawnOptions = {}): ChildProcess {
     const args = ['--root', this.root, 'exec', '--process', processJsonPath];
     if (opts.pidFile) args.push('--pid-file', opts.pidFile);
     if (opts.detach) args.push('--detach');
     args.push(id);
     const stdio = opts.stdio ?? ['pipe', 'pipe', 'pipe'];
     if (opts.hostPty && !opts.detach) {
-      const cmd = ['exec', RUNC, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+      let cmd = ['exec', RUNC, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+      // Sized before runc starts, runc gives the container's console that size from the outset.
+      const size = opts.ptySize;
+      if (size) cmd = `'${STTY}' rows ${Math.trunc(size.rows)} cols ${Math.trunc(size.cols)} 2>/dev/null; ${cmd}`;
       return spawn(SCRIPT, ['-q', '-e', '-f', '-c', cmd, '/dev/null'], { stdio, env: { ...process.env, SHELL: '/bin/sh' } });
     }
     return spawn(RUNC, args, { stdio });

@@ -134,7 +134,7 @@ export function createRuntime(o: RuntimeOptions): ContainerRuntime {
     attach,
     stats: (ref) => life.stats(ref),
     createExec: (ref, spec) => execs.create(ref, spec),
-    startExec: (id) => execs.start(id),
+    startExec: (id, size) => execs.start(id, size),
     getExec: (id) => execs.get(id),
     resizeExec: (id, rows, cols) => execs.resize(id, rows, cols),
     archiveStat: (ref, path) => withRootfs(life.store.get(ref), (root) => statInRoot(root, path, etcOverlays(ref))),

@@ -246,7 +246,8 @@ export interface ContainerRuntime {
   attach(ref: string, signal?: AbortSignal): AsyncIterable<LogLine>;
   stats(ref: string): Promise<ContainerStats>;
   createExec(ref: string, spec: ExecSpec): ExecRecord;
-  startExec(execId: string): Promise<ExecSession>;
+  /** `size`: a TTY exec's terminal size from the start (else 0×0 until `resizeExec`). */
+  startExec(execId: string, size?: { rows: number; cols: number }): Promise<ExecSession>;
   getExec(execId: string): ExecRecord;
   /** Sizes a running TTY exec's terminal (rows × cols); a no-op for other execs. */
   resizeExec(execId: string, rows: number, cols: number): Promise<void>;

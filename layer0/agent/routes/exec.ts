@@ -18,7 +18,11 @@ const ExecCreateSchema = z.looseObject({
   User: z.string().nullish(), WorkingDir: z.string().nullish(), Privileged: z.boolean().nullish(), DetachKeys: z.string().nullish(),
 });
 
-const ExecStartSchema = z.looseObject({ Detach: z.boolean().nullish(), Tty: z.boolean().nullish() });
+const ExecStartSchema = z.looseObject({
+  Detach: z.boolean().nullish(), Tty: z.boolean().nullish(),
+  // API 1.42: [height, width] of a TTY exec's terminal from the start.
+  ConsoleSize: z.tuple([z.number().int().min(0).max(0xffff), z.number().int().min(0).max(0xffff)]).nullish(),
+});
 
 interface Attach { stdout: boolean; stderr: boolean; stdin: boolean }
 
@@ -63,7 +67,8 @@ export function execRoutes(d: AgentDeps): Route[] {
     const exec = runtime.getExec(id);
     const tty = exec.spec.tty ?? false;
     const att = attachOf.get(id) ?? { stdout: true, stderr: true, stdin: exec.spec.attachStdin ?? false };
-    const session = await runtime.startExec(id);
+    const size = body.ConsoleSize ? { rows: body.ConsoleSize[0], cols: body.ConsoleSize[1] } : undefined;
+    const session = await runtime.startExec(id, size);
     void session.exit.finally(() => setTimeout(() => attachOf.delete(id), 60_000).unref()).catch(() => {});
     if (body.Detach) {
       session.stdout.resume();
