@@ -21,6 +21,8 @@ import { AppParams } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
 const DEFAULT_TIMEOUT_SEC = 3600;
+/** A terminal the client did not size (a pty starts 0×0, which confuses line editors). */
+const DEFAULT_SIZE = { cols: 80, rows: 24 };
 /** Process 1 outlives the timeout by this much, then ends by itself (AutoRemove removes it). */
 const KEEPALIVE_GRACE_SEC = 60;
 /** Client frames: keystrokes and resizes, never large. */
@@ -48,8 +50,8 @@ const EnvPairs = z
 export const RunAttachQuery = z.strictObject({
   command: RunCommand.describe('a shell command line, run as `/bin/sh -c COMMAND` with a TTY (e.g. `bash`)'),
   env: EnvPairs.optional().describe("`KEY=value`, repeatable: more environment for this run, over the release's config"),
-  cols: whole('cols', 1, 1000).optional().describe('the terminal width at start (default: the runtime\'s, 0 on some)'),
-  rows: whole('rows', 1, 1000).optional().describe('the terminal height at start'),
+  cols: whole('cols', 1, 1000).optional().describe(`the terminal width at start (default ${DEFAULT_SIZE.cols})`),
+  rows: whole('rows', 1, 1000).optional().describe(`the terminal height at start (default ${DEFAULT_SIZE.rows})`),
   timeoutSec: whole('timeoutSec', 1, 3600).optional().describe(`killed (exit 137) after this many seconds (default ${DEFAULT_TIMEOUT_SEC})`),
   memory: RunMemory.optional().describe(`memory limit (default ${DEFAULT_MEMORY})`),
 });
@@ -81,7 +83,7 @@ export function runAttachRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
         cmd: ['sleep', String(timeoutSec + KEEPALIVE_GRACE_SEC)], env: q.env, memory: q.memory, signal: left.signal,
       });
       await oneOff.agent.startContainer(oneOff.id);
-      exec = await oneOff.agent.execTty(oneOff.id, ['/bin/sh', '-c', q.command], { cols: q.cols, rows: q.rows });
+      exec = await oneOff.agent.execTty(oneOff.id, ['/bin/sh', '-c', q.command], { cols: q.cols ?? DEFAULT_SIZE.cols, rows: q.rows ?? DEFAULT_SIZE.rows });
       if (left.signal.aborted) {
         exec.stream.destroy();
         throw new SlipwayError('unavailable', 'the client left before the process started');
