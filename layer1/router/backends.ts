@@ -11,6 +11,8 @@ interface Watched {
   readonly abort: AbortController;
   /** True once the first snapshot arrived. */
   synced: boolean;
+  onSynced: () => void;
+  readonly firstSync: Promise<void>;
 }
 
 /** `host:port`, `[v6]:port` or a URL → where to connect; null when it names no port. */
@@ -52,7 +54,9 @@ export class Backends {
     const w = this.#watched.get(service);
     if (w) return w.pool;
     const pool: BackendPool = { service, backends: [] };
-    const watched: Watched = { pool, abort: new AbortController(), synced: false };
+    let onSynced = () => {};
+    const firstSync = new Promise<void>((r) => (onSynced = r));
+    const watched: Watched = { pool, abort: new AbortController(), synced: false, onSynced, firstSync };
     this.#watched.set(service, watched);
     if (!this.#closed) void this.#follow(watched);
     return pool;
@@ -80,6 +84,18 @@ export class Backends {
       perService.push([service, w.pool.backends.length]);
     }
     return { services: this.#watched.size, synced, backends, perService };
+  }
+
+  /** Resolves once every service watched now has its first snapshot (false: not within timeoutMs). */
+  async whenSynced(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    const all = Promise.all([...this.#watched.values()].map((w) => w.firstSync)).then(() => true);
+    try {
+      return await Promise.race([all, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): void {
@@ -123,7 +139,10 @@ export class Backends {
       }
       for (const b of old.values()) b.draining = true;
       pool.backends = next;
-      w.synced = true;
+      if (!w.synced) {
+        w.synced = true;
+        w.onSynced();
+      }
       return;
     }
     const i = ev.instance;

@@ -46,6 +46,8 @@ export interface StartRouterOptions {
   maxHeaderBytes?: number;
   /** How often the route version is checked besides pub/sub (default 30 s). */
   resyncMs?: number;
+  /** How long to wait at start for every app's backends before serving anyway (default 3 s). */
+  syncTimeoutMs?: number;
 }
 
 export interface RunningRouter {
@@ -101,6 +103,8 @@ export async function startRouter(o: StartRouterOptions): Promise<RunningRouter>
   try {
     await source.start();
     closers.push(() => source.close());
+    // Serving before the backends are known would answer 503 for apps that have processes.
+    if (!(await backends.whenSynced(o.syncTimeoutMs ?? 3000))) log.warn('some backend watches have no snapshot yet; serving anyway');
     const proxy = createProxy({
       table, log, onAccess: o.onAccess, timeouts: o.timeouts, ejectMs: o.ejectMs, maxHeaderBytes: o.maxHeaderBytes,
     });

@@ -1,0 +1,80 @@
+// The route table on plain data: default hostnames, custom and wildcard domains (the most
+// specific wins), path prefixes (longest first, whole segments, on wildcard hosts too), the
+// pool objects kept across rebuilds; and instance addresses parsed for backends.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { silentLogger } from '../../../../layer0/common/logger.ts';
+import { parseAddr } from '../../../../layer1/router/backends.ts';
+import { CertStore } from '../../../../layer1/router/certs.ts';
+import { LiveRouteTable } from '../../../../layer1/router/table.ts';
+import type { AppRoute, BackendPool } from '../../../../layer1/router/types.ts';
+
+const app = (id: string, name: string, o: Partial<AppRoute> = {}): AppRoute => ({ id, name, service: `${name}-web`, domains: [], paths: [], maintenance: false, httpsRedirect: false, ...o });
+
+function table(apps: AppRoute[]) {
+  const pools = new Map<string, BackendPool>();
+  const t = new LiveRouteTable('localhost', (s) => pools.get(s) ?? (pools.set(s, { service: s, backends: [] }), pools.get(s)!), new CertStore(silentLogger));
+  t.setRoutes(apps);
+  const who = (host: string, path = '/') => t.resolve(host, path)?.app.name ?? null;
+  return { t, who, pools };
+}
+
+describe('route table', () => {
+  it('default hostnames, custom domains, wildcards (most specific first), unknown hosts', () => {
+    const { who } = table([
+      app('a1', 'shop', { domains: ['www.shop.com', '*.shop.com'] }),
+      app('a2', 'blog', { domains: ['*.blog.shop.com', 'blog.example.org'] }),
+    ]);
+    assert.equal(who('shop.localhost'), 'shop');
+    assert.equal(who('shop.localhost.'), 'shop', 'a trailing dot');
+    assert.equal(who('www.shop.com'), 'shop');
+    assert.equal(who('x.shop.com'), 'shop');
+    assert.equal(who('a.b.shop.com'), 'shop', 'a routing wildcard covers deeper names');
+    assert.equal(who('x.blog.shop.com'), 'blog', 'the more specific wildcard wins');
+    assert.equal(who('blog.example.org'), 'blog');
+    assert.equal(who('shop.com'), null, 'a wildcard does not cover its parent');
+    assert.equal(who('localhost'), null);
+    assert.equal(who('x.shop.localhost'), null);
+    assert.equal(who('nothing.example'), null);
+  });
+
+  it('path prefixes: longest first, whole segments, on exact and wildcard hosts', () => {
+    const { who } = table([
+      app('a1', 'web', { domains: ['example.com', '*.example.com'] }),
+      app('a2', 'api', { paths: [{ host: 'example.com', prefix: '/api' }, { host: '*.example.com', prefix: '/v2' }] }),
+      app('a3', 'admin', { paths: [{ host: 'example.com', prefix: '/api/admin' }] }),
+      app('a4', 'all', { paths: [{ host: 'all.example.net', prefix: '/' }] }),
+    ]);
+    assert.equal(who('example.com', '/'), 'web');
+    assert.equal(who('example.com', '/api'), 'api');
+    assert.equal(who('example.com', '/api/users'), 'api');
+    assert.equal(who('example.com', '/apix'), 'web');
+    assert.equal(who('example.com', '/api/admin/x'), 'admin');
+    assert.equal(who('example.com', '/api/adminx'), 'api');
+    assert.equal(who('x.example.com', '/v2/a'), 'api');
+    assert.equal(who('x.example.com', '/v3'), 'web');
+    assert.equal(who('all.example.net', '/anything'), 'all', 'a path route alone makes a host known');
+  });
+
+  it('keeps one pool object per service across rebuilds; a match carries the app as published', () => {
+    const { t, pools } = table([app('a1', 'shop')]);
+    const m1 = t.resolve('shop.localhost', '/')!;
+    t.setRoutes([app('a1', 'shop', { maintenance: true })]);
+    const m2 = t.resolve('shop.localhost', '/')!;
+    assert.equal(m1.pool, m2.pool);
+    assert.equal(m2.app.maintenance, true);
+    assert.equal(pools.size, 1);
+    t.setRoutes([app('a1', 'shop2')]);
+    assert.equal(t.resolve('shop.localhost', '/'), null);
+    assert.equal(t.resolve('shop2.localhost', '/')!.pool.service, 'shop2-web');
+  });
+
+  it('parses instance addresses', () => {
+    assert.deepEqual(parseAddr('127.0.0.1:5000'), { host: '127.0.0.1', port: 5000 });
+    assert.deepEqual(parseAddr('[::1]:8080'), { host: '::1', port: 8080 });
+    assert.deepEqual(parseAddr('http://10.1.2.3:81'), { host: '10.1.2.3', port: 81 });
+    assert.equal(parseAddr('127.0.0.1'), null);
+    assert.equal(parseAddr('host:0'), null);
+    assert.equal(parseAddr('host:99999'), null);
+  });
+});
