@@ -51,7 +51,9 @@ export function openApiDocument(routes: AnyRoute[], info: { version: string } = 
     if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: convert(r.body, 'input') } } };
     const status = r.status ?? 200;
     const responses: Record<string, Json> = {
-      [status]: r.response ? { description: r.summary, content: { [r.contentType ?? 'application/json']: { schema: convert(r.response, 'output') } } } : { description: 'done; no content' },
+      [status]: r.response
+        ? { description: r.summary, content: { [r.contentType ?? 'application/json']: { schema: convert(r.response, 'output') } } }
+        : { description: status === 101 ? 'Switching Protocols: the WebSocket session (see the summary)' : 'done; no content' },
     };
     // `?wait=true` turns a 202 into a 200 once the rollout has finished (routes/deployments.ts).
     const waits = r.query instanceof z.ZodObject && 'wait' in r.query.shape;
