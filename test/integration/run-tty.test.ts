@@ -288,11 +288,20 @@ describe('slipway run under a terminal', { timeout: 180_000 }, () => {
     await noneLeft();
   });
 
-  it('--no-tty keeps the output stream (no TTY remotely), and a refused session exits 1 with the reason', async () => {
+  it('--no-tty keeps the output stream (no TTY remotely), --tty works from a pipe, and a refused session exits 1 with the reason', async () => {
     const t = underPty(['run', '-a', APP, '--no-tty', '--', 'test -t 0 && echo remote-tty || echo remote-no-tty; exit 6']);
     assert.equal(await t.code, 6, t.out());
     assert.match(t.out(), /remote-no-tty/);
     t.child.stdin.end();
+    // --tty with a pipe for stdin: the remote terminal still runs it, and the pipe's end is a Ctrl-D.
+    const piped = await new Promise<{ code: number | null; out: string }>((ok) => {
+      const c = execFile(process.execPath, [BIN, 'run', '-a', APP, '--tty', '--', 'sh'], {
+        cwd: dir, timeout: 60_000, env: { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'cfg'), SLIPWAY_URL: p.url, SLIPWAY_TOKEN: admin },
+      }, (err, stdout, stderr) => ok({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr }));
+      c.stdin!.end('test -t 0 && echo piped-tty; exit 2\n');
+    });
+    assert.equal(piped.code, 2, piped.out);
+    assert.match(piped.out, /^piped-tty\r*$/m);
     const refused = underPty(['run', '-a', 'ttyempty', '--', 'sh']);
     assert.equal(await refused.code, 1, refused.out());
     assert.match(refused.out(), /no deployed release/);
