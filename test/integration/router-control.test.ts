@@ -353,4 +353,24 @@ describe('router control plane', { timeout: 120_000 }, () => {
     assert.ok(ok > 1000, `only ${ok} requests`);
     assert.ok(live.every((b) => b.hits > 0), 'the newest backends served');
   });
+
+  it('a change whose message was lost arrives by the version check; after a Redis restart changes arrive again', { timeout: 60_000 }, async () => {
+    const conn = redis.connect();
+    const id = (await api('GET', '/apps/churn')).body.id as string;
+    const route = JSON.parse((await conn.hget(ROUTER_KEYS.apps(ctlPrefix), id))!);
+    // As if the controller's PUBLISH never reached this router: the routes and version change silently.
+    await conn.hset(ROUTER_KEYS.apps(ctlPrefix), id, JSON.stringify({ ...route, maintenance: true }));
+    await conn.incr(ROUTER_KEYS.version(ctlPrefix));
+    await until('the silent change picked up by the periodic version check', async () => (await get('churn.localhost')).status === 503, 3000, 20);
+    assert.equal((await api('DELETE', '/apps/churn/maintenance')).status, 204);
+    await took('served again', async () => (await get('churn.localhost')).status === 200);
+
+    await redis.restart(); // SIGKILL and start again on the same AOF: every connection reconnects
+    assert.equal((await api('PUT', '/apps/churn/maintenance')).status, 200);
+    await until('a change after the restart', async () => (await get('churn.localhost')).status === 503, 10_000, 20);
+    assert.equal((await api('DELETE', '/apps/churn/maintenance')).status, 204);
+    await until('and the next one', async () => (await get('churn.localhost')).status === 200, 10_000, 20);
+    const fresh = await backend('churn-late', 'churn-web');
+    await until('a backend registered after the restart is used', async () => router.table.resolve('churn.localhost', '/')?.pool.backends.some((b) => b.id === fresh.name), 10_000, 20);
+  });
 });
