@@ -49,7 +49,7 @@ export function openApiDocument(routes: AnyRoute[], info: { version: string } = 
     const parameters = [...params('path', r.params, convert), ...params('query', r.query, convert)];
     if (parameters.length) op.parameters = parameters;
     if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: convert(r.body, 'input') } } };
-    const status = r.status ?? 200;
+    const status: number = r.status ?? 200; // 101 for a WebSocket route (routes/run-attach.ts)
     const responses: Record<string, Json> = {
       [status]: r.response
         ? { description: r.summary, content: { [r.contentType ?? 'application/json']: { schema: convert(r.response, 'output') } } }
