@@ -1,0 +1,316 @@
+// The build driver and the built-in buildpacks in real build containers on the stack: each
+// fixture app builds into a slug, the slug runs as an image layer over the stack through its
+// launcher and answers on a published port; the build cache, .slugignore, the env dir,
+// BUILDPACK_URL and .buildpacks behave as buildpacks/README.md says; failures say why.
+import assert from 'node:assert/strict';
+import { cpSync, createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { importStack } from '../../layer0/runtime/index.ts';
+import { FIXTURE_APPS, listTar, runBuild, type BuildOutcome } from '../helpers/build.ts';
+import { startTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
+
+const SHA = '3f2a9c1e5b7d4f60a8e2c9b1d3f5a7c9e1b3d5f7';
+let t: TestRuntime;
+let stackId: string;
+let dir: string;
+let n = 0;
+
+before(async () => {
+  t = await startTestRuntime();
+  stackId = (await importStack(t.images, t.paths)).id;
+  dir = mkdtempSync(join(tmpdir(), 'slwt-bp-'));
+});
+after(async () => {
+  await t.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface BuildOpts {
+  cache?: string;
+  config?: Record<string, string>;
+  buildpackUrl?: string;
+}
+async function build(app: string, opts: BuildOpts = {}): Promise<BuildOutcome> {
+  const id = ++n;
+  const sourceDir = app.startsWith('/') ? app : join(FIXTURE_APPS, app);
+  const r = await runBuild({
+    runtime: t.runtime,
+    image: stackId,
+    name: `build${id}`,
+    sourceDir,
+    cacheDir: opts.cache ?? join(dir, `cache${id}`),
+    outDir: join(dir, `out${id}`),
+    sourceVersion: SHA,
+    config: opts.config,
+    buildpackUrl: opts.buildpackUrl,
+  });
+  return r;
+}
+function ok(r: BuildOutcome): asserts r is BuildOutcome & { slugPath: string } {
+  assert.equal(r.exitCode, 0, `build failed:\n${r.output}`);
+  assert.ok(r.slugPath && r.result, r.output);
+}
+/** A copy of a fixture to change for one test. */
+function variant(app: string, files: Record<string, string>): string {
+  const to = join(dir, `${app}-v${++n}`);
+  cpSync(join(FIXTURE_APPS, app), to, { recursive: true });
+  for (const [name, body] of Object.entries(files)) {
+    mkdirSync(join(to, name, '..'), { recursive: true });
+    writeFileSync(join(to, name), body);
+  }
+  return to;
+}
+
+/** Imports the slug as a layer over the stack and runs one process type through the launcher. */
+async function runSlug(slugPath: string, command: string, opts: { web?: boolean; env?: string[]; dyno?: string } = {}) {
+  const image = await t.images.importTar(createReadStream(slugPath), { parent: stackId });
+  const c = await t.runtime.create({
+    name: `app${++n}`,
+    image: image.id,
+    args: ['/app/.slipway/launch', command],
+    user: 'app',
+    workingDir: '/app',
+    hostname: `app${n}`,
+    env: ['HOME=/app', `SOURCE_VERSION=${SHA}`, `DYNO=${opts.dyno ?? 'web.1'}`, 'SLIPWAY_RELEASE=v3', ...(opts.web ? ['PORT=5000'] : []), ...(opts.env ?? [])],
+    network: opts.web ? 'bridge' : 'none',
+    ports: opts.web ? [{ containerPort: 5000, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 0 }] : [],
+  });
+  const exit = t.runtime.wait(c.id, 'next-exit');
+  await t.runtime.start(c.id);
+  const port = opts.web ? t.runtime.get(c.id).network!.ports[0].hostPort : 0;
+  return { id: c.id, port, exit };
+}
+async function logs(id: string): Promise<string> {
+  let s = '';
+  for await (const l of t.runtime.logs(id, {})) s += l.data.toString();
+  return s;
+}
+async function get(port: number, path = '/', ms = 20_000): Promise<{ status: number; body: string; headers: Headers }> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { redirect: 'manual', signal: AbortSignal.timeout(3000) });
+      return { status: res.status, body: await res.text(), headers: res.headers };
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+describe('buildpacks', () => {
+  test('node-deps: npm ci, a warm second build reuses node_modules from the cache, the slug serves through the launcher', async (tc) => {
+    const cache = join(dir, 'node-deps-cache');
+    const cold = await build('node-deps', { cache });
+    ok(cold);
+    assert.match(cold.stdout, /^-----> Node\.js app detected$/m);
+    assert.match(cold.stdout, /No cache yet/);
+    assert.match(cold.stdout, /Running npm ci \(from package-lock\.json\)/);
+    assert.match(cold.stdout, /Saved node_modules \(1 packages\) to the build cache/);
+    assert.match(cold.stdout, /Default types for buildpack -> web/);
+    assert.deepEqual(cold.result, {
+      buildpacks: [{ name: 'Node.js', url: 'nodejs' }],
+      processTypes: { web: 'npm start' },
+      stack: 'bookworm',
+      slugBytes: cold.result!.slugBytes,
+    });
+    assert.ok(cold.result!.slugBytes > 1000);
+
+    // Mark the cached copy: the warm build's node_modules must be that copy, not a new install.
+    writeFileSync(join(cache, 'nodejs', 'node_modules', 'ms', '.from-cache'), 'yes');
+    const warm = await build('node-deps', { cache });
+    ok(warm);
+    assert.match(warm.stdout, /^ {7}Restoring cache \(1 packages\)$/m);
+    assert.match(warm.stdout, /node_modules matches package-lock\.json \(from the build cache\): skipping npm ci/);
+    assert.doesNotMatch(warm.stdout, /Running npm ci/);
+    tc.diagnostic(`node-deps build: cold ${cold.ms} ms, warm ${warm.ms} ms`);
+    assert.ok(warm.ms < cold.ms, `warm ${warm.ms} ms vs cold ${cold.ms} ms`);
+
+    const entries = await listTar(warm.slugPath);
+    assert.ok(entries.has('app/node_modules/ms/.from-cache'));
+    for (const [path, e] of entries) {
+      assert.ok(path === 'app' || path.startsWith('app/'), path);
+      assert.deepEqual([e.uid, e.gid], [10001, 10001], path);
+    }
+    assert.equal(entries.get('app/.slipway/launch')!.mode & 0o111, 0o111);
+    assert.match(entries.get('app/.profile.d/nodejs.sh')!.body, /NODE_ENV=\$\{NODE_ENV:-production\}/);
+
+    const app = await runSlug(warm.slugPath, warm.result!.processTypes.web, { web: true });
+    const res = await get(app.port);
+    assert.equal(res.status, 200);
+    assert.equal(res.body, `node-deps ok: ms('2 days')=172800000 NODE_ENV=production version=${SHA}\n`);
+    await t.runtime.remove(app.id, { force: true });
+  });
+
+  test('node-build: devDependencies for the build script, config vars reach it, then pruned', async () => {
+    const r = await build('node-build', { config: { BUILD_GREETING: 'hello-from-config' } });
+    ok(r);
+    assert.match(r.stdout, /Running build \(npm run build\)/);
+    assert.match(r.stdout, /build: wrote dist\/index\.html \(BUILD_GREETING=hello-from-config\)/);
+    assert.match(r.stdout, /-----> Pruning devDependencies\n[\s\S]*1 packages before, 0 after/);
+    const entries = await listTar(r.slugPath);
+    assert.ok(!entries.has('app/node_modules/ms'), 'devDependency pruned');
+    assert.match(entries.get('app/dist/index.html')!.body, /node-build built this.*2m hello-from-config/);
+    const app = await runSlug(r.slugPath, r.result!.processTypes.web, { web: true });
+    const res = await get(app.port);
+    assert.match(res.body, new RegExp(`node-build built this.*version=${SHA}`));
+    await t.runtime.remove(app.id, { force: true });
+  });
+
+  test('static-site: the static server honours static.json (clean_urls, routes), content types, no traversal', async () => {
+    const r = await build('static-site');
+    ok(r);
+    assert.match(r.stdout, /-----> Static app detected/);
+    assert.match(r.stdout, /root \., clean_urls true, 1 route\(s\)/);
+    assert.equal(r.result!.processTypes.web, 'node /app/.slipway/static-server.js');
+    const app = await runSlug(r.slugPath, r.result!.processTypes.web, { web: true });
+    const index = await get(app.port, '/');
+    assert.equal(index.status, 200);
+    assert.match(index.body, /Hello from static-site/);
+    assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.match((await get(app.port, '/about')).body, /About static-site/);
+    const redirect = await get(app.port, '/about.html');
+    assert.deepEqual([redirect.status, redirect.headers.get('location')], [301, '/about']);
+    const css = await get(app.port, '/style.css');
+    assert.equal(css.headers.get('content-type'), 'text/css; charset=utf-8');
+    assert.match((await get(app.port, '/app/deep/link')).body, /static-site app shell/);
+    for (const path of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/.slipway/launch', '/.profile.d/x.sh', '/nope']) {
+      const res = await get(app.port, path);
+      assert.ok(res.status === 404 || res.status === 400, `${path}: ${res.status}`);
+      assert.doesNotMatch(res.body, /root:x:0/);
+    }
+    await t.runtime.remove(app.id, { force: true });
+  });
+
+  test('python-stdlib: an empty requirements.txt builds a venv without packages; web = python3 app.py', async () => {
+    const r = await build('python-stdlib');
+    ok(r);
+    assert.match(r.stdout, /-----> Python app detected/);
+    assert.match(r.stdout, /a standard-library app/);
+    assert.deepEqual(r.result!.processTypes, { web: 'python3 app.py' });
+    const entries = await listTar(r.slugPath);
+    assert.ok(entries.has('app/.venv/pyvenv.cfg'));
+    const app = await runSlug(r.slugPath, 'python3 app.py', { web: true });
+    const res = await get(app.port);
+    assert.match(res.body, new RegExp(`^hello from python 3\\.\\d+\\.\\d+ venv=/app/\\.venv version=${SHA}\\n$`));
+    await t.runtime.remove(app.id, { force: true });
+  });
+
+  test('web-worker: Procfile types; the command is PID 1 under bash semantics and stops on SIGTERM', async () => {
+    const r = await build('web-worker');
+    ok(r);
+    assert.match(r.stdout, /-----> Procfile app detected/);
+    assert.match(r.stdout, /Procfile declares types {5}-> web, worker/);
+    assert.deepEqual(Object.keys(r.result!.processTypes), ['web', 'worker']);
+    const worker = await runSlug(r.slugPath, r.result!.processTypes.worker, { dyno: 'worker.1' });
+    const web = await runSlug(r.slugPath, r.result!.processTypes.web, { web: true });
+    assert.match((await get(web.port)).body, /^web-worker web web\.1 version=/);
+    const t0 = Date.now();
+    await t.runtime.stop(web.id, { timeout: 10 });
+    assert.equal((await web.exit).exitCode, 0, 'node (PID 1) handled SIGTERM');
+    assert.ok(Date.now() - t0 < 5000);
+    const end = Date.now() + 10_000;
+    while (!/WORKER TICK 2 FROM WORKER\.1/.test(await logs(worker.id)) && Date.now() < end) await new Promise((res) => setTimeout(res, 200));
+    assert.match(await logs(worker.id), /WORKER TICK 1 FROM WORKER\.1\nWORKER TICK 2 FROM WORKER\.1/);
+    await t.runtime.remove(worker.id, { force: true });
+    await t.runtime.remove(web.id, { force: true });
+  });
+
+  test('release-step: the release command runs as a one-off and its failure is an exit code', async () => {
+    const r = await build('release-step');
+    ok(r);
+    assert.deepEqual(r.result!.processTypes, { web: 'node server.js', release: 'node release.js' });
+    const good = await runSlug(r.slugPath, r.result!.processTypes.release, { dyno: 'release.1' });
+    assert.equal((await good.exit).exitCode, 0);
+    assert.match(await logs(good.id), new RegExp(`release phase ran for ${SHA} \\(v3\\)`));
+    const bad = await runSlug(r.slugPath, r.result!.processTypes.release, { dyno: 'release.1', env: ['RELEASE_SHOULD_FAIL=1'] });
+    assert.equal((await bad.exit).exitCode, 1);
+    assert.match(await logs(bad.id), /failed on purpose/);
+  });
+
+  test('BUILDPACK_URL=. (inline): config vars are files in ENV_DIR, not exported; the cache persists; config_vars are defaults', async () => {
+    const cache = join(dir, 'env-dir-cache');
+    const r = await build('env-dir', { cache, buildpackUrl: '.', config: { GREETING: 'from config' } });
+    ok(r);
+    assert.match(r.stdout, /-----> Inline app detected/);
+    assert.match(r.stdout, /GREETING from ENV_DIR: from config\n {7}GREETING in environment: unset/);
+    assert.match(r.stdout, new RegExp(`STACK=bookworm SOURCE_VERSION=${SHA} user=app`));
+    assert.match(r.stdout, /cache count: 0/);
+    assert.deepEqual(r.result!.buildpacks, [{ name: 'Inline', url: '.' }]);
+    const again = await build('env-dir', { cache, buildpackUrl: '.', config: { GREETING: 'from config' } });
+    assert.match(again.stdout, /cache count: 1/);
+    // release config_vars are defaults: a config var of the same name wins at run time.
+    const withVar = await runSlug(r.slugPath, r.result!.processTypes.web, { env: ['GREETING=runtime value'] });
+    await withVar.exit;
+    assert.equal(await logs(withVar.id), 'runtime value / release default\n');
+    const without = await runSlug(r.slugPath, r.result!.processTypes.web);
+    await without.exit;
+    assert.equal(await logs(without.id), "release's greeting / release default\n");
+  });
+
+  test('.slugignore: the listed paths never reach the build or the slug', async () => {
+    const r = await build('slugignore');
+    ok(r);
+    assert.match(r.stdout, /Removing files listed in \.slugignore\n {7}4 path\(s\) removed/);
+    const names = [...(await listTar(r.slugPath)).keys()].filter((p) => !p.startsWith('app/.slipway'));
+    assert.deepEqual(names.sort(), ['app', 'app/.slugignore', 'app/Procfile', 'app/keep.txt', 'app/nested', 'app/nested/secret']);
+    // CRLF Procfile
+    assert.deepEqual(r.result!.processTypes, { web: 'ls -R', show: 'cat keep.txt' });
+  });
+
+  test('.buildpacks runs several buildpacks in order; an export reaches the next one', async () => {
+    const app = variant('node-deps', {
+      '.buildpacks': '# two buildpacks\nnodejs\r\n./check\n',
+      'check/bin/detect': '#!/bin/sh\necho Checker\n',
+      'check/bin/compile': '#!/bin/sh\necho "       PATH seen by the next buildpack: $PATH"\n',
+    });
+    const { chmodSync } = await import('node:fs');
+    chmodSync(join(app, 'check/bin/detect'), 0o755);
+    chmodSync(join(app, 'check/bin/compile'), 0o755);
+    const r = await build(app);
+    ok(r);
+    assert.match(r.stdout, /-----> Node\.js app detected[\s\S]*-----> Checker app detected/);
+    assert.match(r.stdout, /PATH seen by the next buildpack: \/tmp\/build\/node_modules\/\.bin:/);
+    assert.deepEqual(r.result!.buildpacks, [{ name: 'Node.js', url: 'nodejs' }, { name: 'Checker', url: './check' }]);
+    assert.deepEqual(r.result!.processTypes, { web: 'npm start' });
+  });
+
+  test('failures say what is wrong and how to fix it, and leave no slug', async () => {
+    const none = await build('no-buildpack');
+    assert.notEqual(none.exitCode, 0);
+    assert.equal(none.slugPath, null);
+    assert.match(none.stderr, /No buildpack detected this app/);
+    for (const what of ['package.json', 'requirements.txt, setup.py or pyproject.toml', 'index.html, static.json or .static', 'a Procfile']) {
+      assert.ok(none.stderr.includes(what), what);
+    }
+
+    const broken = await build('compile-error');
+    assert.notEqual(broken.exitCode, 0);
+    assert.equal(broken.slugPath, null);
+    assert.match(broken.output, /build\.js: cannot compile src\/app\.ts/);
+    assert.match(broken.stderr, /The build script failed: 'npm run build' exited 1/);
+
+    const badJson = await build(variant('node-deps', { 'package.json': '{ "name": "x", }' }));
+    assert.notEqual(badJson.exitCode, 0);
+    assert.match(badJson.stderr, /package\.json is not valid JSON/);
+
+    const outOfSync = await build(variant('node-deps', {
+      'package.json': JSON.stringify({ name: 'node-deps', version: '1.0.0', dependencies: { ms: '2.1.3', 'is-number': '7.0.0' } }),
+    }));
+    assert.notEqual(outOfSync.exitCode, 0);
+    assert.match(outOfSync.stderr, /package\.json and package-lock\.json are out of sync[\s\S]*Run 'npm install' locally/);
+
+    const noPypi = await build(variant('python-stdlib', { 'requirements.txt': 'flask==3.0.3\n' }));
+    assert.notEqual(noPypi.exitCode, 0);
+    assert.match(noPypi.stderr, /requirements\.txt lists packages \(flask\), but builds have no access to PyPI/);
+    assert.match(noPypi.stderr, /pip download -r requirements\.txt -d vendor/);
+
+    const unknown = await build('node-deps', { buildpackUrl: 'cobol' });
+    assert.notEqual(unknown.exitCode, 0);
+    assert.match(unknown.stderr, /Unknown buildpack 'cobol'/);
+    const mismatch = await build('node-deps', { buildpackUrl: 'python' });
+    assert.match(mismatch.stderr, /Buildpack 'python' \(from BUILDPACK_URL\) does not detect this app: it looks for requirements\.txt/);
+  });
+});
