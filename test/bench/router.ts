@@ -7,7 +7,9 @@
 // points with the open-loop generator (load.ts: latency from each request's scheduled time),
 // for direct-to-backend, nginx and the router; added p99 = p99 − direct p99. Last, the router's
 // RSS with 10,000 idle keep-alive client connections (the client in another process).
-// Env: BENCH_SECONDS (10), BENCH_RATE (3000), BENCH_IDLE (10000).
+// The machine is shared, so the sides alternate over BENCH_ROUNDS rounds (order flipped each
+// round) and each figure is the median of its rounds.
+// Env: BENCH_SECONDS (10, per run), BENCH_ROUNDS (3), BENCH_RATE (3000), BENCH_IDLE (10000).
 // Run: `npm run bench -- router`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,9 +20,10 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { freePort, sleep } from '../helpers/wait.ts';
 import type { LoadOptions, LoadResult } from './load.ts';
-import { finish, table } from './report.ts';
+import { finish, median, table } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 3000);
 const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
 const HOST = 'bench.localhost';
@@ -136,7 +139,24 @@ async function ready(port: number, what: string): Promise<void> {
   throw new Error(`${what} does not answer 200 on port ${port}`);
 }
 
-function wrk(port: number, seconds: number): { rps: number; errors: string } {
+interface Wrk {
+  rps: number;
+  errors: string;
+}
+
+/** The median run, with every run's req/s for the table. */
+function summary(rs: Wrk[]): Wrk & { all: string } {
+  const m = median(rs.map((r) => r.rps));
+  return { rps: m, errors: rs.map((r) => r.errors).filter(Boolean).join(' / '), all: rs.map((r) => r.rps.toFixed(0)).join(' ') };
+}
+
+/** Medians of each figure over the rounds; errors summed. */
+function summaryLoad(rs: LoadResult[]): LoadResult & { allP99: string } {
+  const med = (k: 'p50' | 'p99' | 'achievedRate') => median(rs.map((r) => r[k]));
+  return { ...rs[0], p50: med('p50'), p99: med('p99'), achievedRate: med('achievedRate'), errors: rs.reduce((a, r) => a + r.errors, 0), allP99: rs.map((r) => r.p99.toFixed(2)).join(' ') };
+}
+
+function wrk(port: number, seconds: number): Wrk {
   const r = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
@@ -185,13 +205,23 @@ async function bench(): Promise<void> {
     // Warm-up (the router's JIT, both proxies' upstream connections), then the measured runs.
     wrk(router.port, 3);
     wrk(nginxPort, 2);
-    const direct = wrk(backendPort, SECONDS);
-    const viaNginx = wrk(nginxPort, SECONDS);
-    const viaRouter = wrk(router.port, SECONDS);
-
-    const lDirect = await latency(backendPort, 'direct');
-    const lNginx = await latency(nginxPort, 'nginx');
-    const lRouter = await latency(router.port, 'router');
+    const sides = [{ name: 'nginx', port: nginxPort }, { name: 'router', port: router.port }];
+    const runs = { direct: [] as Wrk[], nginx: [] as Wrk[], router: [] as Wrk[] };
+    const lat = { direct: [] as LoadResult[], nginx: [] as LoadResult[], router: [] as LoadResult[] };
+    runs.direct.push(wrk(backendPort, SECONDS));
+    for (let k = 0; k < ROUNDS; k++) {
+      for (const side of k % 2 ? [...sides].reverse() : sides) runs[side.name as 'nginx' | 'router'].push(wrk(side.port, SECONDS));
+    }
+    for (let k = 0; k < ROUNDS; k++) {
+      lat.direct.push(await latency(backendPort, 'direct'));
+      for (const side of k % 2 ? [...sides].reverse() : sides) lat[side.name as 'nginx' | 'router'].push(await latency(side.port, side.name));
+    }
+    const direct = summary(runs.direct);
+    const viaNginx = summary(runs.nginx);
+    const viaRouter = summary(runs.router);
+    const lDirect = summaryLoad(lat.direct);
+    const lNginx = summaryLoad(lat.nginx);
+    const lRouter = summaryLoad(lat.router);
 
     const rssBefore = rssMiB(router.pid);
     const idleChild = track(spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null; exec taskset -c 1 "${process.execPath}" --import tsx "${SELF}" idle-clients ${router.port} ${IDLE}`], { stdio: ['ignore', 'pipe', 'inherit'] }));
@@ -202,17 +232,17 @@ async function bench(): Promise<void> {
 
     const addedNginx = lNginx.p99 - lDirect.p99;
     const addedRouter = lRouter.p99 - lDirect.p99;
-    const row = (name: string, w: { rps: number; errors: string }, l: LoadResult) => [
-      name, w.rps.toFixed(0), w.errors || '0', l.p50, l.p99, l.p99 - lDirect.p99, l.achievedRate.toFixed(0), String(l.errors),
+    const row = (name: string, w: ReturnType<typeof summary>, l: ReturnType<typeof summaryLoad>) => [
+      name, w.rps.toFixed(0), w.all, w.errors || '0', l.p50, l.p99, l.allP99, l.p99 - lDirect.p99, l.achievedRate.toFixed(0), String(l.errors),
     ];
     console.log(table([
-      ['side', 'wrk req/s', 'wrk errors', `p50 ms @${RATE}/s`, 'p99 ms', 'added p99 ms', 'achieved req/s', 'load errors'],
+      ['side', 'req/s (median)', 'req/s per round', 'wrk errors', `p50 ms @${RATE}/s`, 'p99 ms (median)', 'p99 per round', 'added p99 ms', 'achieved req/s', 'load errors'],
       row('direct (nginx backend)', direct, lDirect),
       row('nginx proxy (1 worker)', viaNginx, lNginx),
       row('slipway router', viaRouter, lRouter),
     ]));
     console.log(
-      `wrk -t1 -c50 -d${SECONDS}s keep-alive; proxies pinned to CPU 0, backend nginx and load on CPU 1; ` +
+      `wrk -t1 -c50 -d${SECONDS}s keep-alive, ${ROUNDS} alternating rounds (direct: one); proxies pinned to CPU 0, backend nginx and load on CPU 1; ` +
         `p99 open loop at ${RATE} req/s over 50 keep-alive sockets, latency from the scheduled send time.\n` +
         `router RSS: ${rssBefore.toFixed(1)} MiB after the runs, ${rssIdle.toFixed(1)} MiB with ${idle.open} idle keep-alive connections ` +
         `(+${(rssIdle - rssBefore).toFixed(1)} MiB, ${(((rssIdle - rssBefore) * 1024 * 1024) / Math.max(1, idle.open)).toFixed(0)} B each; ${idle.failed} failed to open)`,
@@ -227,7 +257,7 @@ async function bench(): Promise<void> {
         directRps: r(direct.rps, 0),
         p99DirectMs: r(lDirect.p99), p99NginxMs: r(lNginx.p99), p99RouterMs: r(lRouter.p99),
         addedP99NginxMs: r(addedNginx), addedP99RouterMs: r(addedRouter),
-        latencyRate: RATE, idleConnections: idle.open, rssIdleMiB: r(rssIdle, 1), rssBeforeIdleMiB: r(rssBefore, 1),
+        latencyRate: RATE, rounds: ROUNDS, idleConnections: idle.open, rssIdleMiB: r(rssIdle, 1), rssBeforeIdleMiB: r(rssBefore, 1),
       },
     } as Parameters<typeof finish>[0]);
   } finally {

@@ -93,6 +93,10 @@ async function startBackend(name: string): Promise<TestBackend> {
       res.end('ok');
       return;
     }
+    if (url === '/slow') {
+      setTimeout(() => res.end('slow done'), 300);
+      return;
+    }
     if (url.startsWith('/status/')) {
       res.writeHead(Number(url.slice(8)));
       res.end();
@@ -381,6 +385,16 @@ describe('protocol', () => {
     assert.doesNotMatch(r.text, /"url":"\/h"/, 'HEAD got no body');
   });
 
+  it('speaks HTTP/1.0: closes unless asked to keep alive', async () => {
+    const closed = await raw(port, 'GET /ten HTTP/1.0\r\nHost: app.localhost\r\n\r\n');
+    assert.equal(closed.closed, true);
+    assert.match(closed.text, /^HTTP\/1\.1 200 [^]*Connection: close\r\n/i);
+    assert.match(closed.text, /"url":"\/ten"/);
+    const kept = await raw(port, 'GET /ten HTTP/1.0\r\nHost: app.localhost\r\nConnection: keep-alive\r\n\r\n', 500);
+    assert.equal(kept.closed, false);
+    assert.match(kept.text, /Connection: keep-alive\r\n/i);
+  });
+
   it('streams chunked bodies both ways', async () => {
     const body = await new Promise<string>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/echo', method: 'POST', headers: { host: 'app.localhost', 'transfer-encoding': 'chunked' }, agent: false }, (res) => {
@@ -493,6 +507,97 @@ describe('failing backends', () => {
     assert.match(r.body, /could not connect to down \(ECONNREFUSED\)/);
     const again = await get(port, 'down.localhost', '/');
     assert.equal(again.status, 503, 'both ejected now');
+  });
+});
+
+describe('backend churn under load', () => {
+  it('adds, drains and removes backends 20 times with no failed request', async () => {
+    const servers: TestBackend[] = [await startBackend('c0'), await startBackend('c1')];
+    const pool = { service: 'churn-web', backends: servers.map((b, i) => backend(`c${i}`, b.port)) as readonly Backend[] };
+    table.hosts.set('churn.localhost', { app: appRoute('churn'), pool });
+    const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    let running = true;
+    let ok = 0;
+    const failures: string[] = [];
+    const worker = async (w: number) => {
+      for (let i = 0; running; i++) {
+        try {
+          const r = await get(port, 'churn.localhost', `/w${w}/${i}`, w % 2 ? { agent, method: 'POST', body: 'payload' } : { agent });
+          if (r.status === 200) ok++;
+          else failures.push(`${r.status} ${r.body.slice(0, 200)}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
+    let n = servers.length;
+    for (let round = 0; round < 20; round++) {
+      const fresh = await startBackend(`c${n}`);
+      servers.push(fresh);
+      pool.backends = [...pool.backends, backend(`c${n++}`, fresh.port)];
+      await sleep(40);
+      // drain the oldest: no new requests, in-flight ones finish, then it goes away
+      const old = pool.backends[0];
+      old.draining = true;
+      await until('the drained backend is idle', () => old.inflight === 0, 5000, 5);
+      pool.backends = pool.backends.slice(1);
+      const gone = servers.shift()!;
+      gone.server.closeIdleConnections();
+      await new Promise((r) => gone.server.close(r));
+      await sleep(20);
+    }
+    running = false;
+    await load;
+    agent.destroy();
+    for (const b of servers) {
+      b.server.closeAllConnections();
+      await new Promise((r) => b.server.close(r));
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(ok > 200, `${ok} requests`);
+  });
+
+  it('does not reuse a connection the backend is about to close (its Keep-Alive timeout)', async () => {
+    const b = await startBackend('short');
+    b.server.keepAliveTimeout = 1000; // Node says "Keep-Alive: timeout=1"
+    table.hosts.set('short.localhost', route('short', [backend('s1', b.port)]));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    assert.equal((await get(port, 'short.localhost', '/1', { agent, method: 'POST', body: 'a' })).status, 200);
+    await get(port, 'short.localhost', '/2', { agent, method: 'POST', body: 'a' });
+    assert.equal(b.connections, 1, 'reused while fresh');
+    await sleep(850);
+    assert.equal((await get(port, 'short.localhost', '/3', { agent, method: 'POST', body: 'a' })).status, 200);
+    assert.equal(b.connections, 2, 'a new connection once the old one was near its end');
+    agent.destroy();
+    b.server.closeAllConnections();
+    await new Promise((r) => b.server.close(r));
+  });
+});
+
+describe('timeouts and close', () => {
+  it('closes idle keep-alive clients after idleMs; close() drains requests in flight', async () => {
+    const p2 = createProxy({ table, log: silentLogger, timeouts: { idleMs: 300 } });
+    const p2port = (await p2.listenHttp('127.0.0.1', 0)).port;
+    const t0 = Date.now();
+    const idle = await raw(p2port, 'GET / HTTP/1.1\r\nHost: app.localhost\r\n\r\n', 3000);
+    assert.equal(idle.closed, true);
+    assert.ok(Date.now() - t0 >= 300 && Date.now() - t0 < 2000, `closed after ${Date.now() - t0} ms`);
+
+    const keptAlive = connect({ host: '127.0.0.1', port: p2port });
+    const keptClosed = new Promise((r) => keptAlive.once('close', r));
+    keptAlive.on('error', () => undefined);
+    await new Promise((r) => keptAlive.once('connect', r));
+    const slow = get(p2port, 'app.localhost', '/slow');
+    await sleep(50);
+    const closing = p2.close(3000);
+    await keptClosed; // the idle one goes at once
+    const r = await slow;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'slow done');
+    assert.equal(r.headers.connection, 'close');
+    await closing;
+    await assert.rejects(get(p2port, 'app.localhost', '/'), /ECONNREFUSED/);
   });
 });
 

@@ -26,6 +26,8 @@ export class BackendConn {
   paused = false;
   /** performance.now() of the connect start, or of the moment it went idle. */
   since: number;
+  /** How long it may stay idle: the proxy's idle timeout, or less when the backend said so. */
+  maxIdleMs = Infinity;
   /** The sweep killed it for taking longer than connectMs. */
   timedOut = false;
   error: NodeJS.ErrnoException | null = null;
@@ -106,7 +108,11 @@ export class BackendPool {
         const c = list.pop()!;
         this.idleCount--;
         c.idle = false;
-        if (c.sock.destroyed) continue;
+        // The backend may be closing one that sat idle nearly as long as it keeps them.
+        if (c.sock.destroyed || performance.now() - c.since >= c.maxIdleMs) {
+          c.sock.destroy();
+          continue;
+        }
         c.user = user;
         c.reused = true;
         return c;
@@ -117,8 +123,9 @@ export class BackendPool {
     return c;
   }
 
-  /** Back to the idle stack after a complete exchange. */
-  release(c: BackendConn): void {
+  /** Back to the idle stack after a complete exchange; `maxIdleMs` from the backend's Keep-Alive, if any. */
+  release(c: BackendConn, maxIdleMs: number): void {
+    c.maxIdleMs = maxIdleMs;
     c.user = null;
     c.resume();
     let list = this.idleBy.get(c.key);
@@ -150,7 +157,7 @@ export class BackendPool {
   sweep(now: number, idleMs: number, connectMs: number): void {
     for (const c of this.all) {
       if (c.idle) {
-        if (now - c.since > idleMs) c.sock.destroy();
+        if (now - c.since > Math.min(idleMs, c.maxIdleMs)) c.sock.destroy();
       } else if (!c.connected && now - c.since > connectMs) {
         c.timedOut = true;
         c.sock.destroy();

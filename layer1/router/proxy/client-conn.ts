@@ -109,6 +109,8 @@ export class ClientConn implements BackendUser {
   private resStarted = false;
   private resDone = false;
   private connReusable = true;
+  /** How long the backend keeps this connection idle (its Keep-Alive timeout less a margin). */
+  private connMaxIdle = Infinity;
 
   constructor(
     private readonly core: ProxyCore,
@@ -465,6 +467,8 @@ export class ClientConn implements BackendUser {
       this.resMode = RES_LENGTH;
       this.resLeft = h.contentLength;
     } else this.resMode = RES_CLOSE;
+    // Leave a second's margin (or a quarter) so we never send on a connection as it closes.
+    this.connMaxIdle = h.keepAliveMs < 0 ? Infinity : h.keepAliveMs - Math.min(1000, h.keepAliveMs / 4);
     this.connReusable = this.resMode !== RES_CLOSE && (h.minor === 1 ? !hasToken(h.connection, 'close') : hasToken(h.connection, 'keep-alive'));
     if (this.resMode === RES_CLOSE || this.core.closing) this.keepAlive = false;
     const head = forwardResponseHead(h, !this.keepAlive, req.minor === 0 && this.keepAlive, false);
@@ -518,7 +522,7 @@ export class ClientConn implements BackendUser {
     const c = this.conn;
     this.conn = null;
     if (c !== null) {
-      if (this.connReusable && this.reqDone && !this.core.closing) this.core.pool.release(c);
+      if (this.connReusable && this.reqDone && !this.core.closing) this.core.pool.release(c, this.connMaxIdle);
       else c.discard();
     }
     this.releaseBackend(true);

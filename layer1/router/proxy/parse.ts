@@ -41,6 +41,8 @@ export class RequestHead extends Fields {
 }
 
 export class ResponseHead extends Fields {
+  /** From `Keep-Alive: timeout=N` (how long the backend keeps an idle connection), ms; -1: not said. */
+  keepAliveMs = -1;
   status = 0;
   reason = '';
   minor = 1;
@@ -169,7 +171,15 @@ function onRequestField(h: RequestHead, lower: string, value: string): string | 
   return null;
 }
 
-const noResponseField = () => null;
+const KEEP_ALIVE_TIMEOUT = /timeout=(\d{1,6})/i;
+
+function onResponseField(h: ResponseHead, lower: string, value: string): string | null {
+  if (lower === 'keep-alive') {
+    const m = KEEP_ALIVE_TIMEOUT.exec(value);
+    if (m !== null) h.keepAliveMs = Number(m[1]) * 1000;
+  }
+  return null;
+}
 
 // tchar (RFC 9110 §5.6.2) by character code, for methods.
 const TCHAR = new Uint8Array(128);
@@ -223,7 +233,7 @@ export function parseResponseHead(s: string): ResponseHead {
   h.minor = minor;
   h.reason = eol > 13 ? s.slice(13, eol) : '';
   if (BAD_VALUE.test(h.reason)) throw new HeadError(502, 'a control character in the status line');
-  parseFields(s, eol + 2, h, 502, noResponseField);
+  parseFields(s, eol + 2, h, 502, onResponseField);
   return h;
 }
 
