@@ -17,8 +17,6 @@ import { AppParams } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 import { runAttachRoutes } from './run-attach.ts';
 
-export { RUN_TYPE } from '../run/one-off.ts';
-export { COMMAND_MAX_BYTES } from '../run/schemas.ts';
 const DEFAULT_TIMEOUT_SEC = 600;
 /** After the output ended, how long to wait for the agent's `die` event (the exit code). */
 const EXIT_WAIT_MS = 5000;
