@@ -1,0 +1,179 @@
+// One build in one container, through the agent API: create (stack image, bridge network, memory
+// limit, buildpacks/cache/CA binds, env), copy the source and env dir in, start, stream the
+// output into the build log line by line, wait (15-minute limit, cancel), then read the slug and
+// result.json out, and always remove the container. Called by the worker; knows no queue.
+import { createReadStream } from 'node:fs';
+import { chown, mkdir } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { AgentClient } from '../../layer0/agent/client.ts';
+import type { BlobClient } from '../blobstore/client.ts';
+import type { AgentArchive } from './agent-archive.ts';
+import { readOutputs, skeletonTar } from './container-files.ts';
+import { CONTAINER_CA_PATH, type HostBuildEnv } from './host-env.ts';
+import type { StoredRequest } from './store.ts';
+import type { BuildFailure, BuildLogLine, DriverResult } from './types.ts';
+
+export const BUILD_LABEL = 'slipway.build';
+export const APP_ID_LABEL = 'slipway.app-id';
+
+export interface RunBuildDeps {
+  agent: AgentClient;
+  archive: AgentArchive;
+  blobs: BlobClient;
+  host: HostBuildEnv;
+  /** Host dir bind-mounted read-only at /slipway/buildpacks. */
+  buildpacksDir: string;
+  /** Host dir holding one cache dir per app (`$SLIPWAY_HOME/cache/builds`). */
+  cacheRoot: string;
+  image: string;
+  stack: string;
+  driver: string[];
+  memoryBytes: number;
+  timeoutMs: number;
+  /** uid the build's files belong to (the stack's `app`, 10001); the driver drops to it. */
+  appUid: number;
+  /** Extra env for every build container (tests; proxies). */
+  extraEnv?: Record<string, string>;
+}
+
+export interface BuildJob {
+  id: string;
+  appId: string;
+  appName: string;
+  commit: string;
+  request: StoredRequest;
+}
+
+export interface BuildRun {
+  ok: boolean;
+  exitCode: number | null;
+  slug: { blobId: string; size: number } | null;
+  result: DriverResult | null;
+  failure: BuildFailure | null;
+}
+
+export type LogSink = (stream: BuildLogLine['stream'], lines: string[]) => Promise<void> | void;
+
+/** Splits chunks into lines per stream (a partial line waits for its end or the stream's). */
+class LineSplitter {
+  private rest = '';
+  constructor(private readonly emit: (lines: string[]) => void) {}
+  push(data: Buffer): void {
+    const text = this.rest + data.toString('utf8');
+    const parts = text.split('\n');
+    this.rest = parts.pop() ?? '';
+    if (parts.length) this.emit(parts.map((l) => l.replace(/\r$/, '')));
+    // A progress bar with no newline must not grow without bound.
+    if (this.rest.length > 64 * 1024) {
+      this.emit([this.rest]);
+      this.rest = '';
+    }
+  }
+  end(): void {
+    if (this.rest) this.emit([this.rest.replace(/\r$/, '')]);
+    this.rest = '';
+  }
+}
+
+function formatBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;
+}
+
+export async function runBuild(d: RunBuildDeps, job: BuildJob, log: LogSink, signal: AbortSignal): Promise<BuildRun> {
+  const cacheDir = `${d.cacheRoot}/${job.appId}`;
+  await mkdir(cacheDir, { recursive: true });
+  await chown(cacheDir, d.appUid, d.appUid).catch(() => undefined);
+  // A build re-run after its worker was lost: its old container goes first.
+  for (const c of await d.agent.listContainers({ all: true, labels: [`${BUILD_LABEL}=${job.id}`] })) await d.agent.removeContainer(c.Id, true);
+
+  const env: Record<string, string> = {
+    STACK: d.stack,
+    SOURCE_VERSION: job.commit,
+    npm_config_registry: d.host.npmRegistry,
+    ...(d.host.caBundle ? { NODE_EXTRA_CA_CERTS: CONTAINER_CA_PATH, npm_config_cafile: CONTAINER_CA_PATH } : {}),
+    ...(job.request.buildpackUrl ? { BUILDPACK_URL: job.request.buildpackUrl } : {}),
+    ...d.extraEnv,
+  };
+  const binds = [`${d.buildpacksDir}:/slipway/buildpacks:ro`, `${cacheDir}:/tmp/cache:rw`];
+  if (d.host.caBundle) binds.push(`${d.host.caBundle}:${CONTAINER_CA_PATH}:ro`);
+
+  const id = await d.agent.createContainer({
+    name: `slipway-build-${job.id}`,
+    Image: d.image,
+    Cmd: d.driver,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    WorkingDir: '/tmp/build',
+    Labels: { [BUILD_LABEL]: job.id, [APP_ID_LABEL]: job.appId, 'slipway.app': job.appName, 'slipway.type': 'build' },
+    HostConfig: { Memory: d.memoryBytes, NetworkMode: 'bridge', Binds: binds, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } },
+  });
+  try {
+    await d.archive.put(id, '/tmp', Readable.from([skeletonTar(job.request.config, d.appUid)]));
+    const src = 'path' in job.request.sourceTar ? createReadStream(job.request.sourceTar.path) : await d.blobs.get(job.request.sourceTar.blobId);
+    await d.archive.put(id, '/tmp/build', src);
+    if (signal.aborted) return cancelled(null);
+
+    await d.agent.startContainer(id);
+    const follow = new AbortController();
+    const following = (async () => {
+      const splitters = {
+        stdout: new LineSplitter((l) => void pending.push(Promise.resolve(log('stdout', l)))),
+        stderr: new LineSplitter((l) => void pending.push(Promise.resolve(log('stderr', l)))),
+      };
+      const pending: Promise<void>[] = [];
+      try {
+        for await (const c of d.agent.logs(id, { follow: true, signal: follow.signal })) splitters[c.stream].push(c.data);
+      } catch (err) {
+        if (!follow.signal.aborted) throw err;
+      } finally {
+        splitters.stdout.end();
+        splitters.stderr.end();
+        await Promise.all(pending);
+      }
+    })();
+
+    let reason: 'timeout' | 'cancelled' | null = null;
+    const kill = (why: 'timeout' | 'cancelled') => {
+      reason ??= why;
+      void d.agent.killContainer(id, 'SIGKILL').catch(() => undefined);
+    };
+    const timer = setTimeout(() => kill('timeout'), d.timeoutMs);
+    const onAbort = () => kill('cancelled');
+    signal.addEventListener('abort', onAbort);
+    if (signal.aborted) onAbort();
+    let exitCode: number;
+    try {
+      exitCode = await d.agent.waitContainer(id);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+    // The log stream ends with the container; give it a moment, then stop following.
+    await Promise.race([following.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+    follow.abort();
+    await following.catch(() => undefined);
+
+    if (reason === 'cancelled') return cancelled(exitCode);
+    if (reason === 'timeout') return failed({ code: 'timeout', message: `the build took longer than ${Math.round(d.timeoutMs / 60_000)} minutes and was stopped`, exitCode });
+    if (exitCode !== 0) {
+      const state = await d.agent.inspectContainer(id).then((i) => i.State).catch(() => null);
+      if (state?.OOMKilled || exitCode === 137) {
+        return failed({ code: 'out_of_memory', message: `the build ran out of memory (limit ${formatBytes(d.memoryBytes)}) and was killed`, exitCode });
+      }
+      return failed({ code: 'build_failed', message: `the build failed (exit code ${exitCode})`, exitCode });
+    }
+    const outs = await readOutputs(await d.archive.get(id, '/tmp/out'), d.blobs);
+    if (!outs.slug) return failed({ code: 'no_slug', message: 'the build ended without a slug (/tmp/out/slug.tgz)', exitCode });
+    if (outs.resultError) return failed({ code: 'build_failed', message: outs.resultError, exitCode });
+    return { ok: true, exitCode, slug: { blobId: outs.slug.id, size: outs.slug.size }, result: outs.result, failure: null };
+  } finally {
+    await d.agent.removeContainer(id, true).catch(() => undefined);
+  }
+}
+
+function cancelled(exitCode: number | null): BuildRun {
+  return { ok: false, exitCode, slug: null, result: null, failure: { code: 'cancelled', message: 'the build was cancelled', ...(exitCode === null ? {} : { exitCode }) } };
+}
+
+function failed(f: BuildFailure): BuildRun {
+  return { ok: false, exitCode: f.exitCode ?? null, slug: null, result: null, failure: f };
+}
