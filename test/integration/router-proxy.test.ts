@@ -501,6 +501,29 @@ describe('failing backends', () => {
     assert.ok(rec.every((a) => a.backend === 'alive' && a.status === 200));
   });
 
+  it('answers 504 when a connect takes longer than connectMs (a backend whose accept queue is full)', async () => {
+    // A listening socket that never accepts, with a backlog of one that we fill: further SYNs go unanswered.
+    const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket();s.bind(("127.0.0.1",0));s.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const fullPort = Number(await new Promise<string>((r) => createInterface({ input: py.stdout! }).once('line', r)));
+      const filler = connect({ host: '127.0.0.1', port: fullPort });
+      await new Promise((r) => filler.once('connect', r));
+      const b = backend('full', fullPort);
+      table.hosts.set('full.localhost', route('full', [b]));
+      const t0 = Date.now();
+      const r = await get(port, 'full.localhost', '/');
+      assert.equal(r.status, 504);
+      assert.match(r.body, /did not accept a connection within 1000 ms/);
+      assert.ok(Date.now() - t0 >= 950);
+      assert.ok(b.ejectedUntil > Date.now(), 'ejected');
+      filler.destroy();
+    } finally {
+      const gone = new Promise((r) => py.once('exit', r));
+      process.kill(py.pid!, 'SIGKILL');
+      await gone;
+    }
+  });
+
   it('answers 502 naming the cause when no backend accepts connections', async () => {
     const r = await get(port, 'down.localhost', '/');
     assert.equal(r.status, 502);
@@ -659,11 +682,11 @@ describe('records and metrics', () => {
   it('serves Prometheus counters per app', async () => {
     const text = proxy.metricsText();
     const m = /slipway_router_requests_total\{app="a",class="2xx"\} (\d+)/.exec(text);
-    assert.ok(m && Number(m[1]) > 10, text);
+    assert.ok(m && Number(m[1]) > 10, text.slice(0, 300));
     assert.match(text, /slipway_router_requests_total\{app="hang",class="5xx"\} 1/);
     assert.match(text, /slipway_router_request_duration_seconds_bucket\{app="a",le="\+Inf"\} \d+/);
     assert.match(text, /slipway_router_request_duration_seconds_count\{app="a"\} \d+/);
-    assert.match(text, /slipway_router_errors_total\{cause="timeout"\} 1/);
+    assert.match(text, /slipway_router_errors_total\{cause="timeout"\} 2\n/, 'a first-byte and a connect timeout');
   });
 });
 

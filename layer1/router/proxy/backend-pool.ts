@@ -109,7 +109,7 @@ export class BackendPool {
         this.idleCount--;
         c.idle = false;
         // The backend may be closing one that sat idle nearly as long as it keeps them.
-        if (c.sock.destroyed || performance.now() - c.since >= c.maxIdleMs) {
+        if (c.sock.destroyed || c.sock.readableEnded || performance.now() - c.since >= c.maxIdleMs) {
           c.sock.destroy();
           continue;
         }

@@ -529,6 +529,7 @@ export class ClientConn implements BackendUser {
     this.record();
     this.req = null;
     this.held = null;
+    this.fwdHead = ''; // an idle keep-alive connection should hold as little as possible
     if (!this.keepAlive || this.core.closing) {
       this.state = CLOSED;
       this.sock.end();
