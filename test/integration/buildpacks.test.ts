@@ -153,6 +153,11 @@ describe('buildpacks', () => {
     const res = await get(app.port);
     assert.equal(res.status, 200);
     assert.equal(res.body, `node-deps ok: ms('2 days')=172800000 NODE_ENV=production version=${SHA}\n`);
+    // `npm start` is PID 1: it passes SIGTERM on to node, so a stop is quick, not a SIGKILL.
+    const t0 = Date.now();
+    await t.runtime.stop(app.id, { timeout: 10 });
+    assert.notEqual((await app.exit).exitCode, 137);
+    assert.ok(Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms`);
     await t.runtime.remove(app.id, { force: true });
   });
 
@@ -209,6 +214,19 @@ describe('buildpacks', () => {
     const res = await get(app.port);
     assert.match(res.body, new RegExp(`^hello from python 3\\.\\d+\\.\\d+ venv=/app/\\.venv version=${SHA}\\n$`));
     await t.runtime.remove(app.id, { force: true });
+  });
+
+  test('python-vendored: requirements installed from vendored wheels with no index; the venv is on PATH at run time', async () => {
+    const r = await build('python-vendored');
+    ok(r);
+    assert.match(r.stdout, /From 1 vendored file\(s\) in vendor\/ \(--no-index --find-links vendor\)/);
+    assert.match(r.stdout, /Successfully installed slwt-greeting-1\.0/);
+    const app = await runSlug(r.slugPath, r.result!.processTypes.web, { web: true });
+    assert.equal((await get(app.port)).body, `hello python-vendored from a vendored wheel version=${SHA}\n`);
+    await t.runtime.remove(app.id, { force: true });
+    const which = await runSlug(r.slugPath, 'command -v python3; echo $VIRTUAL_ENV');
+    await which.exit;
+    assert.equal(await logs(which.id), '/app/.venv/bin/python3\n/app/.venv\n');
   });
 
   test('web-worker: Procfile types; the command is PID 1 under bash semantics and stops on SIGTERM', async () => {
