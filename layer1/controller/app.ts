@@ -112,7 +112,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     .use(requestId())
     .use(accessLog(deps.log))
     .use(errorEdge(deps.log))
-    .use(healthRouter(deps.redis).routes())
+    .use(healthRouter(deps.redis, deps.router?.notReady).routes())
     .use(v1.routes())
     .use(notFound());
   return { koa, routes, router: v1, openapi: document, publisher };

@@ -20,6 +20,7 @@ let redis: TestRedis;
 let scheduler: ReturnType<typeof createSchedulerClient>;
 let deploy: Deploy;
 let c: TestController;
+let routerUp = false;
 
 interface Out { code: number; stdout: string; stderr: string }
 function slipway(args: string[]): Promise<Out> {
@@ -48,7 +49,7 @@ before(async () => {
   scheduler = createSchedulerClient({ redisUrl: redis.url, keyPrefix: redis.prefix('l0') });
   const keyPrefix = redis.prefix('ctl');
   deploy = createDeploy({ redis: redis.url, keyPrefix, scheduler });
-  c = await startTestController({ redis, keyPrefix, deploy: { deploy, scheduler }, router: { domain: 'localhost', httpPort: 18080 } });
+  c = await startTestController({ redis, keyPrefix, deploy: { deploy, scheduler }, router: { domain: 'localhost', httpPort: 18080, notReady: () => (routerUp ? null : 'the router is not serving yet') } });
 });
 after(async () => {
   await c?.close();
@@ -59,6 +60,14 @@ after(async () => {
 });
 
 describe('slipway CLI: the router', { timeout: 120_000 }, () => {
+  it('/readyz waits for the router', async () => {
+    const before = await c.request('GET', '/readyz');
+    assert.equal(before.status, 503);
+    assert.equal(before.body.error.message, 'the router is not serving yet');
+    routerUp = true;
+    assert.equal((await c.request('GET', '/readyz')).status, 200);
+  });
+
   it('maintenance, certificates, path routes, settings and open', async () => {
     await ok(['apps:create', 'clirt', '--no-remote']);
     assert.match(await ok(['maintenance', '-a', 'clirt']), /clirt: maintenance off/);

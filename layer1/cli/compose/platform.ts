@@ -16,7 +16,7 @@ import { createSchedulerClient } from '../../../layer0/scheduler/index.ts';
 import { createDeploy } from '../../controller/deploy/index.ts';
 import { platformRedis, stopOrphanRedis } from './redis.ts';
 import { startController } from '../../controller/server.ts';
-import { startRouter, DEFAULT_ADMIN_PORT, DEFAULT_DOMAIN, DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT } from '../../router/server.ts';
+import { startRouter, type RunningRouter, DEFAULT_ADMIN_PORT, DEFAULT_DOMAIN, DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT } from '../../router/server.ts';
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
 import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
 import { ensureStack } from '../../../deploy/stack.ts';
@@ -75,12 +75,11 @@ function routerAddress(env: NodeJS.ProcessEnv) {
 
 const ok200 = (url: string) => fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
 
-/** Ready means the agent answers, the controller's /readyz says 200 (DESIGN.md) and the router has its routes. */
+/** Ready means the agent answers and the controller's /readyz says 200 (DESIGN.md), which includes the router serving. */
 async function ready(p: SlipwayPaths, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   if (!(await agentServing(p))) return false;
   const { host, port } = apiAddress(env);
-  const r = routerAddress(env);
-  return (await ok200(`http://${host}:${port}/readyz`)) && ok200(`http://${r.host}:${r.adminPort}/healthz`);
+  return ok200(`http://${host}:${port}/readyz`);
 }
 
 /** Removes every container of this instance and everything the kernel holds for it. */
@@ -125,6 +124,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
   const api = apiAddress(env);
   const routes = routerAddress(env);
+  let router: RunningRouter | null = null;
   // The controller's deploy core turns releases into formations through the scheduler's client.
   const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery });
   const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }) });
@@ -132,10 +132,10 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const controller = await startController({
     redisUrl: redis.url, port: api.port, host: api.host, log, home: paths.home,
     deploy: { deploy, scheduler: schedulerClient, discovery },
-    router: { domain: routes.domain, httpPort: routes.httpPort },
+    router: { domain: routes.domain, httpPort: routes.httpPort, notReady: () => (router?.stats().ready ? null : 'the router is not serving yet') },
   });
   // After the controller, which publishes every app's route at start: the router begins with all of them.
-  const router = await startRouter({
+  router = await startRouter({
     redisUrl: redis.url, discovery, domain: routes.domain, host: routes.host, home: paths.home, log,
     httpPort: routes.httpPort, httpsPort: routes.httpsPort, adminPort: routes.adminPort,
   });

@@ -20,6 +20,8 @@ export interface RouterApiOptions {
   domain?: string;
   /** The router's HTTP port, for the app's URL (default 8080). */
   httpPort?: number;
+  /** Why the router is not serving yet (null: it is); `/readyz` answers 503 until then. */
+  notReady?: () => string | null;
 }
 
 const named = <T extends z.ZodType>(id: string, s: T): T => (components.add(s, { id }), s);
