@@ -395,6 +395,25 @@ describe('protocol', () => {
     assert.match(kept.text, /Connection: keep-alive\r\n/i);
   });
 
+  it('re-frames a body that ends with the backend closing as chunked, keeping the client connection', async () => {
+    const closer = await startRaw((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end')));
+    table.hosts.set('closer.localhost', route('closer', [backend('C1', closer.port)]));
+    try {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const a = await get(port, 'closer.localhost', '/', { agent });
+      const b = await get(port, 'closer.localhost', '/', { agent });
+      agent.destroy();
+      assert.equal(a.body, 'until the end');
+      assert.equal(a.headers['transfer-encoding'], 'chunked');
+      assert.equal(b.body, 'until the end');
+      assert.equal(b.reused, true, 'the client connection stayed open');
+      const old = await raw(port, 'GET / HTTP/1.0\r\nHost: closer.localhost\r\n\r\n');
+      assert.match(old.text, /\r\n\r\nuntil the end$/, 'HTTP/1.0 reads until close');
+    } finally {
+      await new Promise((r) => closer.server.close(r));
+    }
+  });
+
   it('streams chunked bodies both ways', async () => {
     const body = await new Promise<string>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/echo', method: 'POST', headers: { host: 'app.localhost', 'transfer-encoding': 'chunked' }, agent: false }, (res) => {

@@ -109,6 +109,8 @@ export class ClientConn implements BackendUser {
   private resStarted = false;
   private resDone = false;
   private connReusable = true;
+  /** The response ends with the backend's close and goes to the client chunked. */
+  private reframe = false;
   /** How long the backend keeps this connection idle (its Keep-Alive timeout less a margin). */
   private connMaxIdle = Infinity;
 
@@ -470,7 +472,17 @@ export class ClientConn implements BackendUser {
     // Leave a second's margin (or a quarter) so we never send on a connection as it closes.
     this.connMaxIdle = h.keepAliveMs < 0 ? Infinity : h.keepAliveMs - Math.min(1000, h.keepAliveMs / 4);
     this.connReusable = this.resMode !== RES_CLOSE && (h.minor === 1 ? !hasToken(h.connection, 'close') : hasToken(h.connection, 'keep-alive'));
-    if (this.resMode === RES_CLOSE || this.core.closing) this.keepAlive = false;
+    this.reframe = false;
+    if (this.resMode === RES_CLOSE) {
+      // A body that ends when the backend closes: an HTTP/1.1 client gets it re-framed as chunked
+      // and keeps its connection; an HTTP/1.0 client reads until we close.
+      if (req.minor === 1 && this.keepAlive) {
+        this.reframe = true;
+        h.chunked = true;
+        h.transferEncoding = 'chunked';
+      } else this.keepAlive = false;
+    }
+    if (this.core.closing) this.keepAlive = false;
     const head = forwardResponseHead(h, !this.keepAlive, req.minor === 0 && this.keepAlive, false);
     this.resStarted = true;
     this.bytesOut += head.length;
@@ -497,7 +509,21 @@ export class ClientConn implements BackendUser {
     } else if (this.resMode === RES_CHUNKED) {
       n = this.resChunk!.scan(chunk, 0);
       if (n < 0) return this.brokenResponse('malformed chunked framing');
-    } else n = chunk.length;
+    } else {
+      n = chunk.length;
+      if (this.reframe) {
+        const size = `${n.toString(16)}\r\n`;
+        this.bytesOut += size.length + 2;
+        this.sock.cork();
+        this.sock.write(size, 'latin1');
+        this.sock.write(chunk);
+        const ok = this.sock.write('\r\n', 'latin1');
+        this.sock.uncork();
+        this.bytesOut += n;
+        if (!ok) this.conn!.pause();
+        return;
+      }
+    }
     if (n < chunk.length) this.connReusable = false; // bytes past the response: out of step
     this.bytesOut += n;
     const ok = this.sock.write(n === chunk.length ? chunk : chunk.subarray(0, n));
@@ -570,6 +596,10 @@ export class ClientConn implements BackendUser {
     }
     if (this.resMode === RES_CLOSE) {
       this.connReusable = false;
+      if (this.reframe) {
+        this.sock.write('0\r\n\r\n', 'latin1');
+        this.bytesOut += 5;
+      }
       return this.responseDone();
     }
     if (this.resMode !== RES_NONE) this.brokenResponse('the backend closed the connection in the middle of the response');
