@@ -165,7 +165,7 @@ describe('buildpacks', () => {
     const r = await build('node-build', { config: { BUILD_GREETING: 'hello-from-config' } });
     ok(r);
     assert.match(r.stdout, /Running build \(npm run build\)/);
-    assert.match(r.stdout, /build: wrote dist\/index\.html \(BUILD_GREETING=hello-from-config\)/);
+    assert.match(r.stdout, /build: wrote dist\/index\.html \(BUILD_GREETING=hello-from-config, NODE_ENV=production\)/);
     assert.match(r.stdout, /-----> Pruning devDependencies\n[\s\S]*1 packages before, 0 after/);
     const entries = await listTar(r.slugPath);
     assert.ok(!entries.has('app/node_modules/ms'), 'devDependency pruned');
