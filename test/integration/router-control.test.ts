@@ -357,6 +357,22 @@ describe('router control plane', { timeout: 120_000 }, () => {
     assert.ok(live.length === 2 && backends.filter((b) => b.name.startsWith('churn-')).every((b) => b.hits > 0), 'every backend served');
   });
 
+  it('stateless: a second router on the same Redis starts with every route and follows changes', async () => {
+    const second = await startRouter({
+      redisUrl: redis.url, controllerPrefix: ctlPrefix, discovery: disc, httpPort: 0, httpsPort: null, adminPort: null, home: join(dir, 'home2'), log: silentLogger,
+    });
+    try {
+      const via = (port: number) => httpGet(port, '/', { host: 'aliceweb.localhost' });
+      assert.ok((await via(second.http.port)).body.startsWith('aliceweb-1'), 'routes and backends at start');
+      assert.equal((await api('PUT', '/apps/aliceweb/maintenance')).status, 200);
+      await took('both routers in maintenance', async () => (await via(router.http.port)).status === 503 && (await via(second.http.port)).status === 503);
+      assert.equal((await api('DELETE', '/apps/aliceweb/maintenance')).status, 204);
+      await took('both serve again', async () => (await via(router.http.port)).status === 200 && (await via(second.http.port)).status === 200);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('a change whose message was lost arrives by the version check; after a Redis restart changes arrive again', { timeout: 60_000 }, async () => {
     const conn = redis.connect();
     const id = (await api('GET', '/apps/churn')).body.id as string;
