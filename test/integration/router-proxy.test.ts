@@ -385,6 +385,15 @@ describe('protocol', () => {
     assert.doesNotMatch(r.text, /"url":"\/h"/, 'HEAD got no body');
   });
 
+  it('keeps pipelined requests with bodies apart', async () => {
+    const r = await raw(port,
+      'POST /p1 HTTP/1.1\r\nHost: app.localhost\r\nContent-Length: 5\r\n\r\nhello' +
+      'POST /p2 HTTP/1.1\r\nHost: app.localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' +
+      'GET /p3 HTTP/1.1\r\nHost: app.localhost\r\nConnection: close\r\n\r\n');
+    const bodies = [...r.text.matchAll(/\{"server".*?"n":(\d+)\}/g)].map((m) => [JSON.parse(m[0]).url, Number(m[1])]);
+    assert.deepEqual(bodies, [['/p1', 5], ['/p2', 3], ['/p3', 0]]);
+  });
+
   it('speaks HTTP/1.0: closes unless asked to keep alive', async () => {
     const closed = await raw(port, 'GET /ten HTTP/1.0\r\nHost: app.localhost\r\n\r\n');
     assert.equal(closed.closed, true);
