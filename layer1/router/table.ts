@@ -34,9 +34,11 @@ export class LiveRouteTable implements RouteTable {
     const wild = new Map<string, RouteMatch>();
     const paths = new Map<string, PathEntry[]>();
     const sorted = [...apps].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const app of sorted) {
-      const match: RouteMatch = { app, pool: this.pools(app.service) };
-      if (!hosts.has(app.name + this.#suffix)) hosts.set(app.name + this.#suffix, match);
+    const matches = sorted.map((app): RouteMatch => ({ app, pool: this.pools(app.service) }));
+    // Every app's own `<name>.<domain>` first: another app's custom domain cannot take it.
+    for (const m of matches) hosts.set(m.app.name + this.#suffix, m);
+    for (const match of matches) {
+      const app = match.app;
       for (const d of app.domains) {
         const [map, key] = d.startsWith('*.') ? [wild, d.slice(2)] : [hosts, d];
         if (!map.has(key)) map.set(key, match);

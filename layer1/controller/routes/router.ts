@@ -44,8 +44,9 @@ const Cert = named('Certificate', z.object({
 }));
 const Pem = z.string().min(1).max(256 * 1024);
 const AddCert = z.strictObject({ cert: Pem.describe('PEM certificate (chain after it allowed)'), key: Pem.describe('PEM private key (unencrypted); never returned') });
-/** `/`, or `/segment[/segment…]` without `.`/`..` segments; a trailing `/` is dropped. */
-const PATH_RE = /^\/(?:(?!\.\.?(?:\/|$))[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/?)*$/;
+/** `/`, or `/segment[/segment…][/]` without `.`/`..` segments (a trailing `/` is dropped). One way to match any input: no backtracking blow-up. */
+const SEG = "(?!\\.\\.?(?:/|$))[A-Za-z0-9._~!$&'()*+,;=:@%-]+";
+const PATH_RE = new RegExp(`^/(?:${SEG}(?:/${SEG})*/?)?$`);
 const RoutePath = z.string().max(200).regex(PATH_RE, 'a path prefix like /api (letters, digits and -._~!$&\'()*+,;=:@%; no . or .. segments)');
 const PathRoute = named('PathRoute', z.object({ id: z.string(), app: AppName, host: Hostname, path: z.string(), createdAt: Time, createdBy: z.string() }));
 const AddPathRoute = z.strictObject({ host: Hostname, path: RoutePath });
@@ -170,8 +171,7 @@ function showCert(app: string, c: { id: string; names: string[]; notAfter: strin
 /** The id of the app a hostname belongs to: a custom domain, `<app>.<domain>`, or a wildcard parent. */
 async function ownerOf(store: Store, domains: DomainStore, domain: string, host: string): Promise<string | null> {
   const live = async (id: string | null) => (id && (await store.apps.get(id)) ? id : null);
-  const exact = await live(await domains.owner(host));
-  if (exact) return exact;
+  // An app's own `<app>.<domain>` first, as the router resolves it: a custom domain cannot take it.
   if (host.endsWith(`.${domain}`)) {
     const name = host.slice(0, -domain.length - 1);
     if (APP_NAME_RE.test(name)) {
@@ -179,6 +179,8 @@ async function ownerOf(store: Store, domains: DomainStore, domain: string, host:
       if (id) return id;
     }
   }
+  const exact = await live(await domains.owner(host));
+  if (exact) return exact;
   for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1)) {
     const id = await live(await domains.owner(`*.${host.slice(i + 1)}`));
     if (id) return id;

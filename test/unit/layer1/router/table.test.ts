@@ -38,6 +38,11 @@ describe('route table', () => {
     assert.equal(who('nothing.example'), null);
   });
 
+  it("an app's own <name>.<domain> beats another app's custom domain of that name", () => {
+    const { who } = table([app('a0', 'squatter', { domains: ['shop.localhost'] }), app('a9', 'shop')]);
+    assert.equal(who('shop.localhost'), 'shop');
+  });
+
   it('path prefixes: longest first, whole segments, on exact and wildcard hosts', () => {
     const { who } = table([
       app('a1', 'web', { domains: ['example.com', '*.example.com'] }),
