@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import type { AgentClient } from '../../layer0/agent/client.ts';
 import type { BlobClient } from '../blobstore/client.ts';
 import type { AgentArchive } from './agent-archive.ts';
+import { BUILDPACK_MOUNT, cloneBuildpack, isGitUrl, type ClonedBuildpack } from './buildpack-source.ts';
 import { readOutputs, skeletonTar } from './container-files.ts';
 import { CONTAINER_CA_PATH, type HostBuildEnv } from './host-env.ts';
 import type { StoredRequest } from './store.ts';
@@ -29,6 +30,8 @@ export interface RunBuildDeps {
   stack: string;
   driver: string[];
   memoryBytes: number;
+  /** Processes at once in the build container (0: no limit). */
+  pidsLimit: number;
   timeoutMs: number;
   /** uid the build's files belong to (the stack's `app`, 10001); the driver drops to it. */
   appUid: number;
@@ -80,6 +83,24 @@ function formatBytes(n: number): string {
 }
 
 export async function runBuild(d: RunBuildDeps, job: BuildJob, log: LogSink, signal: AbortSignal): Promise<BuildRun> {
+  let pack: ClonedBuildpack | null = null;
+  const url = job.request.buildpackUrl;
+  if (url && isGitUrl(url)) {
+    await log('system', [`-----> Fetching buildpack ${url.replace(/\/\/[^/@]*@/, '//***@')}`]);
+    try {
+      pack = await cloneBuildpack(url);
+    } catch (err) {
+      return failed({ code: 'buildpack_unavailable', message: (err as Error).message });
+    }
+  }
+  try {
+    return await inContainer(d, job, log, signal, pack);
+  } finally {
+    await pack?.remove();
+  }
+}
+
+async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal: AbortSignal, pack: ClonedBuildpack | null): Promise<BuildRun> {
   const cacheDir = `${d.cacheRoot}/${job.appId}`;
   await mkdir(cacheDir, { recursive: true });
   await chown(cacheDir, d.appUid, d.appUid).catch(() => undefined);
@@ -91,11 +112,12 @@ export async function runBuild(d: RunBuildDeps, job: BuildJob, log: LogSink, sig
     SOURCE_VERSION: job.commit,
     npm_config_registry: d.host.npmRegistry,
     ...(d.host.caBundle ? { NODE_EXTRA_CA_CERTS: CONTAINER_CA_PATH, npm_config_cafile: CONTAINER_CA_PATH } : {}),
-    ...(job.request.buildpackUrl ? { BUILDPACK_URL: job.request.buildpackUrl } : {}),
+    ...(pack ? { BUILDPACK_URL: BUILDPACK_MOUNT } : job.request.buildpackUrl ? { BUILDPACK_URL: job.request.buildpackUrl } : {}),
     ...d.extraEnv,
   };
   const binds = [`${d.buildpacksDir}:/slipway/buildpacks:ro`, `${cacheDir}:/tmp/cache:rw`];
   if (d.host.caBundle) binds.push(`${d.host.caBundle}:${CONTAINER_CA_PATH}:ro`);
+  if (pack) binds.push(`${pack.dir}:${BUILDPACK_MOUNT}:ro`);
 
   const id = await d.agent.createContainer({
     name: `slipway-build-${job.id}`,
@@ -104,7 +126,7 @@ export async function runBuild(d: RunBuildDeps, job: BuildJob, log: LogSink, sig
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: '/tmp/build',
     Labels: { [BUILD_LABEL]: job.id, [APP_ID_LABEL]: job.appId, 'slipway.app': job.appName, 'slipway.type': 'build' },
-    HostConfig: { Memory: d.memoryBytes, NetworkMode: 'bridge', Binds: binds, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } },
+    HostConfig: { Memory: d.memoryBytes, ...(d.pidsLimit > 0 ? { PidsLimit: d.pidsLimit } : {}), NetworkMode: 'bridge', Binds: binds, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } },
   });
   try {
     await d.archive.put(id, '/tmp', Readable.from([skeletonTar(job.request.config, d.appUid)]));

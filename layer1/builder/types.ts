@@ -45,7 +45,7 @@ export const BuildRecordSchema = z.object({
   state: BuildState,
   slug: z.object({ blobId: z.string(), size: z.number().int() }).nullable(),
   processTypes: z.record(z.string(), z.string()),
-  buildpacks: z.array(z.string()),
+  buildpacks: z.array(z.object({ name: z.string(), url: z.string() })),
   stack: z.string(),
   createdBy: z.string().nullable(),
   createdAt: z.string(),
@@ -56,11 +56,18 @@ export const BuildRecordSchema = z.object({
 });
 export type BuildRecord = z.infer<typeof BuildRecordSchema>;
 
-/** What the driver writes to `/tmp/out/result.json` beside `/tmp/out/slug.tgz`. */
+/** A buildpack that built the app: what its detect printed, and what selects it again. */
+const BuildpackRef = z.union([
+  z.object({ name: z.string(), url: z.string() }).passthrough().transform(({ name, url }) => ({ name, url })),
+  z.string().transform((s) => ({ name: s, url: s })),
+]);
+
+/** What the driver writes to `/tmp/out/result.json` beside `/tmp/out/slug.tgz` (buildpacks/README.md). */
 export const DriverResultSchema = z.object({
   processTypes: z.record(z.string(), z.string()).default({}),
-  buildpacks: z.array(z.string()).default([]),
+  buildpacks: z.array(BuildpackRef).default([]),
   stack: z.string().optional(),
+  slugBytes: z.number().optional(),
 }).passthrough();
 export type DriverResult = z.infer<typeof DriverResultSchema>;
 

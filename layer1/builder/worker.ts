@@ -41,6 +41,8 @@ export interface BuilderOptions {
   stack?: string;
   /** Default 2 GiB. */
   memoryBytes?: number;
+  /** Processes at once in a build container (default 4096; 0: no limit). */
+  pidsLimit?: number;
   /** Default 15 minutes. */
   timeoutMs?: number;
   appUid?: number;
@@ -74,6 +76,7 @@ export async function startBuilder(o: BuilderOptions): Promise<RunningBuilder> {
     stack: o.stack ?? DEFAULT_STACK,
     driver: o.driver ?? DEFAULT_DRIVER,
     memoryBytes: o.memoryBytes ?? 2 * 2 ** 30,
+    pidsLimit: o.pidsLimit ?? 4096,
     timeoutMs: o.timeoutMs ?? 15 * 60_000,
     appUid: o.appUid ?? 10001,
     extraEnv: o.extraEnv,
