@@ -227,6 +227,18 @@ describe('buildpacks', () => {
     const which = await runSlug(r.slugPath, 'command -v python3; echo $VIRTUAL_ENV');
     await which.exit;
     assert.equal(await logs(which.id), '/app/.venv/bin/python3\n/app/.venv\n');
+
+    // The same dependency declared in pyproject.toml instead of requirements.txt.
+    const pyproject = variant('python-vendored', { 'pyproject.toml': '[project]\nname = "pv"\nversion = "1"\ndependencies = ["slwt-greeting==1.0"]\n' });
+    rmSync(join(pyproject, 'requirements.txt'));
+    const p = await build(pyproject);
+    ok(p);
+    assert.match(p.stdout, /Successfully installed slwt-greeting-1\.0/);
+    const missing = variant('python-stdlib', { 'pyproject.toml': '[project]\nname = "pv"\nversion = "1"\ndependencies = ["requests>=2"]\n' });
+    rmSync(join(missing, 'requirements.txt'));
+    const m = await build(missing);
+    assert.notEqual(m.exitCode, 0);
+    assert.match(m.stderr, /pyproject\.toml lists packages \(requests\), but builds have no access to PyPI/);
   });
 
   test('web-worker: Procfile types; the command is PID 1 under bash semantics and stops on SIGTERM', async () => {
