@@ -20,8 +20,10 @@ import type { SlipwayPaths } from '../../layer0/common/paths.ts';
 import { cleanupByPrefix } from '../../layer0/network/index.ts';
 import { removeCgroupParent } from '../../layer0/runtime/index.ts';
 import { ensureImage } from '../../layer0/scheduler/agents.ts';
+import { createSchedulerClient } from '../../layer0/scheduler/client.ts';
 import type { JobSpec } from '../../layer0/scheduler/types.ts';
 import { localBlobs, type BlobClient } from '../../layer1/blobstore/client.ts';
+import { createDeploy } from '../../layer1/controller/deploy/index.ts';
 import { startBlobServer, type RunningBlobServer } from '../../layer1/blobstore/server.ts';
 import { createBuildQueue, type BuildQueue } from '../../layer1/builder/queue.ts';
 import { slugBlobsToKeep, slugImage } from '../../layer1/builder/slug.ts';
@@ -29,6 +31,7 @@ import type { BuildLogLine, BuildRecord } from '../../layer1/builder/types.ts';
 import { BUILD_LABEL } from '../../layer1/builder/run-build.ts';
 import { startBuilder, type RunningBuilder } from '../../layer1/builder/worker.ts';
 import { findLeaks } from '../helpers/leaks.ts';
+import { startTestController } from '../helpers/controller.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { testPrefix } from '../helpers/runtime.ts';
 import { until } from '../helpers/wait.ts';
@@ -300,6 +303,43 @@ describe('builder with a stand-in driver', { timeout: 240_000 }, () => {
     assert.equal(rec.failure?.code, 'out_of_memory', JSON.stringify(rec.failure));
     assert.match(rec.failure!.message, /ran out of memory \(limit 256 MiB\)/);
     assert.deepEqual(await buildContainers(), []);
+  });
+
+  it('GET /v1/apps/:app/builds[/:id] shows the builds, newest first, one with its log', async () => {
+    const scheduler = createSchedulerClient({ redisUrl: redis.url, keyPrefix: redis.prefix('sch') });
+    const deploy = createDeploy({ redis: redis.url, keyPrefix: skeyPrefix, scheduler });
+    const c = await startTestController({ redis, keyPrefix: skeyPrefix, deploy: { deploy, scheduler } });
+    try {
+      const made = await c.request('POST', '/v1/apps', { token: c.adminToken, body: { name: 'built-app' } });
+      assert.equal(made.status, 201, made.text);
+      const app = { id: made.body.id as string, name: 'built-app' };
+      const src = source('api', { 'message.txt': 'api\n' });
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const { buildId } = await squeue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path } });
+        assert.equal((await squeue.waitForBuild(buildId, { timeoutMs: 60_000 })).state, 'succeeded');
+        ids.unshift(buildId);
+      }
+      const list = await c.request('GET', '/v1/apps/built-app/builds?limit=1', { token: c.adminToken });
+      assert.equal(list.status, 200, list.text);
+      assert.deepEqual(list.body.items.map((b: BuildRecord) => b.id), [ids[0]]);
+      assert.equal(list.body.next, ids[0]);
+      const rest = await c.request('GET', `/v1/apps/built-app/builds?after=${ids[0]}`, { token: c.adminToken });
+      assert.deepEqual(rest.body.items.map((b: BuildRecord) => b.id), [ids[1]]);
+      assert.equal(rest.body.next, null);
+      const one = await c.request('GET', `/v1/apps/built-app/builds/${ids[1]}`, { token: c.adminToken });
+      assert.equal(one.status, 200, one.text);
+      assert.equal(one.body.state, 'succeeded');
+      assert.equal(one.body.commit, src.commit);
+      assert.ok(one.body.slug.blobId);
+      assert.ok(one.body.log.some((l: string) => l.includes('Stand-in build of')), one.text);
+      assert.equal((await c.request('GET', '/v1/apps/built-app/builds/b_nope', { token: c.adminToken })).status, 404);
+      assert.equal((await c.request('GET', '/v1/apps/built-app/builds?after=b_nope', { token: c.adminToken })).status, 422);
+    } finally {
+      await c.close();
+      await deploy.close();
+      scheduler.close();
+    }
   });
 
   it('one build at a time per app: the second waits and is told so; a queued one cancels at once', async () => {

@@ -1,8 +1,9 @@
 // /v1/apps/:app/releases (immutable, numbered v1, v2, …), a release from an image (like
 // `deis pull`), rollback (a new release with an old one's image and config), and builds (made by
-// git push in the next issue: empty for now).
+// git push through layer1/builder, read from its store under the same key prefix).
 import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
+import { BuildRecordSchema, BuildStore } from '../../builder/index.ts';
 import { NewReleaseSchema } from '../deploy/index.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
 import { Page, components, listOf } from '../types.ts';
@@ -17,10 +18,12 @@ components.add(NewRelease, { id: 'NewRelease' });
 export const RollbackBody = z.strictObject({
   version: z.union([z.number().int().min(1), Version]).optional().describe('7 or "v7"; none: the release deployed before the current one'),
 });
-/** Builds arrive with git push (next issue); the shape is reserved. */
-const Build = z.object({ id: z.string(), app: z.string(), createdAt: z.string() });
+const Build = BuildRecordSchema.describe('a build: the commit built, its state, slug, process types and buildpacks');
+components.add(Build, { id: 'Build' });
+const BuildWithLog = BuildRecordSchema.extend({ log: z.array(z.string()).describe('the build output, line by line') });
 
-export function releaseRoutes(_: RouteDeps, d: DeployDeps): AnyRoute[] {
+export function releaseRoutes(r: RouteDeps, d: DeployDeps): AnyRoute[] {
+  const builds = new BuildStore(r.store.redis, r.store.keys.prefix);
   return [
     appRoute({
       method: 'get', path: '/apps/:app/releases', tag: 'releases', summary: "The app's releases, newest first",
@@ -47,15 +50,24 @@ export function releaseRoutes(_: RouteDeps, d: DeployDeps): AnyRoute[] {
       },
     }),
     appRoute({
-      method: 'get', path: '/apps/:app/builds', tag: 'builds', summary: "The app's builds (made by git push; none yet)",
+      method: 'get', path: '/apps/:app/builds', tag: 'builds', summary: "The app's builds (made by git push), newest first",
       role: 'view', params: AppParams, query: Page, response: listOf(Build),
-      handler: async () => ({ items: [], next: null }),
+      handler: ({ app, query }) => builds.list(app.id, query),
     }),
     appRoute({
       method: 'get', path: '/apps/:app/builds/:id', tag: 'builds', summary: 'One build',
-      role: 'view', params: AppParams.extend({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a build id') }), response: Build, errors: ['not_found'],
-      async handler({ params }) {
-        throw new SlipwayError('not_found', `no build ${params.id}`);
+      role: 'view', params: AppParams.extend({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a build id') }), response: BuildWithLog, errors: ['not_found'],
+      async handler({ app, params }) {
+        const build = await builds.get(app.id, params.id);
+        if (!build) throw new SlipwayError('not_found', `no build ${params.id}`);
+        const log: string[] = [];
+        for (let after = '0'; ;) {
+          const page = await builds.readLog(app.id, params.id, { after, count: 5000 });
+          log.push(...page.lines.map((l) => l.line));
+          if (page.ended || !page.lines.length) break;
+          after = page.last;
+        }
+        return { ...build, log };
       },
     }),
   ];
