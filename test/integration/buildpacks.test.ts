@@ -29,6 +29,7 @@ after(async () => {
 });
 
 interface BuildOpts {
+  onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
   cache?: string;
   config?: Record<string, string>;
   buildpackUrl?: string;
@@ -46,6 +47,7 @@ async function build(app: string, opts: BuildOpts = {}): Promise<BuildOutcome> {
     sourceVersion: SHA,
     config: opts.config,
     buildpackUrl: opts.buildpackUrl,
+    onLine: opts.onLine,
   });
   return r;
 }
@@ -310,13 +312,16 @@ describe('buildpacks', () => {
     const app = variant('node-deps', {
       '.buildpacks': '# two buildpacks\nnodejs\r\n./check\n',
       'check/bin/detect': '#!/bin/sh\necho Checker\n',
-      'check/bin/compile': '#!/bin/sh\necho "       PATH seen by the next buildpack: $PATH"\n',
+      'check/bin/compile': '#!/bin/sh\necho "       PATH seen by the next buildpack: $PATH"\necho "       first line"\nsleep 1\necho "       second line"\n',
     });
     chmodSync(join(app, 'check/bin/detect'), 0o755);
     chmodSync(join(app, 'check/bin/compile'), 0o755);
-    const r = await build(app);
+    const seen = new Map<string, number>();
+    const r = await build(app, { onLine: (_s, line) => seen.set(line.trim(), Date.now()) });
     ok(r);
     assert.match(r.stdout, /-----> Node\.js app detected[\s\S]*-----> Checker app detected/);
+    // Streamed as printed, not when the build ends.
+    assert.ok(seen.get('second line')! - seen.get('first line')! >= 800, 'lines arrive as they are printed');
     assert.match(r.stdout, /PATH seen by the next buildpack: \/tmp\/build\/node_modules\/\.bin:/);
     assert.deepEqual(r.result!.buildpacks, [{ name: 'Node.js', url: 'nodejs' }, { name: 'Checker', url: './check' }]);
     assert.deepEqual(r.result!.processTypes, { web: 'npm start' });
