@@ -1,11 +1,12 @@
 // The interactive run, GET /v1/apps/:app/run/attach over a WebSocket, on a whole in-process
 // platform (Redis, two agents, the scheduler, the controller): a real TTY, a shell session with
 // input and its exit code, resize, a client that leaves or a timeout removes the container, the
-// same auth as every route (401, 404, 403, 422, 409), audit and OpenAPI; then `slipway run`
-// under a pseudo-terminal (script(1)), interactive end to end, resized by SIGWINCH.
+// same auth as every route (401, 404, 403, 422, 409), audit and OpenAPI; a slug's launcher used
+// by both forms of run; then `slipway run` under a pseudo-terminal (script(1)), interactive end
+// to end, resized by SIGWINCH.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -257,6 +258,34 @@ function underPty(args: string[], size = { cols: 80, rows: 24 }) {
     },
   };
 }
+
+describe("a slug's launcher", { timeout: 120_000 }, () => {
+  it('both forms of run go through /app/.slipway/launch when the image has one (.profile.d, cwd /app)', async () => {
+    // A slug-like layer over busybox: a launcher that marks the environment, as the real one
+    // (buildpacks/lib/launch) sources .profile.d before `bash -c`.
+    const layer = join(dir, 'slug');
+    mkdirSync(join(layer, 'app', '.slipway'), { recursive: true });
+    writeFileSync(join(layer, 'app', '.slipway', 'launch'), '#!/bin/sh\nexport LAUNCHED=yes\ncd /app\nexec /bin/sh -c "$1"\n', { mode: 0o755 });
+    await execFileP('tar', ['-C', layer, '-cf', join(dir, 'slug.tar'), 'app']);
+    for (const h of p.hosts) {
+      const a = connectAgent({ socketPath: join(h.paths.run, 'agent.sock') });
+      await a.inspectImage('bb:1').catch(() => a.importImageFromUrl(p.imageUrl, { repo: 'bb', tag: '1' }));
+      await a.importImage(createReadStream(join(dir, 'slug.tar')), { repo: 'bbslug', tag: '1', parent: 'bb:1' });
+    }
+    assert.equal((await p.request('POST', '/v1/apps', { token: admin, body: { name: 'ttyslug' } })).status, 201);
+    const rel = await p.request('POST', '/v1/apps/ttyslug/releases?wait=true', { token: admin, body: { image: 'bbslug:1', procfile: { web: WEB } } });
+    assert.equal(rel.status, 201, rel.text);
+    const r = await attach('ttyslug', { command: 'echo "launched=$LAUNCHED in $(pwd)"' });
+    assert.equal(r.status, 101);
+    const s = (r as { session: Session }).session;
+    assert.deepEqual((await s.ended).last, { exitCode: 0 });
+    assert.match(s.out(), /^launched=yes in \/app\r*$/m);
+    const ndjson = await p.request('POST', '/v1/apps/ttyslug/run', { token: admin, body: { command: 'echo "launched=$LAUNCHED in $(pwd)"' } });
+    assert.equal(ndjson.status, 200, ndjson.text);
+    assert.match(ndjson.text, /"data":"launched=yes in \/app\\n"/);
+    await noneLeft();
+  });
+});
 
 describe('slipway run under a terminal', { timeout: 180_000 }, () => {
   it('is interactive: a shell session, its output, and its exit code', async () => {

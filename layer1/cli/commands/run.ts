@@ -52,7 +52,8 @@ export function registerRun(program: Command): void {
     .option('-t, --tty', 'interactive, with a TTY, even when our stdin or stdout is not a terminal')
     .option('--no-tty', 'not interactive, even on a terminal: stdout and stderr apart, no stdin')
     .addHelpText('after', `
-The command runs as \`/bin/sh -c\` in a new container of the app's current release, with its
+The command runs as \`/bin/sh -c\` (through the slug's launcher when there is one, which sources
+.profile.d first) in a new container of the app's current release, with its
 config vars, SLIPWAY_APP, SLIPWAY_RELEASE and DYNO=run.N (no PORT). One argument is taken as a
 shell command line; several are quoted and joined. Put it after \`--\`:
 

@@ -13,7 +13,7 @@ import type { TtyExec } from '../../../layer0/agent/index.ts';
 import { DEFAULT_MEMORY } from '../deploy/index.ts';
 import { appRoute, type AnyRoute, type Ctx } from '../http/route.ts';
 import { isUpgrade, takeUpgrade } from '../http/upgrade.ts';
-import { brief, createOneOff, runnableRelease, type OneOff } from '../run/one-off.ts';
+import { brief, createOneOff, runnableRelease, shellCommand, type OneOff } from '../run/one-off.ts';
 import { RunCommand, RunEnv, RunMemory } from '../run/schemas.ts';
 import { relayTty } from '../run/tty-session.ts';
 import type { App } from '../types.ts';
@@ -48,7 +48,7 @@ const EnvPairs = z
   .pipe(RunEnv);
 
 export const RunAttachQuery = z.strictObject({
-  command: RunCommand.describe('a shell command line, run as `/bin/sh -c COMMAND` with a TTY (e.g. `bash`)'),
+  command: RunCommand.describe('a shell command line, run with a TTY as the app\'s processes run theirs (a slug\'s launcher, else `/bin/sh -c COMMAND`), e.g. `bash`'),
   env: EnvPairs.optional().describe("`KEY=value`, repeatable: more environment for this run, over the release's config"),
   cols: whole('cols', 1, 1000).optional().describe(`the terminal width at start (default ${DEFAULT_SIZE.cols})`),
   rows: whole('rows', 1, 1000).optional().describe(`the terminal height at start (default ${DEFAULT_SIZE.rows})`),
@@ -83,7 +83,7 @@ export function runAttachRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
         cmd: ['sleep', String(timeoutSec + KEEPALIVE_GRACE_SEC)], env: q.env, memory: q.memory, signal: left.signal,
       });
       await oneOff.agent.startContainer(oneOff.id);
-      exec = await oneOff.agent.execTty(oneOff.id, ['/bin/sh', '-c', q.command], { cols: q.cols ?? DEFAULT_SIZE.cols, rows: q.rows ?? DEFAULT_SIZE.rows });
+      exec = await oneOff.agent.execTty(oneOff.id, shellCommand(q.command), { cols: q.cols ?? DEFAULT_SIZE.cols, rows: q.rows ?? DEFAULT_SIZE.rows });
       if (left.signal.aborted) {
         exec.stream.destroy();
         throw new SlipwayError('unavailable', 'the client left before the process started');

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import { DEFAULT_MEMORY } from '../deploy/index.ts';
 import { appRoute, type AnyRoute, type Ctx } from '../http/route.ts';
-import { brief, createOneOff, runnableRelease, within } from '../run/one-off.ts';
+import { brief, createOneOff, runnableRelease, shellCommand, within } from '../run/one-off.ts';
 import { RunCommand, RunEnv, RunMemory } from '../run/schemas.ts';
 import { components, type App } from '../types.ts';
 import { AppParams } from './deployments.ts';
@@ -23,7 +23,7 @@ const EXIT_WAIT_MS = 5000;
 
 export const RunRequest = z
   .strictObject({
-    command: RunCommand.describe('a shell command line, run as `/bin/sh -c COMMAND`'),
+    command: RunCommand.describe('a shell command line, run as the app\'s processes run theirs (a slug\'s launcher, else `/bin/sh -c COMMAND`)'),
     env: RunEnv.optional().describe("more environment for this run, over the release's config"),
     timeoutSec: z.number().int().min(1).max(3600).optional().describe(`killed (exit 137) after this many seconds (default ${DEFAULT_TIMEOUT_SEC})`),
     memory: RunMemory.optional().describe(`memory limit (default ${DEFAULT_MEMORY})`),
@@ -59,7 +59,7 @@ export function runRoutes(deps: RouteDeps, d: DeployDeps): AnyRoute[] {
     };
 
     const { id, dyno, host, agent, remove, release: rel } = await createOneOff(d, log, app, release, {
-      cmd: ['/bin/sh', '-c', body.command], env: body.env, memory: body.memory, signal: left.signal,
+      cmd: shellCommand(body.command), env: body.env, memory: body.memory, signal: left.signal,
     });
     const since = Math.floor(Date.now() / 1000) - 1;
 

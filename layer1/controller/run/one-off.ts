@@ -37,6 +37,15 @@ export interface OneOff {
   remove(): Promise<void>;
 }
 
+/**
+ * A one-off command as the app's own processes run theirs: through a slug's launcher when the
+ * image has one (`/app/.slipway/launch`: cwd /app, /etc/profile.d, .profile.d and .profile
+ * sourced, then `bash -c`; buildpacks/README.md), else `/bin/sh -c` (an image release).
+ */
+export function shellCommand(command: string): string[] {
+  return ['/bin/sh', '-c', 'if [ -x /app/.slipway/launch ]; then exec /app/.slipway/launch "$1"; fi; exec /bin/sh -c "$1"', 'slipway-run', command];
+}
+
 export const brief = (err: unknown) => ((err as Error)?.message ?? String(err)).slice(0, 300);
 const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
 
