@@ -79,7 +79,7 @@ export async function startRouter(o: StartRouterOptions): Promise<RunningRouter>
     onChange(s) {
       certs.set(s.certs);
       table.setRoutes(s.apps);
-      backends.retain(new Set(s.apps.map((a) => a.service)));
+      backends.retain(table.services());
       log.debug({ version: s.version, apps: s.apps.length, certs: s.certs.length }, 'routes loaded');
       for (const w of waiters) if (s.version >= w.version) (waiters.delete(w), w.resolve());
     },

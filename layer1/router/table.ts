@@ -18,6 +18,8 @@ export class LiveRouteTable implements RouteTable {
   /** A host (or `*.example.com`) → its path routes, longest prefix first. */
   #paths = new Map<string, PathEntry[]>();
   #apps: readonly AppRoute[] = [];
+  /** App id → the service it was last routed to, and that service's pool while a rename hands over. */
+  #services = new Map<string, { service: string; pool: BackendPool; from?: BackendPool }>();
   readonly #suffix: string;
 
   constructor(readonly domain: string, private readonly pools: (service: string) => BackendPool, private readonly certs: CertStore) {
@@ -28,13 +30,36 @@ export class LiveRouteTable implements RouteTable {
     return this.#apps;
   }
 
+  /** The services whose backends the routes use (a renamed app's old one too, while it hands over). */
+  services(): Set<string> {
+    const out = new Set<string>();
+    for (const s of this.#services.values()) {
+      out.add(s.service);
+      if (s.from) out.add(s.from.service);
+    }
+    return out;
+  }
+
   /** Replaces every route. A custom domain claimed twice goes to the app listed first (the controller keeps them unique). */
   setRoutes(apps: readonly AppRoute[]): void {
     const hosts = new Map<string, RouteMatch>();
     const wild = new Map<string, RouteMatch>();
     const paths = new Map<string, PathEntry[]>();
     const sorted = [...apps].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const matches = sorted.map((app): RouteMatch => ({ app, pool: this.pools(app.service) }));
+    const services = new Map<string, { service: string; pool: BackendPool; from?: BackendPool }>();
+    const taken = new Set(sorted.map((a) => a.service));
+    const matches = sorted.map((app): RouteMatch => {
+      const pool = this.pools(app.service);
+      const before = this.#services.get(app.id);
+      // A rename moves the app to `<new>-web` at once, while its processes register there only as
+      // the rollout replaces them: until the new service has a backend, the old one serves (unless
+      // another app now has the old name, and with it that service).
+      const from = before && before.service !== app.service ? before.pool : before?.service === app.service ? before.from : undefined;
+      const live = from && from.backends.length > 0 && !taken.has(from.service) ? from : undefined;
+      services.set(app.id, { service: app.service, pool, ...(live ? { from: live } : {}) });
+      return { app, pool: live ? handover(pool, live) : pool };
+    });
+    this.#services = services;
     // Every app's own `<name>.<domain>` first: another app's custom domain cannot take it.
     for (const m of matches) hosts.set(m.app.name + this.#suffix, m);
     for (const match of matches) {
@@ -97,4 +122,14 @@ export class LiveRouteTable implements RouteTable {
     }
     return null;
   }
+}
+
+/** The new pool once it has a backend, the old one until then. */
+function handover(next: BackendPool, prev: BackendPool): BackendPool {
+  return {
+    service: next.service,
+    get backends() {
+      return next.backends.length > 0 ? next.backends : prev.backends;
+    },
+  };
 }

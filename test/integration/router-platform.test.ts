@@ -61,4 +61,21 @@ describe('an app released through the controller, through the router', { timeout
     assert.equal((await v1('DELETE', '/apps/hello/maintenance')).status, 204);
     await until('served again', async () => (await get()).status === 200, 2000, 10);
   });
+
+  it('a rename serves the new hostname throughout its rollout: the old processes until the new ones register', async () => {
+    const v1 = (method: string, path: string, body?: unknown) => p.request(method, `/v1${path}`, { token: p.adminToken, ...(body === undefined ? {} : { body }) });
+    const get = () => httpGet(router.http.port, '/', { host: 'hello2.localhost' });
+    assert.equal((await v1('PATCH', '/apps/hello', { name: 'hello2' })).status, 200);
+    await until('the new hostname routed', async () => (await get()).status === 200, 2000, 10);
+    const statuses = new Map<number, number>();
+    const bodies = new Set<string>();
+    await until('served by processes of the new name', async () => {
+      const r = await get();
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      bodies.add(r.body.split(' ').slice(0, 3).join(' '));
+      return r.body.startsWith('hello from hello2 ');
+    }, 60_000, 20);
+    assert.deepEqual([...statuses.keys()], [200], `every answer during the rollout: ${JSON.stringify([...statuses])}`);
+    assert.ok(bodies.has('hello from hello'), 'the old processes served meanwhile');
+  });
 });

@@ -74,6 +74,29 @@ describe('route table', () => {
     assert.equal(t.resolve('shop2.localhost', '/')!.pool.service, 'shop2-web');
   });
 
+  it('a renamed app is served by its old service until the new one has a backend', () => {
+    const { t, pools } = table([app('a1', 'shop')]);
+    const b = (id: string) => ({ id, host: '127.0.0.1', port: 1, inflight: 0, ejectedUntil: 0, failures: 0, draining: false });
+    pools.get('shop-web')!.backends = [b('old')];
+    t.setRoutes([app('a1', 'shop2')]);
+    const ids = () => t.resolve('shop2.localhost', '/')!.pool.backends.map((x) => x.id);
+    assert.deepEqual(ids(), ['old']);
+    assert.deepEqual([...t.services()].sort(), ['shop-web', 'shop2-web']);
+    t.setRoutes([app('a1', 'shop2', { maintenance: true })]);
+    assert.deepEqual(ids(), ['old'], 'still handing over after another change');
+    pools.get('shop2-web')!.backends = [b('new')];
+    assert.deepEqual(ids(), ['new']);
+    pools.get('shop-web')!.backends = [];
+    t.setRoutes([app('a1', 'shop2')]);
+    assert.deepEqual([...t.services()], ['shop2-web'], 'the old service is let go once empty');
+    // A new app that takes the old name takes its service too: no handover from it.
+    const other = table([app('b1', 'cart')]);
+    other.pools.get('cart-web')!.backends = [b('cart-1')];
+    other.t.setRoutes([app('b1', 'basket'), app('b2', 'cart')]);
+    assert.deepEqual(other.t.resolve('basket.localhost', '/')!.pool.backends, []);
+    assert.deepEqual(other.t.resolve('cart.localhost', '/')!.pool.backends.map((x) => x.id), ['cart-1']);
+  });
+
   it('parses instance addresses', () => {
     assert.deepEqual(parseAddr('127.0.0.1:5000'), { host: '127.0.0.1', port: 5000 });
     assert.deepEqual(parseAddr('[::1]:8080'), { host: '::1', port: 8080 });
