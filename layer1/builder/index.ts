@@ -5,3 +5,4 @@ export * from './types.ts';
 export { createBuildQueue, QUEUE_NAME, type BuildQueue, type BuildQueueOptions } from './queue.ts';
 export { BuildStore, KEY_PREFIX } from './store.ts';
 export { slugImage, slugBlobsToKeep, SLUG_REPO, SLUG_PARENT, type SlugImage } from './slug.ts';
+export { buildCacheDir, purgeBuildCache } from './cache.ts';

@@ -131,6 +131,12 @@ async function logOf(q: BuildQueue, id: string): Promise<BuildLogLine[]> {
 
 const textOf = (lines: BuildLogLine[]) => lines.map((l) => l.line).join('\n');
 
+/** The log so far, without waiting for the end. */
+async function logOf2(id: string): Promise<string> {
+  const rec = await squeue.getBuild(id);
+  return rec ? textOf((await squeue.store.readLog(rec.appId, id)).lines) : '';
+}
+
 describe('builder with the real driver', { timeout: 400_000 }, () => {
   let built: BuildRecord;
 
@@ -373,6 +379,20 @@ describe('builder with a stand-in driver', { timeout: 240_000 }, () => {
     assert.match(f2.lines[0]!.line, /waiting for 1 earlier build of builder-app-\d+ to finish/);
     assert.equal(f2.lines[0]!.stream, 'system');
     assert.deepEqual((await squeue.store.queuedApps()).filter((x) => x === app.id), [], "the app's queue is empty");
+  });
+
+  it('a builder that stops stops its running build, records it as interrupted and leaves no container (last: it closes the stand-in builder)', async () => {
+    const app = newApp();
+    const src = source('interrupted', { SLOW: '1' });
+    const { buildId } = await squeue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path } });
+    await until('the build to run', async () => (await logOf2(buildId)).includes('sleeping'), 60_000);
+    const t0 = Date.now();
+    await standin.close();
+    assert.ok(Date.now() - t0 < 10_000, `closed in ${Date.now() - t0} ms`);
+    const rec = await squeue.getBuild(buildId);
+    assert.equal(rec?.state, 'failed');
+    assert.equal(rec?.failure?.code, 'interrupted');
+    assert.deepEqual(await buildContainers(), []);
   });
 });
 
