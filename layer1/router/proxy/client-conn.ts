@@ -38,6 +38,8 @@ const MAX_ATTEMPTS = 4;
 /** Pipelined bytes buffered while a request is in flight before the client is paused. */
 const MAX_EARLY = 64 * 1024;
 const MAX_RESPONSE_HEAD = 64 * 1024;
+/** Bodies up to this size go out in one buffer with their head. */
+const SMALL_BODY = 16 * 1024;
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 const ABSOLUTE = /^https?:\/\/([^/?#]*)/i;
 
@@ -513,6 +515,18 @@ export class ClientConn implements BackendUser {
     }
     if (rest === null) {
       if (!this.sock.write(head, 'latin1')) this.conn!.pause();
+      return;
+    }
+    if (this.resMode === RES_LENGTH && rest.length <= this.resLeft && rest.length <= SMALL_BODY) {
+      // The common small response: head and body in one buffer, one write (cheaper than writev).
+      const out = Buffer.allocUnsafe(head.length + rest.length);
+      out.write(head, 0, 'latin1');
+      rest.copy(out, head.length);
+      this.resLeft -= rest.length;
+      this.bytesOut += rest.length;
+      const ok = this.sock.write(out);
+      if (this.resLeft === 0) return this.responseDone();
+      if (!ok) this.conn!.pause();
       return;
     }
     this.sock.cork();
