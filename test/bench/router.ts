@@ -142,12 +142,33 @@ async function ready(port: number, what: string): Promise<void> {
 interface Wrk {
   rps: number;
   errors: string;
+  /** CPU time of the side's processes per request, µs (NaN: not measured). */
+  cpuUs: number;
+}
+
+/** utime + stime of a process and its children (nginx: master and workers), ms. */
+function cpuMs(pid: number): number {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    // gone
+  }
+  return [pid, ...kids].reduce((sum, p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return sum + (Number(f[11]) + Number(f[12])) * 10; // clock ticks at 100 Hz
+    } catch {
+      return sum;
+    }
+  }, 0);
 }
 
 /** The median run, with every run's req/s for the table. */
 function summary(rs: Wrk[]): Wrk & { all: string } {
   const m = median(rs.map((r) => r.rps));
-  return { rps: m, errors: rs.map((r) => r.errors).filter(Boolean).join(' / '), all: rs.map((r) => r.rps.toFixed(0)).join(' ') };
+  return { rps: m, errors: rs.map((r) => r.errors).filter(Boolean).join(' / '), all: rs.map((r) => r.rps.toFixed(0)).join(' '), cpuUs: median(rs.map((r) => r.cpuUs)) };
 }
 
 /** Medians of each figure over the rounds; errors summed. */
@@ -156,13 +177,16 @@ function summaryLoad(rs: LoadResult[]): LoadResult & { allP99: string } {
   return { ...rs[0], p50: med('p50'), p99: med('p99'), achievedRate: med('achievedRate'), errors: rs.reduce((a, r) => a + r.errors, 0), allP99: rs.map((r) => r.p99.toFixed(2)).join(' ') };
 }
 
-function wrk(port: number, seconds: number): Wrk {
+function wrk(port: number, seconds: number, pid?: number): Wrk {
+  const cpu0 = pid === undefined ? 0 : cpuMs(pid);
   const r = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
   const sock = /Socket errors: (.*)/.exec(r.stdout);
-  return { rps: m ? Number(m[1]) : 0, errors: [non2xx ? `non-2xx ${non2xx[1]}` : '', sock ? sock[1] : ''].filter(Boolean).join('; ') };
+  const n = /(\d+) requests in/.exec(r.stdout);
+  const cpuUs = pid === undefined || !n ? NaN : ((cpuMs(pid) - cpu0) * 1000) / Number(n[1]);
+  return { rps: m ? Number(m[1]) : 0, errors: [non2xx ? `non-2xx ${non2xx[1]}` : '', sock ? sock[1] : ''].filter(Boolean).join('; '), cpuUs };
 }
 
 async function latency(port: number, what: string): Promise<LoadResult> {
@@ -189,7 +213,7 @@ async function bench(): Promise<void> {
     await ready(backendPort, 'backend nginx');
 
     const nginxPort = await freePort();
-    startNginx(0, nginxConf(dir, 'proxy',
+    const nginxProc = startNginx(0, nginxConf(dir, 'proxy',
       `  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${nginxPort};\n    location / {\n` +
       `      proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n      proxy_set_header Host $host;\n` +
       `      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n      proxy_set_header X-Forwarded-Proto $scheme;\n` +
@@ -205,12 +229,12 @@ async function bench(): Promise<void> {
     // Warm-up (the router's JIT, both proxies' upstream connections), then the measured runs.
     wrk(router.port, 3);
     wrk(nginxPort, 2);
-    const sides = [{ name: 'nginx', port: nginxPort }, { name: 'router', port: router.port }];
+    const sides = [{ name: 'nginx', port: nginxPort, pid: nginxProc.pid! }, { name: 'router', port: router.port, pid: router.pid }];
     const runs = { direct: [] as Wrk[], nginx: [] as Wrk[], router: [] as Wrk[] };
     const lat = { direct: [] as LoadResult[], nginx: [] as LoadResult[], router: [] as LoadResult[] };
     runs.direct.push(wrk(backendPort, SECONDS));
     for (let k = 0; k < ROUNDS; k++) {
-      for (const side of k % 2 ? [...sides].reverse() : sides) runs[side.name as 'nginx' | 'router'].push(wrk(side.port, SECONDS));
+      for (const side of k % 2 ? [...sides].reverse() : sides) runs[side.name as 'nginx' | 'router'].push(wrk(side.port, SECONDS, side.pid));
     }
     for (let k = 0; k < ROUNDS; k++) {
       lat.direct.push(await latency(backendPort, 'direct'));
@@ -233,10 +257,10 @@ async function bench(): Promise<void> {
     const addedNginx = lNginx.p99 - lDirect.p99;
     const addedRouter = lRouter.p99 - lDirect.p99;
     const row = (name: string, w: ReturnType<typeof summary>, l: ReturnType<typeof summaryLoad>) => [
-      name, w.rps.toFixed(0), w.all, w.errors || '0', l.p50, l.p99, l.allP99, l.p99 - lDirect.p99, l.achievedRate.toFixed(0), String(l.errors),
+      name, w.rps.toFixed(0), w.all, Number.isNaN(w.cpuUs) ? '-' : w.cpuUs.toFixed(1), w.errors || '0', l.p50, l.p99, l.allP99, l.p99 - lDirect.p99, l.achievedRate.toFixed(0), String(l.errors),
     ];
     console.log(table([
-      ['side', 'req/s (median)', 'req/s per round', 'wrk errors', `p50 ms @${RATE}/s`, 'p99 ms (median)', 'p99 per round', 'added p99 ms', 'achieved req/s', 'load errors'],
+      ['side', 'req/s (median)', 'req/s per round', 'cpu µs/req', 'wrk errors', `p50 ms @${RATE}/s`, 'p99 ms (median)', 'p99 per round', 'added p99 ms', 'achieved req/s', 'load errors'],
       row('direct (nginx backend)', direct, lDirect),
       row('nginx proxy (1 worker)', viaNginx, lNginx),
       row('slipway router', viaRouter, lRouter),
@@ -254,7 +278,7 @@ async function bench(): Promise<void> {
       bench: 'router', metric: 'req/s', value: r(viaRouter.rps, 0), baseline: r(viaNginx.rps, 0), ratio: r(ratio), target: 0.8, unit: 'req/s',
       pass: ratio >= 0.8 && p99ok,
       ...{
-        directRps: r(direct.rps, 0),
+        directRps: r(direct.rps, 0), nginxCpuUsPerReq: r(viaNginx.cpuUs, 1), routerCpuUsPerReq: r(viaRouter.cpuUs, 1),
         p99DirectMs: r(lDirect.p99), p99NginxMs: r(lNginx.p99), p99RouterMs: r(lRouter.p99),
         addedP99NginxMs: r(addedNginx), addedP99RouterMs: r(addedRouter),
         latencyRate: RATE, rounds: ROUNDS, idleConnections: idle.open, rssIdleMiB: r(rssIdle, 1), rssBeforeIdleMiB: r(rssBefore, 1),

@@ -48,6 +48,8 @@ export interface BuildSpecInput {
   npm?: HostNpmSettings;
   /** More `K=V` for the driver itself (e.g. SLIPWAY_BUILD_TRACE=1 traces it with timestamps). */
   extraEnv?: string[];
+  /** More read-only binds, host → container (a buildpack the builder cloned on the host). */
+  extraBinds?: Record<string, string>;
 }
 
 /** The build container of the contract: root (the driver drops to `app`), bridge network, binds, env. */
@@ -70,6 +72,7 @@ export function buildContainerSpec(i: BuildSpecInput): ContainerSpecInput {
     { source: npm.caFile, destination: CONTAINER_CA, readonly: true },
   ];
   if (i.outDir) binds.push({ source: i.outDir, destination: '/tmp/out', readonly: false });
+  for (const [source, destination] of Object.entries(i.extraBinds ?? {})) binds.push({ source, destination, readonly: true });
   return {
     name: i.name,
     image: i.image,

@@ -29,6 +29,7 @@ after(async () => {
 });
 
 interface BuildOpts {
+  extraBinds?: Record<string, string>;
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
   cache?: string;
   config?: Record<string, string>;
@@ -48,6 +49,7 @@ async function build(app: string, opts: BuildOpts = {}): Promise<BuildOutcome> {
     config: opts.config,
     buildpackUrl: opts.buildpackUrl,
     onLine: opts.onLine,
+    extraBinds: opts.extraBinds,
   });
   return r;
 }
@@ -201,6 +203,10 @@ describe('buildpacks', () => {
       assert.doesNotMatch(res, /root:x:0/);
     }
     assert.match(await rawGet(app.port, '/'), /^HTTP\/1\.1 200 /);
+    const missing = await get(app.port, '/no/such/page');
+    assert.equal(missing.status, 404);
+    assert.match(missing.body, /static-site: no such page/);
+    assert.equal((await fetch(`http://127.0.0.1:${app.port}/`, { method: 'POST' })).status, 405);
     await t.runtime.remove(app.id, { force: true });
   });
 
@@ -325,6 +331,22 @@ describe('buildpacks', () => {
     assert.match(r.stdout, /PATH seen by the next buildpack: \/tmp\/build\/node_modules\/\.bin:/);
     assert.deepEqual(r.result!.buildpacks, [{ name: 'Node.js', url: 'nodejs' }, { name: 'Checker', url: './check' }]);
     assert.deepEqual(r.result!.processTypes, { web: 'npm start' });
+  });
+
+  test('BUILDPACK_URL as an absolute path: a read-only buildpack bound in, as the builder does with a cloned git buildpack', async () => {
+    const pack = join(dir, 'cloned-pack');
+    mkdirSync(join(pack, 'bin'), { recursive: true });
+    writeFileSync(join(pack, 'bin/detect'), '#!/bin/sh\n[ -f "$1/Procfile" ] && echo Cloned\n');
+    writeFileSync(join(pack, 'bin/compile'), '#!/bin/sh\necho "       compiled by the cloned pack"\necho "export FROM_CLONED=yes" > "$(dirname "$0")/../export"\n');
+    chmodSync(join(pack, 'bin/detect'), 0o755);
+    chmodSync(join(pack, 'bin/compile'), 0o755);
+    const r = await build('web-worker', { buildpackUrl: '/tmp/buildpack-src', extraBinds: { [pack]: '/tmp/buildpack-src' } });
+    ok(r);
+    assert.match(r.stdout, /-----> Cloned app detected\n {7}compiled by the cloned pack/);
+    assert.deepEqual(r.result!.buildpacks, [{ name: 'Cloned', url: '/tmp/buildpack-src' }]);
+    assert.deepEqual(Object.keys(r.result!.processTypes), ['web', 'worker']);
+    const mismatch = await build('node-deps', { buildpackUrl: '/tmp/buildpack-src', extraBinds: { [pack]: '/tmp/buildpack-src' } });
+    assert.match(mismatch.stderr, /Buildpack '\/tmp\/buildpack-src' \(from BUILDPACK_URL\) does not detect this app\./);
   });
 
   test('failures say what is wrong and how to fix it, and leave no slug', async () => {
