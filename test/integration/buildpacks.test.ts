@@ -3,13 +3,14 @@
 // launcher and answers on a published port; the build cache, .slugignore, the env dir,
 // BUILDPACK_URL and .buildpacks behave as buildpacks/README.md says; failures say why.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { chmodSync, cpSync, createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { importStack } from '../../layer0/runtime/index.ts';
-import { FIXTURE_APPS, listTar, runBuild, type BuildOutcome } from '../helpers/build.ts';
+import { BUILDPACKS_DIR, FIXTURE_APPS, listTar, runBuild, type BuildOutcome } from '../helpers/build.ts';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
 const SHA = '3f2a9c1e5b7d4f60a8e2c9b1d3f5a7c9e1b3d5f7';
@@ -347,6 +348,31 @@ describe('buildpacks', () => {
     assert.deepEqual(Object.keys(r.result!.processTypes), ['web', 'worker']);
     const mismatch = await build('node-deps', { buildpackUrl: '/tmp/buildpack-src', extraBinds: { [pack]: '/tmp/buildpack-src' } });
     assert.match(mismatch.stderr, /Buildpack '\/tmp\/buildpack-src' \(from BUILDPACK_URL\) does not detect this app\./);
+  });
+
+  test('Procfile and release YAML rules: comments, CRLF, first of a type wins, Procfile over defaults, later buildpack over earlier', () => {
+    const app = join(dir, 'finish-app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'Procfile'), [
+      '# a comment', '', 'web: node a.js --port=$PORT', 'web: node b.js', 'worker:python3 w.py', 'bad line here',
+      'release: ./migrate && echo "a: b"\r', 'Clock_2-x:  bash -c "sleep 1"',
+    ].join('\n'));
+    const rel1 = join(dir, 'rel1.yml');
+    const rel2 = join(dir, 'rel2.yml');
+    writeFileSync(rel1, '---\naddons: []\ndefault_process_types:\n  web: npm start\n  console: node\nconfig_vars:\n  A: "x y"\n');
+    writeFileSync(rel2, "--- \ndefault_process_types:\n  console: node --inspect\nconfig_vars:\n  B: 'it''s'\n  A: z\n");
+    const out = execFileSync('node', [join(BUILDPACKS_DIR, 'lib/finish.js'), app, join(dir, 'finish.json'), rel1, rel2, '--', 'One', 'one', 'Two', './two'], { encoding: 'utf8' });
+    assert.match(out, /Warning: Procfile declares 'web' more than once; the first one is used/);
+    assert.match(out, /Warning: ignoring a Procfile line that is not 'type: command': bad line here/);
+    assert.match(out, /Procfile declares types {5}-> web, worker, release, Clock_2-x\n {7}Default types for buildpack -> console/);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'finish.json'), 'utf8')), {
+      buildpacks: [{ name: 'One', url: 'one' }, { name: 'Two', url: './two' }],
+      processTypes: { console: 'node --inspect', web: 'node a.js --port=$PORT', worker: 'python3 w.py', release: './migrate && echo "a: b"', 'Clock_2-x': 'bash -c "sleep 1"' },
+      stack: 'bookworm',
+    });
+    const vars = readFileSync(join(app, '.profile.d/00_config_vars.sh'), 'utf8');
+    const shown = execFileSync('bash', ['-c', `B=preset; . '${join(app, '.profile.d/00_config_vars.sh')}'; printf '%s|%s' "$A" "$B"`], { encoding: 'utf8' });
+    assert.equal(shown, 'z|preset', vars);
   });
 
   test('failures say what is wrong and how to fix it, and leave no slug', async () => {
