@@ -4,3 +4,4 @@ export * from './types.ts';
 export { connectBlobs, localBlobs, type BlobClient } from './client.ts';
 export { BlobStore, DEFAULT_GC_GRACE_MS, type PutOptions, type GetOptions } from './store.ts';
 export { signBlobUrl } from './signing.ts';
+export { loadOrCreateBlobToken } from './token.ts';

@@ -175,7 +175,7 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
     await following.catch(() => undefined);
 
     if (reason === 'cancelled') return cancelled(exitCode);
-    if (reason === 'timeout') return failed({ code: 'timeout', message: `the build took longer than ${Math.round(d.timeoutMs / 60_000)} minutes and was stopped`, exitCode });
+    if (reason === 'timeout') return failed({ code: 'timeout', message: `the build took longer than ${d.timeoutMs >= 60_000 ? `${Math.round(d.timeoutMs / 60_000)} minutes` : `${Math.round(d.timeoutMs / 1000)} s`} and was stopped`, exitCode });
     if (exitCode !== 0) {
       const state = await d.agent.inspectContainer(id).then((i) => i.State).catch(() => null);
       if (state?.OOMKilled || exitCode === 137) {

@@ -4,14 +4,15 @@
 // agent-style fetch of a signed URL with no header.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { connectBlobs } from '../../layer1/blobstore/client.ts';
-import { startBlobServer, type RunningBlobServer } from '../../layer1/blobstore/server.ts';
+import { parseRange, startBlobServer, type RunningBlobServer } from '../../layer1/blobstore/server.ts';
+import { loadOrCreateBlobToken } from '../../layer1/blobstore/token.ts';
 import { signBlobUrl } from '../../layer1/blobstore/signing.ts';
 import { BlobStore } from '../../layer1/blobstore/store.ts';
 
@@ -169,6 +170,26 @@ describe('blobstore', () => {
     assert.equal(await c.has(r.id), false);
     await assert.rejects(c.get(r.id), /404/);
     await assert.rejects(connectBlobs({ url: srv.url, token: 'bad' }).put(Readable.from([data])), /401/);
+  });
+
+  it('parses ranges as RFC 9110 says (one range; junk and multi-range serve it all)', () => {
+    assert.deepEqual(parseRange('bytes=0-0', 10), { start: 0, end: 0 });
+    assert.deepEqual(parseRange('bytes=5-100', 10), { start: 5, end: 9 });
+    assert.deepEqual(parseRange('bytes=-100', 10), { start: 0, end: 9 });
+    assert.equal(parseRange('bytes=10-', 10), 'unsatisfiable');
+    assert.equal(parseRange('bytes=-0', 10), 'unsatisfiable');
+    assert.equal(parseRange('bytes=5-2', 10), null);
+    assert.equal(parseRange('bytes=0-1,3-4', 10), null);
+    assert.equal(parseRange('items=0-1', 10), null);
+    assert.equal(parseRange(undefined, 10), null);
+  });
+
+  it('the token file is made once, 0600, and read back', async () => {
+    const home = join(dir, 'token-home');
+    const t = await loadOrCreateBlobToken(home);
+    assert.match(t, /^slwb_[A-Za-z0-9_-]{40,}$/);
+    assert.equal(statSync(join(home, 'blob-token')).mode & 0o777, 0o600);
+    assert.equal(await loadOrCreateBlobToken(home), t);
   });
 
   it('gc deletes what is neither kept nor young', async () => {

@@ -381,6 +381,28 @@ describe('builder with a stand-in driver', { timeout: 240_000 }, () => {
     assert.deepEqual((await squeue.store.queuedApps()).filter((x) => x === app.id), [], "the app's queue is empty");
   });
 
+  it('a build over its time limit is stopped and fails saying so', async () => {
+    const kp = redis.prefix('ctl');
+    const b = await startBuilder({
+      redis: redis.url, agent: { socketPath }, blobs, home: paths.home, keyPrefix: kp, bullPrefix: 'bullt',
+      buildpacksDir: STANDIN, timeoutMs: 3000, log: silentLogger, host: { npmRegistry: 'https://registry.npmjs.org/', caBundle: null },
+    });
+    const q = createBuildQueue({ redis: redis.url, keyPrefix: kp, bullPrefix: 'bullt' });
+    try {
+      const src = source('too-long', { SLOW: '1' });
+      const { buildId } = await q.enqueueBuild({ app: newApp(), commit: src.commit, sourceTar: { path: src.path } });
+      const rec = await q.waitForBuild(buildId, { timeoutMs: 60_000 });
+      assert.equal(rec.state, 'failed');
+      assert.equal(rec.failure?.code, 'timeout');
+      assert.match(rec.failure!.message, /took longer than 3 s and was stopped/);
+      assert.ok(rec.durationMs! < 15_000);
+      assert.deepEqual(await buildContainers(), []);
+    } finally {
+      await q.close();
+      await b.close();
+    }
+  });
+
   it('a builder that stops stops its running build, records it as interrupted and leaves no container (last: it closes the stand-in builder)', async () => {
     const app = newApp();
     const src = source('interrupted', { SLOW: '1' });
