@@ -158,6 +158,8 @@ describe('buildpacks', () => {
     const res = await get(app.port);
     assert.equal(res.status, 200);
     assert.equal(res.body, `node-deps ok: ms('2 days')=172800000 NODE_ENV=production version=${SHA}\n`);
+    assert.equal((await get(app.port, '/env/DYNO')).body, 'web.1\n');
+    assert.equal((await get(app.port, '/env/NOPE')).status, 404);
     // `npm start` is PID 1: it passes SIGTERM on to node, so a stop is quick, not a SIGKILL.
     const t0 = Date.now();
     await t.runtime.stop(app.id, { timeout: 10 });
@@ -271,6 +273,22 @@ describe('buildpacks', () => {
     assert.match(await logs(worker.id), /WORKER TICK 1 FROM WORKER\.1\nWORKER TICK 2 FROM WORKER\.1/);
     await t.runtime.remove(worker.id, { force: true });
     await t.runtime.remove(web.id, { force: true });
+  });
+
+  test('web-crash and web-no-port build, then fail the way deploy tests need', async () => {
+    const crash = await build('web-crash');
+    ok(crash);
+    const c = await runSlug(crash.slugPath, crash.result!.processTypes.web, { web: true });
+    assert.equal((await c.exit).exitCode, 3);
+    assert.match(await logs(c.id), /web-crash: exiting on purpose/);
+    const idle = await build('web-no-port');
+    ok(idle);
+    const i = await runSlug(idle.slugPath, idle.result!.processTypes.web, { web: true });
+    await assert.rejects(get(i.port, '/', 1500));
+    assert.equal(t.runtime.get(i.id).state.status, 'running');
+    assert.match(await logs(i.id), /running, but not listening on 5000/);
+    await t.runtime.remove(i.id, { force: true });
+    await t.runtime.remove(c.id, { force: true });
   });
 
   test('release-step: the release command runs as a one-off and its failure is an exit code', async () => {
