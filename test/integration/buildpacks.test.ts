@@ -30,6 +30,7 @@ after(async () => {
 });
 
 interface BuildOpts {
+  memory?: number;
   extraBinds?: Record<string, string>;
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
   cache?: string;
@@ -51,6 +52,7 @@ async function build(app: string, opts: BuildOpts = {}): Promise<BuildOutcome> {
     buildpackUrl: opts.buildpackUrl,
     onLine: opts.onLine,
     extraBinds: opts.extraBinds,
+    memory: opts.memory,
   });
   return r;
 }
@@ -407,6 +409,11 @@ describe('buildpacks', () => {
     assert.equal(broken.slugPath, null);
     assert.match(broken.output, /build\.js: cannot compile src\/app\.ts/);
     assert.match(broken.stderr, /The build script failed: 'npm run build' exited 1/);
+
+    const oom = await build('build-oom', { memory: 256 * 1024 * 1024 });
+    assert.notEqual(oom.exitCode, 0);
+    assert.match(oom.stdout, /build-oom: holding 32 MiB/);
+    assert.match(oom.stderr, /killed \(SIGKILL\): most likely it went over the build's memory limit/);
 
     const badJson = await build(variant('node-deps', { 'package.json': '{ "name": "x", }' }));
     assert.notEqual(badJson.exitCode, 0);
