@@ -8,10 +8,18 @@ import type { Backend } from '../types.ts';
 /** What a backend connection reports to the client connection it serves. */
 export interface BackendUser {
   onBackendConnect(c: BackendConn): void;
+  /** `chunk` is only valid during the call (see READ_BUFFER). */
   onBackendData(chunk: Buffer): void;
   onBackendDrain(): void;
   onBackendClose(c: BackendConn): void;
 }
+
+/**
+ * One read buffer for every backend socket (net's `onread`): reads land in it in place, without a
+ * Buffer per read or the stream machinery. A chunk handed to onBackendData is valid only during
+ * that call: whatever is kept or written on is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** The most idle connections kept per backend; more are closed when released. */
 const MAX_IDLE = 256;
@@ -40,9 +48,8 @@ export class BackendConn {
   ) {
     this.user = user;
     this.since = performance.now();
-    this.sock = connect({ host: backend.host, port: backend.port, noDelay: true });
+    this.sock = connect({ host: backend.host, port: backend.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
     this.sock.on('connect', this.onConnect);
-    this.sock.on('data', this.onData);
     this.sock.on('drain', this.onDrain);
     this.sock.on('error', this.onError);
     this.sock.on('close', this.onClose);
@@ -53,9 +60,10 @@ export class BackendConn {
     this.user?.onBackendConnect(this);
   };
 
-  private readonly onData = (chunk: Buffer) => {
-    if (this.user !== null) this.user.onBackendData(chunk);
+  private readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    if (this.user !== null) this.user.onBackendData((buf as Buffer).subarray(0, n));
     else this.sock.destroy(); // bytes nobody asked for: the connection is out of step
+    return true;
   };
 
   private readonly onDrain = () => {

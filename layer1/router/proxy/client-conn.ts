@@ -443,16 +443,17 @@ export class ClientConn implements BackendUser {
     this.lastActive = performance.now();
     if (this.state === TUNNEL) {
       this.bytesOut += chunk.length;
-      if (!this.sock.write(chunk)) this.conn!.pause();
+      if (!this.sock.write(Buffer.from(chunk))) this.conn!.pause();
       return;
     }
     if (this.resMode !== RES_HEAD) return this.relayResponse(chunk);
+    // chunk lives in the shared read buffer: a partial head is copied before it is kept
     let buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
     for (;;) {
       const end = headEnd(buf);
       if (end < 0) {
         if (buf.length > MAX_RESPONSE_HEAD) return this.badGateway('a response head larger than 64 KiB');
-        this.resBuf = buf;
+        this.resBuf = buf === chunk ? Buffer.from(buf) : buf;
         return;
       }
       let h: ResponseHead;
@@ -550,7 +551,7 @@ export class ClientConn implements BackendUser {
         this.bytesOut += size.length + 2;
         this.sock.cork();
         this.sock.write(size, 'latin1');
-        this.sock.write(chunk);
+        this.sock.write(Buffer.from(chunk));
         const ok = this.sock.write('\r\n', 'latin1');
         this.sock.uncork();
         this.bytesOut += n;
@@ -560,7 +561,7 @@ export class ClientConn implements BackendUser {
     }
     if (n < chunk.length) this.connReusable = false; // bytes past the response: out of step
     this.bytesOut += n;
-    const ok = this.sock.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+    const ok = this.sock.write(Buffer.from(n === chunk.length ? chunk : chunk.subarray(0, n)));
     if ((this.resMode === RES_LENGTH && this.resLeft === 0) || (this.resMode === RES_CHUNKED && this.resChunk!.done)) return this.responseDone();
     if (!ok) this.conn!.pause();
   }
@@ -653,7 +654,7 @@ export class ClientConn implements BackendUser {
     this.sock.write(head, 'latin1');
     if (rest !== null) {
       this.bytesOut += rest.length;
-      this.sock.write(rest);
+      this.sock.write(Buffer.from(rest));
     }
     const early = this.buf;
     this.buf = null;
