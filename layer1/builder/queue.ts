@@ -76,7 +76,12 @@ export function createBuildQueue(o: BuildQueueOptions): BuildQueue {
     bull,
     startJob,
     async enqueueBuild(input) {
-      const req = BuildRequestSchema.parse(input);
+      const parsed = BuildRequestSchema.safeParse(input);
+      if (!parsed.success) {
+        const i = parsed.error.issues[0]!;
+        throw new SlipwayError('invalid_params', `${i.path.join('.') || 'build'}: ${i.message}`, { details: parsed.error.issues });
+      }
+      const req = parsed.data;
       const now = Date.now();
       const rec: BuildRecord = {
         id: newBuildId(now), app: req.app.name, appId: req.app.id, commit: req.commit, state: 'pending',

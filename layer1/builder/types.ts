@@ -21,7 +21,7 @@ export const BuildRequestSchema = z.object({
   commit: z.string().regex(/^[0-9a-f]{7,64}$/, 'a commit sha'),
   sourceTar: SourceTar,
   /** The app's config vars, written one file each into the env dir (`/tmp/env`). */
-  config: z.record(z.string(), z.string()).default({}),
+  config: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,99}$/, 'a config var name (letters, digits, _; a file name in the env dir)'), z.string()).default({}),
   /** A buildpack name, path or git URL the build driver understands (`BUILDPACK_URL`). */
   buildpackUrl: z.string().max(2000).optional(),
   /** Who asked (shown in the record). */

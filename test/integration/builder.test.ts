@@ -278,6 +278,8 @@ describe('builder with a stand-in driver', { timeout: 240_000 }, () => {
     assert.match(text, /cache builds=1/);
     assert.ok(lines.some((l) => l.stream === 'stderr' && l.line.includes('to stderr')), 'stderr is kept apart');
     assert.deepEqual(rec.buildpacks, [{ name: 'Stand-in', url: 'stand-in' }]);
+    await assert.rejects(squeue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path }, config: { 'BAD NAME': 'x' } }), (err: Error & { code?: string }) => err.code === 'invalid_params' && /config/.test(err.message));
+    await assert.rejects(squeue.enqueueBuild({ app, commit: 'not-a-sha', sourceTar: { path: src.path } }), /commit/);
   });
 
   it('a cancel stops a running build within 10 s and leaves no container', async () => {
@@ -397,6 +399,27 @@ describe('builder with a stand-in driver', { timeout: 240_000 }, () => {
       assert.match(rec.failure!.message, /took longer than 3 s and was stopped/);
       assert.ok(rec.durationMs! < 15_000);
       assert.deepEqual(await buildContainers(), []);
+    } finally {
+      await q.close();
+      await b.close();
+    }
+  });
+
+  it("a queue head whose job was lost (a producer died between two steps) is built after the worker's resync", async () => {
+    const kp = redis.prefix('ctl');
+    const q = createBuildQueue({ redis: redis.url, keyPrefix: kp, bullPrefix: 'bullx' });
+    const src = source('lost-job', { 'message.txt': 'x' });
+    const app = newApp();
+    const { buildId } = await q.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path } });
+    await q.bull.remove(buildId);
+    assert.equal(await q.bull.getJob(buildId), undefined);
+    const b = await startBuilder({
+      redis: redis.url, agent: { socketPath }, blobs, home: paths.home, keyPrefix: kp, bullPrefix: 'bullx',
+      buildpacksDir: STANDIN, log: silentLogger, host: { npmRegistry: 'https://registry.npmjs.org/', caBundle: null },
+    });
+    try {
+      const rec = await q.waitForBuild(buildId, { timeoutMs: 60_000 });
+      assert.equal(rec.state, 'succeeded');
     } finally {
       await q.close();
       await b.close();
