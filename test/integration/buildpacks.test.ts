@@ -254,15 +254,15 @@ describe('buildpacks', () => {
     assert.match(m.stderr, /pyproject\.toml lists packages \(requests\), but builds have no access to PyPI/);
   });
 
-  test('web-worker: Procfile types; the command is PID 1 under bash semantics and stops on SIGTERM', async () => {
+  test('web-worker: Procfile types under bash semantics; the launcher is PID 1 and passes SIGTERM on to web and worker', async () => {
     const r = await build('web-worker');
     ok(r);
     assert.match(r.stdout, /-----> Procfile app detected/);
     assert.match(r.stdout, /Procfile declares types {5}-> web, worker/);
     assert.deepEqual(Object.keys(r.result!.processTypes), ['web', 'worker']);
-    const pid = await runSlug(r.slugPath, 'echo "pid=$$ user=$(id -un) cwd=$PWD home=$HOME" | cat');
-    await pid.exit;
-    assert.equal(await logs(pid.id), 'pid=1 user=app cwd=/app home=/app\n');
+    const pid = await runSlug(r.slugPath, 'echo "init=$(tr "\\0" " " </proc/1/cmdline) user=$(id -un) cwd=$PWD home=$HOME" | cat');
+    assert.equal((await pid.exit).exitCode, 0);
+    assert.equal(await logs(pid.id), `init=bash /app/.slipway/launch ${'echo "init=$(tr "\\0" " " </proc/1/cmdline) user=$(id -un) cwd=$PWD home=$HOME" | cat'}  user=app cwd=/app home=/app\n`);
     const worker = await runSlug(r.slugPath, r.result!.processTypes.worker, { dyno: 'worker.1' });
     const web = await runSlug(r.slugPath, r.result!.processTypes.web, { web: true });
     assert.match((await get(web.port)).body, /^web-worker web web\.1 version=/);
@@ -273,6 +273,11 @@ describe('buildpacks', () => {
     const end = Date.now() + 10_000;
     while (!/WORKER TICK 2 FROM WORKER\.1/.test(await logs(worker.id)) && Date.now() < end) await new Promise((res) => setTimeout(res, 200));
     assert.match(await logs(worker.id), /WORKER TICK 1 FROM WORKER\.1\nWORKER TICK 2 FROM WORKER\.1/);
+    // The worker is a shell loop with no handler of its own: the launcher passes SIGTERM on.
+    const t1 = Date.now();
+    await t.runtime.stop(worker.id, { timeout: 20 });
+    assert.ok(Date.now() - t1 < 5000, `worker stop took ${Date.now() - t1} ms`);
+    assert.equal((await worker.exit).exitCode, 143);
     await t.runtime.remove(worker.id, { force: true });
     await t.runtime.remove(web.id, { force: true });
   });
@@ -289,6 +294,11 @@ describe('buildpacks', () => {
     await assert.rejects(get(i.port, '/', 1500));
     assert.equal(t.runtime.get(i.id).state.status, 'running');
     assert.match(await logs(i.id), /running, but not listening on 5000/);
+    // `sleep` has no SIGTERM handler: it still stops at once, not at the SIGKILL.
+    const t0 = Date.now();
+    await t.runtime.stop(i.id, { timeout: 20 });
+    assert.ok(Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms`);
+    assert.equal((await i.exit).exitCode, 143);
     await t.runtime.remove(i.id, { force: true });
     await t.runtime.remove(c.id, { force: true });
   });
