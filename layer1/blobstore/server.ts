@@ -72,7 +72,8 @@ export function parseRange(header: string | undefined, size: number): { start: n
 export async function startBlobServer(o: BlobServerOptions): Promise<RunningBlobServer> {
   if (!o.token) throw new SlipwayError('invalid_params', 'the blob server needs a token');
   const log = o.log ?? silentLogger;
-  const store = o.store ?? (await BlobStore.open(o.dir ?? (() => { throw new SlipwayError('invalid_params', 'dir or store is required'); })()));
+  if (!o.store && !o.dir) throw new SlipwayError('invalid_params', 'the blob server needs a dir or a store');
+  const store = o.store ?? (await BlobStore.open(o.dir!));
   const maxBytes = o.maxBytes ?? 8 * 2 ** 30;
 
   function authorize(req: IncomingMessage, url: URL, id: string | null): Access {

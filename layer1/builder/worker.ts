@@ -13,8 +13,7 @@ import { agentArchive } from './agent-archive.ts';
 import { readHostBuildEnv, type HostBuildEnv } from './host-env.ts';
 import { createBuildQueue, DEFAULT_STACK, QUEUE_NAME, type BuildJobData, type BuildQueue } from './queue.ts';
 import { runBuild, type BuildRun, type RunBuildDeps } from './run-build.ts';
-import type { BuildRecord } from './types.ts';
-import { TERMINAL } from './types.ts';
+import { TERMINAL, type BuildRecord } from './types.ts';
 
 export const STACK_IMAGE = 'slipway/stack:bookworm';
 export const DEFAULT_BUILDPACKS_DIR = fileURLToPath(new URL('../../buildpacks', import.meta.url));
