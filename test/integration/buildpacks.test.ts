@@ -144,8 +144,9 @@ describe('buildpacks', () => {
     assert.match(warm.stdout, /^ {7}Restoring cache \(1 packages\)$/m);
     assert.match(warm.stdout, /node_modules matches package-lock\.json \(from the build cache\): skipping npm ci/);
     assert.doesNotMatch(warm.stdout, /Running npm ci/);
+    // Faster by construction (no npm at all); wall times on a shared 2-core machine are only reported.
+    assert.doesNotMatch(warm.stdout, /added \d+ package/);
     tc.diagnostic(`node-deps build: cold ${cold.ms} ms, warm ${warm.ms} ms`);
-    assert.ok(warm.ms < cold.ms, `warm ${warm.ms} ms vs cold ${cold.ms} ms`);
 
     const entries = await listTar(warm.slugPath);
     assert.ok(entries.has('app/node_modules/ms/.from-cache'));
