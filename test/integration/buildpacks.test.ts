@@ -441,6 +441,12 @@ describe('buildpacks', () => {
     assert.match(noPypi.stderr, /requirements\.txt lists packages \(flask\), but builds have no access to PyPI/);
     assert.match(noPypi.stderr, /pip download -r requirements\.txt -d vendor/);
 
+    const badToml = variant('python-stdlib', { 'pyproject.toml': '[project\nname = 1\n' });
+    rmSync(join(badToml, 'requirements.txt'));
+    const toml = await build(badToml);
+    assert.notEqual(toml.exitCode, 0);
+    assert.match(toml.stderr, /pyproject\.toml is not valid TOML: .*Expected ']'/);
+
     const unknown = await build('node-deps', { buildpackUrl: 'cobol' });
     assert.notEqual(unknown.exitCode, 0);
     assert.match(unknown.stderr, /Unknown buildpack 'cobol'/);
