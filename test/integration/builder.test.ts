@@ -1,7 +1,7 @@
 // The builder against a real Redis, a real in-process agent (runc, the stack image), a real blob
 // server and the real build driver (buildpacks/bin/build): a Node app with a dependency builds and
 // its log arrives line by line while it runs, and the second build reuses the cache; the env dir,
-// an inline and a git BUILDPACK_URL; a compile error records why. With a stand-in driver
+// an inline and a git BUILDPACK_URL; a compile error and a build script over the memory limit record why. With a stand-in driver
 // (test/fixtures/builder): the host's registry and CA bundle reach the container; a cancel stops a
 // running build within 10 s and leaves no container; a build over its memory limit fails saying
 // so; builds of one app run one at a time (the second is told it waits; a queued one cancels at
@@ -85,7 +85,7 @@ before(async () => {
   agent = connectAgent({ socketPath });
   blobSrv = await startBlobServer({ dir: join(paths.home, 'blobs'), port: 0, token: TOKEN });
   blobs = localBlobs(blobSrv.store, { url: blobSrv.url, token: TOKEN });
-  real = await startBuilder({ redis: redis.url, agent: { socketPath }, blobs, home: paths.home, keyPrefix, bullPrefix: 'bullr', log: silentLogger });
+  real = await startBuilder({ redis: redis.url, agent: { socketPath }, blobs, home: paths.home, keyPrefix, bullPrefix: 'bullr', memoryBytes: 512 * 2 ** 20, log: silentLogger });
   standin = await startBuilder({
     redis: redis.url, agent: { socketPath }, blobs, home: paths.home, keyPrefix: skeyPrefix, bullPrefix: 'bulls',
     buildpacksDir: STANDIN, concurrency: 2, memoryBytes: 256 * 2 ** 20, log: silentLogger,
@@ -225,6 +225,19 @@ describe('builder with the real driver', { timeout: 400_000 }, () => {
     assert.equal(rec.slug, null);
     assert.ok(lines.some((l) => l.stream === 'stderr' && l.line.startsWith(' !')), textOf(lines));
     assert.match(lines.at(-1)!.line, /the build failed \(exit code \d+\)/);
+    assert.deepEqual(await buildContainers(), []);
+  });
+
+  it('a build script over the memory limit fails the build, and the failure says so', async () => {
+    const app = newApp();
+    const src = source('build-oom', join(APPS, 'build-oom'));
+    const { buildId } = await queue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path } });
+    const rec = await queue.waitForBuild(buildId, { timeoutMs: 300_000 });
+    const lines = await logOf(queue, buildId);
+    assert.equal(rec.state, 'failed', textOf(lines));
+    assert.equal(rec.failure?.code, 'out_of_memory', JSON.stringify(rec.failure));
+    assert.match(rec.failure!.message, /ran out of memory \(limit 512 MiB\)/);
+    assert.match(textOf(lines), /memory limit/);
     assert.deepEqual(await buildContainers(), []);
   });
 
