@@ -10,6 +10,8 @@ import { migrate } from './store/migrations.ts';
 import { createControllerApp, type ControllerApp, type ControllerDeps } from './app.ts';
 import { ensureAdmin } from './bootstrap.ts';
 import { routeUpgrades } from './http/upgrade.ts';
+import { GitReceiver } from '../gitreceiver/server.ts';
+import type { PushPipeline } from '../gitreceiver/types.ts';
 
 export const DEFAULT_API_PORT = 7000;
 
@@ -22,6 +24,8 @@ export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 
   /** SLIPWAY_HOME: the admin token is written to `<home>/admin-token` (0600). */
   home: string;
   keyPrefix?: string;
+  /** Serve `/git/<app>.git` (smart HTTP): the repos' directory, the hooks' socket, and what a push runs. */
+  git?: { dir: string; hookSocket: string; pipeline: PushPipeline };
 }
 
 export interface RunningController {
@@ -32,6 +36,7 @@ export interface RunningController {
   store: Store;
   redis: Redis;
   app: ControllerApp;
+  git: GitReceiver | null;
   close(): Promise<void>;
 }
 
@@ -42,9 +47,18 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     const store = new Store(redis, opts.keyPrefix ?? DEFAULT_PREFIX);
     const version = await migrate(redis, store.keys, log);
     const admin = await ensureAdmin(store, opts.home, log);
-    const app = createControllerApp({ ...opts, redis, store, log });
+    const git = opts.git ? new GitReceiver({ ...opts.git, store, log: log.child({ component: 'git' }) }) : null;
+    const onAppDeleted = async (a: Parameters<NonNullable<ControllerDeps['onAppDeleted']>>[0]) => {
+      await git?.repos.remove(a.id);
+      await opts.onAppDeleted?.(a);
+    };
+    const app = createControllerApp({ ...opts, onAppDeleted, redis, store, log });
     await app.publisher.syncAll();
-    const server = createServer(app.koa.callback());
+    await git?.start();
+    const koa = app.koa.callback();
+    const server = createServer((req, res) => {
+      if (!git?.handle(req, res)) void koa(req, res);
+    });
     server.keepAliveTimeout = 5000;
     // WebSockets (the interactive run) go through the same app: same auth, audit and 404/403.
     const upgrades = routeUpgrades(server);
@@ -61,7 +75,9 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       store,
       redis,
       app,
+      git,
       async close() {
+        await git?.close();
         await new Promise<void>((r) => {
           server.close(() => r());
           server.closeAllConnections();
