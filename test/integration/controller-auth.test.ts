@@ -102,6 +102,19 @@ describe('role matrix', () => {
     'get /apps/:app/access/:user': { needs: 'view', ok: 200 },
     'put /apps/:app/access/:user': { body: { role: 'deploy' }, needs: 'owner', ok: 200 },
     'delete /apps/:app/access/:user': { needs: 'owner', ok: 204 },
+    // The router's routes. A 4xx the handler itself answers (after the role check) counts as
+    // getting through: an unparsable certificate 422, an unknown id 404 not_found.
+    'get /apps/:app/maintenance': { needs: 'view', ok: 200 },
+    'put /apps/:app/maintenance': { needs: 'deploy', ok: 200 },
+    'delete /apps/:app/maintenance': { needs: 'deploy', ok: 204 },
+    'get /apps/:app/certs': { needs: 'view', ok: 200 },
+    'post /apps/:app/certs': { body: { cert: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }, needs: 'owner', ok: 422 },
+    'delete /apps/:app/certs/:id': { needs: 'owner', ok: 404 },
+    'get /apps/:app/routes': { needs: 'view', ok: 200 },
+    'post /apps/:app/routes': { body: { host: 'nobody-has-this.example.com', path: '/api' }, needs: 'owner', ok: 422 },
+    'delete /apps/:app/routes/:id': { needs: 'owner', ok: 404 },
+    'get /apps/:app/settings': { needs: 'view', ok: 200 },
+    'patch /apps/:app/settings': { body: { httpsRedirect: true }, needs: 'owner', ok: 200 },
   };
   const rank = { view: 1, deploy: 2, owner: 3 } as const;
 
@@ -117,10 +130,10 @@ describe('role matrix', () => {
         assert.equal((await c.request('POST', '/v1/apps', { token: c.adminToken, body: { name } })).status, 201);
         await c.request('PUT', `/v1/apps/${name}/access/m-target`, { token: c.adminToken, body: { role: 'view' } });
         if (who !== 'stranger') await c.request('PUT', `/v1/apps/${name}/access/m-${who}`, { token: c.adminToken, body: { role: who } });
-        const res = await c.request(r.method.toUpperCase(), concrete(r, { app: name, user: 'm-target' }), { token: users[who], body: s.body });
+        const res = await c.request(r.method.toUpperCase(), concrete(r, { app: name, user: 'm-target', id: 'x_000000000deadbeef' }), { token: users[who], body: s.body });
         const want = who === 'stranger' ? 404 : rank[who] >= rank[s.needs] ? s.ok : 403;
         assert.equal(res.status, want, `${who} on ${key}: ${res.text}`);
-        if (want === 404) assert.equal(res.body.error.code, 'app_not_found');
+        if (who === 'stranger') assert.equal(res.body.error.code, 'app_not_found');
         if (want === 403) assert.match(res.body.error.message, new RegExp(`needs the ${s.needs} role`));
       }
     }

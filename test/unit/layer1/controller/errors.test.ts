@@ -13,7 +13,7 @@ test('normalize and statusOf', () => {
   const uri = normalize(new URIError('URI malformed'));
   assert.equal(uri.code, 'invalid_params');
   const koa = normalize(Object.assign(new Error('Method Not Allowed'), { status: 405, expose: true }));
-  assert.equal(koa.code, 'not_found');
+  assert.equal(koa.code, 'method_not_allowed');
   const hidden = normalize(Object.assign(new Error('secret detail'), { status: 400, expose: false }));
   assert.equal(hidden.message, 'bad request');
   const boom = normalize(new TypeError('x is undefined'));
