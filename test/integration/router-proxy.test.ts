@@ -361,6 +361,19 @@ describe('protocol', () => {
     await until('the upgrade access record', () => access.find((a) => a.app === 'ws' && a.status === 101));
   });
 
+  it('relays a WebSocket over TLS (wss)', async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/chat`, { headers: { host: 'ws.localhost' }, servername: 'ws.localhost', rejectUnauthorized: false });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
+    const echoed = new Promise<Buffer>((r) => ws.once('message', (m) => r(m as Buffer)));
+    ws.send('over tls');
+    assert.equal((await echoed).toString(), 'over tls');
+    ws.close();
+    await new Promise((r) => ws.once('close', r));
+  });
+
   it('keeps connections alive on both sides', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const connsBefore = A.connections;
