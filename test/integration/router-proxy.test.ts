@@ -362,7 +362,7 @@ describe('protocol', () => {
   });
 
   it('relays a WebSocket over TLS (wss)', async () => {
-    const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/chat`, { headers: { host: 'ws.localhost' }, servername: 'ws.localhost', rejectUnauthorized: false });
+    const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/chat`, { headers: { host: 'ws.localhost' }, rejectUnauthorized: false });
     await new Promise((r, j) => {
       ws.once('open', r);
       ws.once('error', j);
