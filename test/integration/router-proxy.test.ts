@@ -515,6 +515,13 @@ describe('failing backends', () => {
     await until('the hung socket is closed by the router', () => hang.sockets.size === 0, 5000, 20);
   });
 
+  it('goes on with a pipelined request after answering 504 itself', async () => {
+    const r = await raw(port, 'GET /wait HTTP/1.1\r\nHost: hang.localhost\r\n\r\nGET /after HTTP/1.1\r\nHost: app.localhost\r\nConnection: close\r\n\r\n', 5000);
+    assert.equal(r.closed, true);
+    assert.deepEqual([...r.text.matchAll(/^HTTP\/1\.1 (\d+)/gm)].map((m) => Number(m[1])), [504, 200]);
+    assert.match(r.text, /"url":"\/after"/);
+  });
+
   it('answers 502 for a backend that resets the connection', async () => {
     const r = await get(port, 'reset.localhost', '/');
     assert.equal(r.status, 502);
@@ -724,10 +731,10 @@ describe('records and metrics', () => {
     const text = proxy.metricsText();
     const m = /slipway_router_requests_total\{app="a",class="2xx"\} (\d+)/.exec(text);
     assert.ok(m && Number(m[1]) > 10, text.slice(0, 300));
-    assert.match(text, /slipway_router_requests_total\{app="hang",class="5xx"\} 1/);
+    assert.match(text, /slipway_router_requests_total\{app="hang",class="5xx"\} 2\n/, 'two 504s');
     assert.match(text, /slipway_router_request_duration_seconds_bucket\{app="a",le="\+Inf"\} \d+/);
     assert.match(text, /slipway_router_request_duration_seconds_count\{app="a"\} \d+/);
-    assert.match(text, /slipway_router_errors_total\{cause="timeout"\} 2\n/, 'a first-byte and a connect timeout');
+    assert.match(text, /slipway_router_errors_total\{cause="timeout"\} 3\n/, 'two first-byte timeouts and a connect timeout');
   });
 });
 

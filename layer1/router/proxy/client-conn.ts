@@ -88,6 +88,8 @@ export class ClientConn implements BackendUser {
   private state = HEAD;
   private buf: Buffer | null = null;
   private paused = false;
+  /** readRequests() is on the stack (answers made while reading must not start it again). */
+  private reading = false;
   /** The client half-closed (sent FIN); answer what is in flight, then close. */
   private ended = false;
   private lastActive: number;
@@ -230,6 +232,16 @@ export class ClientConn implements BackendUser {
 
   /** Starts every complete request head in `buf`, one at a time. */
   private readRequests(): void {
+    if (this.reading) return; // already in the loop below, further up the stack
+    this.reading = true;
+    try {
+      this.readLoop();
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private readLoop(): void {
     while (this.state === HEAD && this.buf !== null) {
       const buf = this.buf;
       const end = headEnd(buf);
@@ -710,7 +722,13 @@ export class ClientConn implements BackendUser {
       this.sock.end();
       // a client that keeps sending after a refusal would hold the socket half-open
       this.sock.once('finish', () => this.sock.destroySoon());
-    } else this.state = HEAD;
+    } else {
+      // ready for the next request: one may be waiting already (pipelined), or the client left
+      this.state = HEAD;
+      this.resume();
+      if (this.buf !== null) this.readRequests();
+      else if (this.ended) this.sock.end();
+    }
   }
 
   private releaseBackend(ok: boolean): void {
