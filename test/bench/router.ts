@@ -1,16 +1,21 @@
 // router: the proxy's throughput and added latency against nginx, side by side in one run.
-// One backend: nginx (one worker) answering a small static body, pinned to CPU 1, so it is
-// never the bottleneck. Under test, each pinned to CPU 0 in turn: nginx 1.22 with one worker as a
-// keep-alive proxy (upstream keepalive 64, the same X-Forwarded-* / X-Request-Id headers), and the
-// router (createProxy with a static RouteTable, its own process). The load runs on CPU 1:
-// throughput with `wrk -t1 -c50` (keep-alive), then p99 at a fixed rate below both saturation
-// points with the open-loop generator (load.ts: latency from each request's scheduled time),
-// for direct-to-backend, nginx and the router; added p99 = p99 − direct p99. Last, the router's
-// RSS with 10,000 idle keep-alive client connections (the client in another process).
+// Backend: nginx (one worker) answering a small static body, pinned to CPU 1 with the load
+// generators: it needs ~5 µs per request, so it is never the bottleneck, and it leaves CPU 0 to the
+// proxy under test. Under test, each pinned to CPU 0 in turn: nginx 1.22 with one worker as a
+// keep-alive proxy (upstream keepalive 64, the same X-Forwarded-* / X-Request-Id / Via headers as
+// the router adds), and the router (createProxy with a static RouteTable, its own process).
+// Throughput: `wrk -t1 -c50` keep-alive; the table also shows each proxy's CPU time per request
+// (from /proc), the figure that decides who wins once the load side is not the limit. Latency:
+// p99 at a fixed rate below both saturation points with the open-loop generator (load.ts: latency
+// from each request's scheduled time) for direct-to-backend, nginx and the router; added p99 =
+// p99 − direct p99 (nginx's is floored at 0.05 ms for the pass test, so noise cannot make it
+// negative). Last, the router's RSS with 10,000 idle keep-alive client connections (the client,
+// one request per connection, in another process).
 // The machine is shared, so the sides alternate over BENCH_ROUNDS rounds (order flipped each
 // round) and each figure is the median of its rounds.
 // Env: BENCH_SECONDS (10, per run), BENCH_ROUNDS (3), BENCH_RATE (3000), BENCH_IDLE (10000).
-// Run: `npm run bench -- router`.
+// Run: `npm run bench -- router`. Child modes (used by the bench and by the router-proxy test):
+// `router.ts serve-router <backendPort>` (the router process), `router.ts idle-clients <port> <n>`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
