@@ -140,6 +140,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const unsubscribe = runtime.onEvent((e) => e.type === 'container' && events.push(e));
   // The bridge and NAT are made now rather than at the first container start (a hot path).
   const [host] = await Promise.all([hostFacts(paths), runtime.adopt(), network.setup()]);
+  // What a crash left in the kernel (netns, veths, DNAT rules of containers that are gone) goes
+  // now; containers the runtime still knows keep theirs.
+  await network.prune(runtime.list().map((c) => c.id));
   const capacity = opts.capacity ?? { memory: totalmem(), cpus: availableParallelism() };
   const registrar = opts.cluster
     ? new JobRegistrar({ runtime, discovery: opts.cluster.discovery, hostId: host.id, address: opts.cluster.address, log: log.child({ component: 'registrar' }), ttlMs: opts.cluster.ttlMs, heartbeatMs: opts.cluster.heartbeatMs })

@@ -6,7 +6,7 @@ import type { PortBinding } from '../runtime/types.ts';
 import { cleanupByPrefix } from './cleanup.ts';
 import * as ipt from './iptables.ts';
 import * as links from './links.ts';
-import { bridgeName, chainName, checkPrefix, netnsName, vethHostName, vethPeerTempName } from './names.ts';
+import { bridgeName, chainName, checkPrefix, netnsName, ownedBy, vethHostName, vethPeerTempName } from './names.ts';
 import { busyPorts, natPorts, sysctl, takenRanges } from './probe.ts';
 import { EPHEMERAL_MAX, EPHEMERAL_MIN, resolvePorts } from './ports.ts';
 import { baseRules, jumpRules, ourChains, portRule, type RuleContext } from './rules.ts';
@@ -52,6 +52,11 @@ export class BridgeNetwork implements HostNetwork {
 
   detach(containerId: string): Promise<void> {
     return this.serial(() => this.doDetach(containerId));
+  }
+
+  prune(keep: Iterable<string>): Promise<string[]> {
+    const ids = new Set(keep);
+    return this.serial(() => this.doPrune(ids));
   }
 
   teardown(): Promise<void> {
@@ -173,6 +178,34 @@ export class BridgeNetwork implements HostNetwork {
       delete this.state.attachments[containerId];
       await this.save();
     }
+  }
+
+  /**
+   * After a crash: attachments of containers that are gone, then every netns, veth and DNAT rule
+   * of this prefix that no remaining attachment holds (a crash between two steps, a lost record).
+   */
+  private async doPrune(keep: Set<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const id of Object.keys(this.state.attachments)) {
+      if (keep.has(id)) continue;
+      await this.doDetach(id);
+      removed.push(`attachment ${id}`);
+    }
+    const held = Object.values(this.state.attachments);
+    const netns = new Set(held.map((a) => a.netnsName));
+    const veths = new Set(held.flatMap((a) => [a.vethHost, vethPeerTempName(a.vethHost, this.prefix)]));
+    const rest = (name: string) => name.slice(this.prefix.length);
+    for (const l of await links.listLinks()) {
+      if (!ownedBy(this.prefix, l) || !/^[vp][0-9a-f]+$/.test(rest(l)) || veths.has(l)) continue;
+      if (await links.deleteLink(l)) removed.push(`link ${l}`);
+    }
+    for (const ns of await links.listNetns()) {
+      if (!ownedBy(this.prefix, ns) || !/^-[0-9a-f]{12}$/.test(rest(ns)) || netns.has(ns)) continue;
+      if (await links.deleteNetns(ns)) removed.push(`netns ${ns}`);
+    }
+    removed.push(...(await ipt.deleteDnatExcept(chainName(this.prefix, 'DNAT'), new Set(held.map((a) => a.ip)))));
+    if (removed.length) this.log.warn({ removed }, 'removed stale network state');
+    return removed;
   }
 
   /** Port rules to `ip`, the veth (both names it may carry) and the netns; each step idempotent. */

@@ -97,6 +97,21 @@ export async function deleteDnatTo(chain: string, ip: string): Promise<number> {
   return n;
 }
 
+/** Deletes the DNAT rules in `chain` to any address not in `keep` (a crash's leftovers); returns their lines. */
+export async function deleteDnatExcept(chain: string, keep: Set<string>): Promise<string[]> {
+  const r = await ipt('nat', ['-S', chain]);
+  if (!r.ok) return [];
+  const removed: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const t = tokenize(line);
+    const to = argAfter(t, '--to-destination');
+    if (t[0] === '-A' && to !== undefined && !keep.has(to.split(':')[0]!)) {
+      if (await deleteRule({ table: 'nat', chain, args: t.slice(2) })) removed.push(`iptables -t nat ${line}`);
+    }
+  }
+  return removed;
+}
+
 /** Removes every rule and chain of the prefix in filter and nat; returns what went. */
 export async function removeAll(prefix: string): Promise<string[]> {
   const removed: string[] = [];

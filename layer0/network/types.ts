@@ -41,6 +41,12 @@ export interface HostNetwork {
   adopt(containerId: string, attachment: Attachment): void;
   /** Removes the netns, veth, port rules and the address; idempotent. */
   detach(containerId: string): Promise<void>;
+  /**
+   * Removes what a crash left: attachments of containers not in `keep` (every container the
+   * runtime still knows), and this prefix's netns, veths and DNAT rules no attachment holds.
+   * Resolves with a line per removed object.
+   */
+  prune(keep: Iterable<string>): Promise<string[]>;
   /** Removes everything this instance made: rules, chains, bridge, every netns and veth with the prefix. */
   teardown(): Promise<void>;
 }

@@ -70,3 +70,57 @@ export function removeCgroupParent(prefix: string): void {
     }
   }
 }
+
+/** Pids in a container's cgroup (any controller that has it), e.g. an orphan whose runc state was lost. */
+export function cgroupPids(cgroupsPath: string): number[] {
+  const pids = new Set<number>();
+  for (const c of ['pids', 'memory', 'cpu', 'freezer']) {
+    try {
+      for (const l of readFileSync(`${ROOT}/${c}${cgroupsPath}/cgroup.procs`, 'utf8').split('\n')) if (l.trim()) pids.add(Number(l));
+    } catch {
+      /* no such cgroup under this controller */
+    }
+  }
+  return [...pids];
+}
+
+/**
+ * SIGKILLs every process of a container's cgroup until it is empty (a fork racing the kill is
+ * caught by the next pass), then removes its cgroup under every controller. Returns the pids killed.
+ */
+export async function killCgroup(cgroupsPath: string, timeoutMs = 5000): Promise<number[]> {
+  const killed = new Set<number>();
+  const deadline = Date.now() + timeoutMs;
+  for (let left = cgroupPids(cgroupsPath); left.length && Date.now() < deadline; left = cgroupPids(cgroupsPath)) {
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed.add(pid);
+      } catch {
+        /* gone already */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const c of CONTROLLERS) {
+    try {
+      rmdirSync(`${ROOT}/${c}${cgroupsPath}`);
+    } catch {
+      /* absent (or, past the deadline, still busy) */
+    }
+  }
+  return [...killed];
+}
+
+/** The container cgroups (`<runc id>` names) under the instance's parent, from every controller. */
+export function childCgroups(prefix: string): string[] {
+  const out = new Set<string>();
+  for (const c of CONTROLLERS) {
+    try {
+      for (const e of readdirSync(`${ROOT}/${c}/${prefix}`, { withFileTypes: true })) if (e.isDirectory()) out.add(e.name);
+    } catch {
+      /* absent */
+    }
+  }
+  return [...out];
+}

@@ -2,6 +2,7 @@
 // keeps the container's stdio in a timestamped k8s-file log, writes the exit code to a file,
 // and outlives the agent. We learn the outcome of create through conmon's sync pipe.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { SlipwayError } from '../common/errors.ts';
 import { which } from '../common/which.ts';
@@ -82,4 +83,21 @@ function parseSync(text: string): { data: number; message?: string } | null {
     }
   }
   return null;
+}
+
+/**
+ * Stops a container's monitor found by its pid file (a crash lost the runc state it watches):
+ * SIGKILL, only when that pid is still a conmon of this runc id. Returns the pid, or null.
+ */
+export function killMonitor(persistDir: string, runcId: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(`${persistDir}/conmon.pid`, 'utf8').trim());
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!(pid > 0) || !cmd[0]?.endsWith('conmon') || !cmd.includes(runcId)) return null;
+    process.kill(pid, 'SIGKILL');
+    return pid;
+  } catch {
+    return null;
+  }
 }

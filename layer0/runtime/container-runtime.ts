@@ -8,7 +8,8 @@ import { SlipwayError } from '../common/errors.ts';
 import { newId } from '../common/ids.ts';
 import { cgroupsPathOf, cleanupRun, dirsOf, launch, readExitCode, runcIdOf, type RuntimeContext } from './container-launch.ts';
 import { ContainerStore } from './container-store.ts';
-import { oomKillCount, readStats } from './cgroups.ts';
+import { childCgroups, killCgroup, oomKillCount, readStats } from './cgroups.ts';
+import { killMonitor } from './conmon.ts';
 import { EventBus } from './events.ts';
 import { unmount } from './overlay.ts';
 import { nextBackoff, shouldRestart } from './restart-policy.ts';
@@ -301,13 +302,35 @@ export class ContainerLifecycle {
           }
           continue;
         }
-        // The monitor is gone too (a reboot): the exit code is unknown.
+        // runc no longer knows it: a reboot (the monitor is gone too), or a crash that took
+        // SLIPWAY_RUN (runc's state) while the monitor and the processes live on. Nothing can
+        // manage those orphans any more: they are stopped, so the container can run again.
+        const orphans = this.reapOrphan(rec);
         await this.serial(rec.id, () => this.handleExit(rec, 255, 'container monitor lost; exit code unknown'));
+        if ((await orphans).length) this.ctx.log.warn({ id: rec.id, pids: await orphans }, 'stopped the processes of a container whose runc state was lost');
       } else if (rec.state.status === 'restarting') {
         this.scheduleRestart(rec, 100);
       }
     }
+    await this.reapStaleCgroups();
     this.watch();
+  }
+
+  /** Kills the monitor (by its pid file) and every process in the container's cgroup; returns the pids. */
+  private async reapOrphan(rec: ContainerRecord): Promise<number[]> {
+    const monitor = killMonitor(dirsOf(this.ctx, rec.id).persist, runcIdOf(this.ctx, rec.id));
+    const killed = await killCgroup(cgroupsPathOf(this.ctx, rec.id));
+    return monitor === null ? killed : [monitor, ...killed];
+  }
+
+  /** Container cgroups of this prefix that no running container owns (a record removed while its processes lived on). */
+  private async reapStaleCgroups(): Promise<void> {
+    const live = new Set(this.store.list().filter((r) => r.state.status === 'running').map((r) => runcIdOf(this.ctx, r.id)));
+    for (const name of childCgroups(this.ctx.paths.prefix)) {
+      if (live.has(name) || !name.startsWith(`${this.ctx.paths.prefix}-`)) continue;
+      const killed = await killCgroup(`/${this.ctx.paths.prefix}/${name}`);
+      this.ctx.log.warn({ cgroup: name, pids: killed }, 'removed the cgroup of a container that no longer exists');
+    }
   }
 
   private watch(): void {
