@@ -1,8 +1,8 @@
 // A release, the app's formation and its restart counters → the layer-0 job spec of each process
 // type (pure). The orchestrator names the jobs and steps their counts (rollout-plan.ts).
-import type { JobSpec } from '../../../layer0/scheduler/types.ts';
+import type { HealthCheck, JobSpec } from '../../../layer0/scheduler/types.ts';
 import { defaultEntry, parseMemory } from './config.ts';
-import type { AppFormation, AppRef, Release } from './types.ts';
+import { RELEASE_PHASE_TYPE, type AppFormation, type AppRef, type Healthcheck, type Release } from './types.ts';
 
 export const LABEL_APP = 'slipway.app';
 export const LABEL_APP_ID = 'slipway.app-id';
@@ -40,25 +40,30 @@ export function webService(app: AppRef): string {
 }
 
 /**
- * One JobSpec per process type of the release. Env: the config snapshot, then `PORT`,
- * `SLIPWAY_APP`, `SLIPWAY_RELEASE` (the platform's names win); the scheduler adds `DYNO`
- * (`web.1`) per job. Web processes are health-checked by a TCP connect, then `GET /` below 500.
+ * One JobSpec per process type of the release (but `release`, the release phase). Env: the config
+ * snapshot, then `HOME` and `SOURCE_VERSION` (slug releases), `PORT`, `SLIPWAY_APP`,
+ * `SLIPWAY_RELEASE` (the platform's names win); the scheduler adds `DYNO` (`web.1`) per job. Web
+ * processes are health-checked by a TCP connect, then `GET /` below 500 (or app.json's check).
+ * A slug release's image is imported over its parent (the stack) and runs through the launcher.
  */
 export function processSpecs(app: AppRef, release: Release, formation: AppFormation, restarts: Record<string, number>, o: SpecOptions = {}): Record<string, JobSpec> {
   if (!release.image) return {};
   const out: Record<string, JobSpec> = {};
   for (const type of Object.keys(release.procfile).sort()) {
+    if (type === RELEASE_PHASE_TYPE) continue; // run once per release by the push, never scaled
     const size = formation[type] ?? defaultEntry(type);
     const web = type === 'web';
     const port = web ? (o.webPort ?? DEFAULT_WEB_PORT) : (o.otherPort ?? DEFAULT_WEB_PORT);
-    const env = { ...release.config, PORT: String(port), SLIPWAY_APP: app.name, SLIPWAY_RELEASE: `v${release.version}` };
+    const env = { ...release.config, ...slugEnv(release), PORT: String(port), SLIPWAY_APP: app.name, SLIPWAY_RELEASE: `v${release.version}` };
+    const check = release.healthchecks?.[type];
     const labels: Record<string, string> = { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: type };
     if (restarts[type]) labels[LABEL_RESTART] = String(restarts[type]);
     out[type] = {
       count: size.count,
       image: release.image,
       ...(release.imageUrl ? { imageUrl: release.imageUrl } : {}),
-      cmd: [...(o.shell ?? ['/bin/sh', '-c']), release.procfile[type]!],
+      ...(release.imageParent ? { imageParent: release.imageParent } : {}),
+      cmd: processCommand(release, release.procfile[type]!, o.shell),
       indexEnv: `DYNO=${type}.{index}`,
       env: Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`),
       user: '',
@@ -66,7 +71,7 @@ export function processSpecs(app: AppRef, release: Release, formation: AppFormat
       memory: parseMemory(size.memory),
       cpus: size.cpu,
       ports: web ? [port] : [],
-      ...(web ? { service: webService(app), health: { type: 'http' as const, path: '/', timeoutMs: o.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, intervalMs: o.healthIntervalMs ?? 250 } } : {}),
+      ...(web ? { service: webService(app), health: healthOf(check, o) } : {}),
       labels,
       stopGraceSec: o.stopGraceSec ?? 30,
       drainSec: o.drainSec ?? 5,
@@ -74,6 +79,31 @@ export function processSpecs(app: AppRef, release: Release, formation: AppFormat
     };
   }
   return out;
+}
+
+/** The launcher of a slug (buildpacks/README.md): `.profile.d` sourced, then `bash -c`, and PID 1 passing signals on. */
+export const SLUG_LAUNCHER = '/app/.slipway/launch';
+
+/** How a Procfile command runs: through the slug's launcher for a built release, else the shell. */
+export function processCommand(release: Pick<Release, 'build'>, command: string, shell?: string[]): string[] {
+  return release.build ? [SLUG_LAUNCHER, command] : [...(shell ?? ['/bin/sh', '-c']), command];
+}
+
+/** What a slug release's processes get beyond the config (DESIGN.md): `HOME=/app`, `SOURCE_VERSION`. */
+export function slugEnv(release: Pick<Release, 'build'>): Record<string, string> {
+  return release.build ? { HOME: '/app', SOURCE_VERSION: release.build.commit } : {};
+}
+
+/**
+ * A web process's health check: DESIGN.md's default (TCP connect to `$PORT`, then `GET /` below
+ * 500, within the rollout's timeout), or the release's app.json entry: `type: tcp` skips the GET,
+ * `path` replaces `/`, `timeout` seconds (× `attempts`) replaces the time allowed.
+ */
+export function healthOf(check: Healthcheck | undefined, o: SpecOptions = {}): HealthCheck {
+  const timeoutMs = check?.timeout !== undefined ? Math.max(100, Math.round(check.timeout * 1000 * (check.attempts ?? 1))) : (o.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
+  const intervalMs = Math.min(o.healthIntervalMs ?? 250, timeoutMs);
+  if (check?.type === 'tcp') return { type: 'tcp', path: '/', timeoutMs, intervalMs };
+  return { type: 'http', path: check?.path ?? '/', timeoutMs, intervalMs };
 }
 
 /** Whether two specs run the same processes (everything but the count equal). */

@@ -10,10 +10,10 @@ import { DeployStore, KEY_PREFIX } from './store.ts';
 
 export * from './types.ts';
 export { Releases, parseVersion, type ChangeBy, type Rollout } from './releases.ts';
-export { Orchestrator, type OrchestratorOptions } from './orchestrator.ts';
+export { Orchestrator, SERVING_MARK, type OrchestratorOptions } from './orchestrator.ts';
 export { DeployStore } from './store.ts';
 export { validateConfigChanges, parseMemory, formatMemory } from './config.ts';
-export { formationId, webService, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE } from './formation.ts';
+export { formationId, webService, processCommand, slugEnv, SLUG_LAUNCHER, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE } from './formation.ts';
 
 export interface DeployOptions {
   /** An ioredis connection (shared with the controller), or a URL to open one. */

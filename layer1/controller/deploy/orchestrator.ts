@@ -38,6 +38,9 @@ export interface OrchestratorDeps {
   options?: OrchestratorOptions;
 }
 
+/** The deployment log line that says every new process is healthy (the rest is the old ones' drain). */
+export const SERVING_MARK = 'serving:';
+
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const done = () => {
@@ -208,6 +211,8 @@ export class Orchestrator {
     }
 
     if (!failure) {
+      // Said before the drain: a push may return now (the new processes serve; the old ones only drain).
+      await say(`${SERVING_MARK} v${to ?? '-'}; stopping the replaced processes`);
       await this.drained(fid, groups, signal);
       const state: DeployedState = { release: to, deploymentId: id, groups: Object.fromEntries(groups.flatMap((g) => (g.to ? [[g.type, g.to]] : []))) };
       await say(`succeeded: v${to ?? '-'} runs`);

@@ -11,6 +11,7 @@ import type { DeployStore } from './store.ts';
 import {
   AppRefSchema,
   NewReleaseSchema,
+  RELEASE_PHASE_TYPE,
   StrategySchema,
   type AppEvent,
   type AppFormation,
@@ -18,6 +19,7 @@ import {
   type Config,
   type Deployment,
   type DeploymentKind,
+  type Failure,
   type NewRelease,
   type Page,
   type Release,
@@ -70,7 +72,7 @@ export class Releases {
   }
 
   /** A release from an image already on the agents (or fetched from imageUrl), with the app's current config. */
-  async createRelease(app: AppRef, input: NewRelease, o: Pick<ChangeBy, 'strategy'> = {}): Promise<Rollout> {
+  async createRelease(app: AppRef, input: NewRelease, o: Pick<ChangeBy, 'strategy'> & { hold?: boolean } = {}): Promise<Rollout> {
     app = ref(app);
     const parsed = NewReleaseSchema.safeParse(input);
     if (!parsed.success) throw new SlipwayError('invalid_params', `release: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
@@ -78,9 +80,23 @@ export class Releases {
     const { release, deploymentId } = await this.store.createRelease(
       app,
       { kind: 'release', reason: n.reason ?? `Deploy ${n.image}`, createdBy: n.createdBy, strategy: this.strategy(o) },
-      { build: { image: n.image, imageUrl: n.imageUrl ?? null, procfile: n.procfile } },
+      { build: { image: n.image, imageUrl: n.imageUrl ?? null, imageParent: n.imageParent ?? null, build: n.build ?? null, healthchecks: n.healthchecks ?? {}, procfile: n.procfile } },
+      o.hold === true,
     );
     return this.queued(app, release, deploymentId);
+  }
+
+  /** Rolls out a release made with `hold` (its release phase passed): it becomes the desired one. */
+  async promoteRelease(app: AppRef, version: number, o: ChangeBy = {}): Promise<Rollout> {
+    app = ref(app);
+    const id = await this.store.promote(app, version, { kind: 'release', reason: o.reason ?? `Deploy v${version}`, createdBy: o.createdBy ?? 'unknown', strategy: this.strategy(o) });
+    if (!id) throw new SlipwayError('conflict', `v${version} is not waiting for its release phase`);
+    return this.queued(app, await this.store.getRelease(app.id, version), id);
+  }
+
+  /** A release made with `hold` whose release phase failed: recorded as failed, never rolled out. */
+  failHeldRelease(app: AppRef, version: number, failure: Failure): Promise<void> {
+    return this.store.failHeld(ref(app), version, failure);
   }
 
   getConfig(app: AppRef): Promise<Config> {
@@ -113,7 +129,7 @@ export class Releases {
   private async processTypes(app: AppRef): Promise<string[]> {
     const desired = await this.store.getDesired(app.id);
     const r = desired === null ? null : await this.store.getRelease(app.id, desired);
-    return Object.keys(r?.procfile ?? {}).sort();
+    return Object.keys(r?.procfile ?? {}).filter((t) => t !== RELEASE_PHASE_TYPE).sort();
   }
 
   /** `{web: 3}` or `{web: {count: 2, memory: "512M", cpu: 0.5}}`: records it and rolls it out. */
@@ -159,7 +175,7 @@ export class Releases {
     const { release, deploymentId } = await this.store.createRelease(
       app,
       { kind: 'rollback', reason: o.reason ?? `Rollback to v${target}`, createdBy: o.createdBy ?? 'unknown', strategy: this.strategy(o) },
-      { build: { image: r.image, imageUrl: r.imageUrl, procfile: r.procfile }, configReplace: r.config },
+      { build: { image: r.image, imageUrl: r.imageUrl, imageParent: r.imageParent, build: r.build, healthchecks: r.healthchecks, procfile: r.procfile }, configReplace: r.config },
     );
     return this.queued(app, release, deploymentId);
   }

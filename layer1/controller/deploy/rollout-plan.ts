@@ -44,7 +44,7 @@ export interface StepInput {
   now: number;
   /** When the healthy count last grew (or the rollout started). */
   progressAt: number;
-  /** Fail when nothing got healthy for this long. */
+  /** Fail when nothing got healthy for this long (a group's own health check timeout, when it has one, instead). */
   timeoutMs: number;
   /** A process without a service counts as healthy after running this long without a restart. */
   stableMs: number;
@@ -122,7 +122,9 @@ export function planStep(i: StepInput): Step {
   } else {
     for (const g of i.groups) if (!g.to && g.from) jobs[g.from.job] = g.from.spec;
   }
-  if (!failure && !done && i.now - i.progressAt > i.timeoutMs) failure = timeoutFailure(i, progress);
+  // Each unfinished group may take its own health check's time (app.json's `timeout`), else the rollout's.
+  const limit = Math.max(0, ...i.groups.filter((g) => g.to && (progress[g.type]?.healthy ?? 0) < g.to.spec.count).map((g) => g.to!.spec.health?.timeoutMs ?? i.timeoutMs));
+  if (!failure && !done && i.now - i.progressAt > (limit || i.timeoutMs)) failure = timeoutFailure({ ...i, timeoutMs: limit || i.timeoutMs }, progress);
   return { jobs, progress, healthy: healthyTotal, done: done && !failure, failure };
 }
 

@@ -18,7 +18,9 @@ import {
   type DeploymentState,
   type Failure,
   type FormationEntry,
+  type Healthchecks,
   type Page,
+  type ReleaseBuild,
   type Release,
   type ReleaseStatus,
   type Strategy,
@@ -43,7 +45,8 @@ end
  * inherited from the newest release that did not fail), then queues a rollout of the app's
  * desired release, superseding the queued one. KEYS[3] the set of apps with rollouts to run.
  * ARGV: 1 name, 2 now, 3 app id, 4 mode (release|enqueue), 5 createdBy, 6 reason, 7 kind,
- * 8 strategy, 9 build JSON or '', 10 config changes JSON or '', 11 config replacement JSON or ''.
+ * 8 strategy, 9 build JSON or '', 10 config changes JSON or '', 11 config replacement JSON or '',
+ * 12 'hold' (release: make it without rolling it out) or the held version (mode promote).
  */
 const CHANGE = new LuaScript(`${EVENT_LUA}
 local release = nil
@@ -66,20 +69,36 @@ if ARGV[4] == 'release' then
     local top = tonumber(redis.call('GET', P .. 'version') or '0')
     for v = top, 1, -1 do
       local st = redis.call('HGET', P .. 'release-status', tostring(v))
-      if not st or cjson.decode(st).status ~= 'failed' then
+      local s = st and cjson.decode(st)
+      if not s or (s.status ~= 'failed' and not s.held) then
         local d = cjson.decode(redis.call('HGET', P .. 'releases', tostring(v)))
-        build = { image = d.image, imageUrl = d.imageUrl, procfile = d.procfile }
+        build = { image = d.image, imageUrl = d.imageUrl, imageParent = d.imageParent, build = d.build, healthchecks = d.healthchecks, procfile = d.procfile }
         break
       end
     end
   end
   local version = redis.call('INCR', P .. 'version')
   release = { app = ARGV[1], appId = ARGV[3], version = version, image = build.image, imageUrl = build.imageUrl,
+    imageParent = build.imageParent, build = build.build, healthchecks = build.healthchecks,
     procfile = build.procfile, config = cfg, createdBy = ARGV[5], reason = ARGV[6], createdAt = ARGV[2] }
   redis.call('HSET', P .. 'releases', tostring(version), cjson.encode(release))
+  event('release.created', { version = version, reason = ARGV[6], createdBy = ARGV[5] })
+  if ARGV[12] == 'hold' then
+    -- Held for its release phase: not desired, not inherited by config changes, no rollout yet.
+    redis.call('HSET', P .. 'release-status', tostring(version), '{"status":"pending","held":true}')
+    return { cjson.encode(release), '' }
+  end
   redis.call('HSET', P .. 'release-status', tostring(version), '{"status":"pending"}')
   redis.call('SET', P .. 'desired', tostring(version))
-  event('release.created', { version = version, reason = ARGV[6], createdBy = ARGV[5] })
+end
+if ARGV[4] == 'promote' then
+  -- A held release whose release phase passed: it becomes the desired one (unless a newer one is).
+  local v = ARGV[12]
+  local st = redis.call('HGET', P .. 'release-status', v)
+  if not st or not cjson.decode(st).held then return { '', '' } end
+  redis.call('HSET', P .. 'release-status', v, '{"status":"pending"}')
+  local d = tonumber(redis.call('GET', P .. 'desired') or '0')
+  if d <= tonumber(v) then redis.call('SET', P .. 'desired', v) end
 end
 local desired = redis.call('GET', P .. 'desired')
 if not desired then return { release and cjson.encode(release) or '', '' } end
@@ -146,7 +165,7 @@ export interface ChangeOptions {
 }
 
 export interface ReleaseInput {
-  build?: { image: string | null; imageUrl: string | null; procfile: Record<string, string> };
+  build?: { image: string | null; imageUrl: string | null; imageParent?: string | null; build?: ReleaseBuild | null; healthchecks?: Healthchecks; procfile: Record<string, string> };
   configChanges?: ConfigChanges;
   configReplace?: Config;
 }
@@ -163,20 +182,32 @@ export class DeployStore {
     return `${this.prefix}app:${appId}:${rest}`;
   }
 
-  private async change(app: AppRef, mode: 'release' | 'enqueue', o: ChangeOptions, r: ReleaseInput = {}): Promise<{ release: Release | null; deploymentId: string | null }> {
+  private async change(app: AppRef, mode: 'release' | 'enqueue' | 'promote', o: ChangeOptions, r: ReleaseInput = {}, extra = ''): Promise<{ release: Release | null; deploymentId: string | null }> {
     const now = new Date().toISOString();
     const [rel, id] = (await CHANGE.run(this.redis, [this.key(app.id), this.eventsKey, this.pendingKey], [
       app.name, now, app.id, mode, o.createdBy, o.reason, o.kind, o.strategy,
       r.build ? JSON.stringify(r.build) : '',
       r.configChanges ? JSON.stringify(r.configChanges) : '',
       r.configReplace ? JSON.stringify(r.configReplace) : '',
+      extra,
     ])) as [string, string];
     return { release: rel ? ReleaseSchema.parse({ ...fixEmpty(JSON.parse(rel)), status: 'pending' }) : null, deploymentId: id || null };
   }
 
-  /** A new release (and its queued rollout), atomically numbered. */
-  createRelease(app: AppRef, o: ChangeOptions, r: ReleaseInput) {
-    return this.change(app, 'release', o, r) as Promise<{ release: Release; deploymentId: string | null }>;
+  /** A new release (and its queued rollout), atomically numbered; `hold`: no rollout until `promote` (a release phase runs first). */
+  createRelease(app: AppRef, o: ChangeOptions, r: ReleaseInput, hold = false) {
+    return this.change(app, 'release', o, r, hold ? 'hold' : '') as Promise<{ release: Release; deploymentId: string | null }>;
+  }
+
+  /** A held release becomes the desired one, and its rollout is queued. */
+  async promote(app: AppRef, version: number, o: ChangeOptions): Promise<string | null> {
+    return (await this.change(app, 'promote', o, {}, String(version))).deploymentId;
+  }
+
+  /** A held release whose release phase failed: it never runs (status failed, with why). */
+  async failHeld(app: AppRef, version: number, failure: Failure): Promise<void> {
+    await this.redis.hset(this.key(app.id, 'release-status'), String(version), JSON.stringify({ status: 'failed', failure }));
+    await this.appendEvent(app, 'release.failed', { version, check: failure.check, message: failure.message });
   }
 
   /** Queues a rollout of the app's desired release with its current formation; null when the app has no release yet. */
@@ -351,7 +382,7 @@ export class DeployStore {
 
 /** cjson encodes an empty Lua table as `{}`; the shapes here never hold arrays, so that is right. */
 function fixEmpty(r: Record<string, unknown>): Record<string, unknown> {
-  return { ...r, procfile: r.procfile ?? {}, config: r.config ?? {}, image: r.image ?? null, imageUrl: r.imageUrl ?? null };
+  return { ...r, procfile: r.procfile ?? {}, config: r.config ?? {}, healthchecks: r.healthchecks ?? {}, image: r.image ?? null, imageUrl: r.imageUrl ?? null, imageParent: r.imageParent ?? null, build: r.build ?? null };
 }
 
 function toRelease(raw: string, status: string | null): Release {

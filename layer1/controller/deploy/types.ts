@@ -27,7 +27,29 @@ export const ProcfileSchema = z
   .refine((p) => Object.keys(p).length <= 20, 'at most 20 process types');
 export type Procfile = z.infer<typeof ProcfileSchema>;
 
+/**
+ * A process type's health check from app.json (`healthchecks`, Dokku's shape) or the API: `type`
+ * `tcp` (connect to `$PORT`) or anything else = HTTP (`GET path` answered below 500); `timeout`
+ * seconds (times `attempts` when given) is how long a new process has to pass it.
+ */
+export const HealthcheckSchema = z.object({
+  type: z.string().max(40).optional(),
+  path: z.string().regex(/^\/[\x21-\x7e]*$/, 'an absolute path without spaces').max(500).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  timeout: z.number().min(0.1).max(600).optional(),
+  attempts: z.number().int().min(1).max(100).optional(),
+});
+export type Healthcheck = z.infer<typeof HealthcheckSchema>;
+export const HealthchecksSchema = z.record(z.string().regex(PROCESS_TYPE_RE, 'not a process type'), HealthcheckSchema);
+export type Healthchecks = z.infer<typeof HealthchecksSchema>;
+
+/** The build a slug release came from: its processes run through the slug's launcher with `HOME=/app` and `SOURCE_VERSION`. */
+export const ReleaseBuildSchema = z.object({ id: z.string().min(1).max(64), commit: z.string().regex(/^[0-9a-f]{7,64}$/) });
+export type ReleaseBuild = z.infer<typeof ReleaseBuildSchema>;
+
 export const ReleaseStatusSchema = z.enum(['pending', 'deployed', 'failed', 'superseded']);
+/** The process type run once per new release before its rollout (Heroku's release phase); never scaled. */
+export const RELEASE_PHASE_TYPE = 'release';
 export type ReleaseStatus = z.infer<typeof ReleaseStatusSchema>;
 
 export const FailureSchema = z.object({
@@ -47,6 +69,11 @@ export const ReleaseSchema = z.object({
   /** Null for a release made by a config change before the app had any image (nothing to run). */
   image: z.string().nullable(),
   imageUrl: z.string().nullable(),
+  /** The image the scheduler imports `image` over (a slug's stack); null for whole images. */
+  imageParent: z.string().nullable().default(null),
+  /** The build of a slug release (null: an image release). */
+  build: ReleaseBuildSchema.nullable().default(null),
+  healthchecks: HealthchecksSchema.default({}),
   procfile: z.record(z.string(), z.string()),
   config: ConfigSchema,
   createdBy: z.string(),
@@ -61,6 +88,10 @@ export type Release = z.infer<typeof ReleaseSchema>;
 export const NewReleaseSchema = z.strictObject({
   image: z.string().min(1).max(300),
   imageUrl: z.string().url().optional(),
+  /** The image `image` is a layer over (a slug over the stack); the scheduler imports it with that parent. */
+  imageParent: z.string().min(1).max(300).optional(),
+  build: ReleaseBuildSchema.optional(),
+  healthchecks: HealthchecksSchema.optional(),
   procfile: ProcfileSchema.refine((p) => Object.keys(p).length > 0, 'at least one process type'),
   reason: z.string().max(500).optional(),
   createdBy: z.string().min(1).max(100),

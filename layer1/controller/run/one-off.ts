@@ -8,7 +8,7 @@ import { SlipwayError } from '../../../layer0/common/errors.ts';
 import type { Logger } from '../../../layer0/common/logger.ts';
 import { connectAgent, type AgentClient } from '../../../layer0/agent/index.ts';
 import { HOSTS_SERVICE, type Instance } from '../../../layer0/discovery/index.ts';
-import { DEFAULT_MEMORY, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE, parseMemory, type Release } from '../deploy/index.ts';
+import { DEFAULT_MEMORY, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE, parseMemory, slugEnv, type Release } from '../deploy/index.ts';
 import type { DeployDeps } from '../routes/deps.ts';
 import type { App } from '../types.ts';
 
@@ -99,7 +99,7 @@ async function ensureImage(agent: AgentClient, host: Instance, release: Release 
   const at = image.lastIndexOf(':');
   const [repo, tag] = at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
   try {
-    await agent.importImageFromUrl(release.imageUrl, { repo, tag });
+    await agent.importImageFromUrl(release.imageUrl, { repo, tag, ...(release.imageParent ? { parent: release.imageParent } : {}) });
   } catch (err) {
     throw new SlipwayError('unavailable', `host ${host.id}: importing ${image} from its imageUrl failed: ${brief(err)}`);
   }
@@ -110,14 +110,14 @@ const left = (signal?: AbortSignal) => {
 };
 
 /** Creates the container of a one-off process of `release` (see the file's comment); the caller starts it. */
-export async function createOneOff(d: DeployDeps, log: Logger, app: App, release: Release & { image: string }, o: OneOffOptions): Promise<OneOff> {
+export async function createOneOff(d: DeployDeps, log: Logger, app: Pick<App, 'id' | 'name'>, release: Release & { image: string }, o: OneOffOptions): Promise<OneOff> {
   const { host, agent } = await pickHost(d);
   left(o.signal);
   await ensureImage(agent, host, release);
   left(o.signal);
   const n = await d.deploy.store.redis.incr(d.deploy.store.key(app.id, 'run-seq'));
   const dyno = `${RUN_TYPE}.${n}`;
-  const env = { ...release.config, ...o.env, SLIPWAY_APP: app.name, SLIPWAY_RELEASE: `v${release.version}`, DYNO: dyno };
+  const env = { ...release.config, ...o.env, ...slugEnv(release), SLIPWAY_APP: app.name, SLIPWAY_RELEASE: `v${release.version}`, DYNO: dyno };
   let id: string;
   try {
     id = await agent.createContainer({

@@ -20,7 +20,7 @@ describe('release → formation', () => {
     assert.deepEqual(web.env, ['FOO=bar', 'PORT=5000', 'PORT_X=1', 'SLIPWAY_APP=shop', 'SLIPWAY_RELEASE=v7']);
     assert.deepEqual(web.ports, [5000]);
     assert.equal(web.service, 'shop-web');
-    assert.deepEqual(web.health, { type: 'tcp', timeoutMs: 60_000, intervalMs: 250 });
+    assert.deepEqual(web.health, { type: 'http', path: '/', timeoutMs: 60_000, intervalMs: 250 });
     assert.deepEqual(web.labels, { 'slipway.app': 'shop', 'slipway.app-id': 'a1b2', 'slipway.release': 'v7', 'slipway.type': 'web' });
     assert.equal(web.imageUrl, 'http://127.0.0.1:1/bb.tar');
     assert.equal(web.drainSec, 5);
@@ -29,6 +29,22 @@ describe('release → formation', () => {
     assert.deepEqual(worker.ports, []);
     assert.equal(worker.service, undefined);
     assert.equal(worker.health, undefined);
+  });
+
+  it('a slug release: the launcher, HOME and SOURCE_VERSION, the stack as parent, app.json health checks, no release-phase process', () => {
+    const specs = processSpecs(app, release({
+      image: 'slipway/slug:abc', imageParent: 'slipway/stack:bookworm', build: { id: 'b_1', commit: 'a'.repeat(40) },
+      procfile: { web: 'npm start', release: 'node migrate.js' }, healthchecks: { web: { path: '/health', timeout: 5, attempts: 2 } },
+    }), {}, {});
+    assert.deepEqual(Object.keys(specs), ['web']);
+    const web = specs.web!;
+    JobSpecSchema.parse(web);
+    assert.deepEqual(web.cmd, ['/app/.slipway/launch', 'npm start']);
+    assert.equal(web.imageParent, 'slipway/stack:bookworm');
+    assert.ok(web.env.includes('HOME=/app') && web.env.includes(`SOURCE_VERSION=${'a'.repeat(40)}`));
+    assert.deepEqual(web.health, { type: 'http', path: '/health', timeoutMs: 10_000, intervalMs: 250 });
+    const tcp = processSpecs(app, release({ healthchecks: { web: { type: 'tcp', timeout: 3 } } }), {}, {});
+    assert.deepEqual(tcp.web!.health, { type: 'tcp', path: '/', timeoutMs: 3000, intervalMs: 250 });
   });
 
   it('takes counts, memory and cpu from the app formation, and options for ports and lifecycle', () => {

@@ -91,11 +91,19 @@ describe('rollout plan', () => {
   it('fails when nothing got healthy within the timeout: health check or placement', () => {
     const s = planStep(base({ jobs: [job('web-1'), job('web-2', { registered: false })], now: T0 + 61_000 }));
     assert.equal(s.failure?.check, 'health');
-    assert.match(s.failure!.message, /web: 0 of 3 processes passed the health check \(TCP connect to port 5000\) within 60 s/);
+    assert.match(s.failure!.message, /web: 0 of 3 processes passed the health check \(GET \/ below 500 on port 5000\) within 60 s/);
     const p = planStep(base({ jobs: [job('web-2', { hostId: null, state: 'pending', reason: 'insufficient_memory' })], now: T0 + 61_000 }));
     assert.equal(p.failure?.check, 'placement');
     assert.match(p.failure!.message, /insufficient_memory/);
     assert.equal(planStep(base({ jobs: [], now: T0 + 59_000 })).failure, null);
+  });
+
+  it('a group with its own health check timeout (app.json) fails after it, not after the rollout\'s', () => {
+    const short = diffGroups(deployed, specs(4, 1, { healthchecks: { web: { timeout: 5 } } }), '2');
+    assert.equal(planStep(base({ groups: short, jobs: [job('web-2', { registered: false })], now: T0 + 4000 })).failure, null);
+    const s = planStep(base({ groups: short, jobs: [job('web-2', { registered: false })], now: T0 + 6000 }));
+    assert.equal(s.failure?.check, 'health');
+    assert.match(s.failure!.message, /within 5 s/);
   });
 
   it('a type that leaves the Procfile is kept until the rest is done, then removed', () => {
