@@ -1,8 +1,8 @@
 // Composition root of `slipway up` / `slipway down`: installs missing OS packages, makes sure
 // the stack is cached, starts the platform's servers in this process (Redis unless
-// SLIPWAY_REDIS_URL is set, the host agent in cluster mode, the scheduler, the controller with its
-// deploy core, then the router; later issues add the builder), and tears everything down on Ctrl-C,
-// SIGTERM or `slipway down`.
+// SLIPWAY_REDIS_URL is set, the host agent in cluster mode, the scheduler, the blobstore, the
+// build worker, the controller with its deploy core and the git receiver running the push
+// pipeline, then the router), and tears everything down on Ctrl-C, SIGTERM or `slipway down`.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -20,6 +20,12 @@ import { startRouter, type RunningRouter, DEFAULT_ADMIN_PORT, DEFAULT_DOMAIN, DE
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
 import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
 import { ensureStack } from '../../../deploy/stack.ts';
+import { startBlobServer } from '../../blobstore/server.ts';
+import { localBlobs, loadOrCreateBlobToken } from '../../blobstore/index.ts';
+import { startBuilder } from '../../builder/worker.ts';
+import { createBuildQueue, slugBlobsToKeep } from '../../builder/index.ts';
+import { createPushPipeline } from '../../controller/push/pipeline.ts';
+import { parseMemory } from '../../controller/deploy/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const pidFile = (p: SlipwayPaths) => join(p.run, 'slipway.pid');
@@ -73,12 +79,18 @@ function routerAddress(env: NodeJS.ProcessEnv) {
   };
 }
 
+/** The blobstore's port (DESIGN.md): SLIPWAY_BLOB_PORT (7001). */
+const blobPort = (env: NodeJS.ProcessEnv) => Number(env.SLIPWAY_BLOB_PORT ?? 7001);
+/** How often unreferenced slugs are collected (the newest 10 releases of each app keep theirs). */
+const BLOB_GC_MS = 3600_000;
+
 const ok200 = (url: string) => fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
 
 /** Ready means the agent answers and the controller's /readyz says 200 (DESIGN.md), which includes the router serving. */
 async function ready(p: SlipwayPaths, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   if (!(await agentServing(p))) return false;
   const { host, port } = apiAddress(env);
+  if (!(await ok200(`http://${host}:${blobPort(env)}/healthz`))) return false;
   return ok200(`http://${host}:${port}/readyz`);
 }
 
@@ -129,11 +141,34 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery });
   const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }) });
   await deploy.start();
+  // Slugs: the blobstore (agents fetch slugs from it by signed URL) and the build worker, whose
+  // containers run on this host's agent.
+  const blobToken = await loadOrCreateBlobToken(paths.home);
+  const blobServer = await startBlobServer({ dir: join(paths.home, 'blobs'), host: address, port: blobPort(env), token: blobToken, log: log.child({ component: 'blobs' }) });
+  const blobs = localBlobs(blobServer.store, { url: blobServer.url, token: blobToken });
+  const builder = await startBuilder({
+    redis: redis.url, agent: { socketPath: agentSocketPath(paths) }, blobs, home: paths.home, log: log.child({ component: 'builder' }),
+    ...(env.SLIPWAY_BUILD_MEMORY ? { memoryBytes: parseMemory(env.SLIPWAY_BUILD_MEMORY) } : {}),
+  });
+  const builds = createBuildQueue({ redis: redis.url, log: log.child({ component: 'builds' }) });
+  const deployDeps = { deploy, scheduler: schedulerClient, discovery };
+  const pipeline = createPushPipeline({
+    builds, blobs, deploy: deployDeps, tmpDir: join(paths.home, 'tmp'), log: log.child({ component: 'push' }),
+    router: { host: routes.host, httpPort: routes.httpPort, domain: routes.domain },
+  });
   const controller = await startController({
     redisUrl: redis.url, port: api.port, host: api.host, log, home: paths.home,
-    deploy: { deploy, scheduler: schedulerClient, discovery },
+    deploy: deployDeps,
+    git: { dir: join(paths.home, 'git'), hookSocket: join(paths.run, 'git-hook.sock'), pipeline },
+    onAppDeleted: (a) => builds.store.forgetApp(a.id),
     router: { domain: routes.domain, httpPort: routes.httpPort, notReady: () => (router?.stats().ready ? null : 'the router is not serving yet') },
   });
+  const gc = setInterval(() => {
+    void slugBlobsToKeep(controller.redis)
+      .then((keep) => blobServer.store.gc({ keep }))
+      .then((r) => log.info({ deleted: r.deleted.length, freedBytes: r.freedBytes }, 'unreferenced slugs collected'), (err: unknown) => log.warn({ err }, 'slug collection failed'));
+  }, BLOB_GC_MS);
+  gc.unref();
   // After the controller, which publishes every app's route at start: the router begins with all of them.
   router = await startRouter({
     redisUrl: redis.url, discovery, domain: routes.domain, host: routes.host, home: paths.home, log,
@@ -141,7 +176,8 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   });
   writeFileSync(pidFile(paths), `${process.pid}\n`);
   log.info({
-    socket: agent.socketPath, redis: redact(redis.url), api: `http://${api.host}:${controller.port}`,
+    socket: agent.socketPath, redis: redact(redis.url), api: `http://${api.host}:${controller.port}`, blobs: blobServer.url,
+    git: `http://${api.host}:${controller.port}/git/<app>.git`,
     apps: `http://<app>.${routes.domain}:${router.http.port}`, https: router.https?.port, routerAdmin: router.admin?.port,
   }, 'slipway is up; stop with Ctrl-C or `slipway down`');
   // The admin token is shown once, and only to a person at a terminal; otherwise its file is named.
@@ -154,8 +190,12 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     stopping = true;
     log.info({ signal }, 'stopping the platform');
     try {
+      clearInterval(gc);
       await router.close(2000); // in-flight requests get two seconds
-      await controller.close();
+      await controller.close(); // and the git receiver: pushes in flight are refused
+      await builder.close(); // running builds end as `interrupted`; their containers go
+      await builds.close();
+      await blobServer.close();
       await deploy.close();
       schedulerClient.close();
       await scheduler.close(); // before the teardown, so nothing restarts what it removes
