@@ -3,7 +3,7 @@
 import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
-import type { AgentClientOptions, AgentEvent, ContainerCreateRequest, ExecResult, LogChunk, TtyExec } from './types.ts';
+import type { AgentClientOptions, AgentEvent, ContainerMetrics, ContainerCreateRequest, ExecResult, LogChunk, TtyExec } from './types.ts';
 
 export interface AgentClient {
   ping(): Promise<boolean>;
@@ -31,6 +31,8 @@ export interface AgentClient {
   inspectImage(ref: string): Promise<Docker.ImageInspectInfo>;
   removeImage(ref: string, force?: boolean): Promise<void>;
   events(opts?: { since?: number; filters?: Record<string, string[]>; signal?: AbortSignal }): AsyncIterable<AgentEvent>;
+  /** Every container's latest cgroup sample (`GET /slipway/metrics`, refreshed by the agent every few seconds). */
+  metrics(): Promise<ContainerMetrics[]>;
 }
 
 const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
@@ -173,6 +175,11 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
     importImage(tar, o) {
       return importFrom(tar, o);
     },
+    metrics: () =>
+      new Promise<ContainerMetrics[]>((resolve, reject) => {
+        docker.modem.dial({ path: '/slipway/metrics', method: 'GET', options: {}, statusCodes: { 200: true, 500: 'server error' } },
+          (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as ContainerMetrics[])));
+      }),
     listImages: () => docker.listImages(),
     inspectImage: (ref) => docker.getImage(ref).inspect(),
     async removeImage(ref, force = false) {

@@ -17,6 +17,7 @@ import { createHostNetwork } from '../network/index.ts';
 import { importStack } from '../runtime/images/stack.ts';
 import { createRuntime, ImageStore } from '../runtime/index.ts';
 import { RUNC } from '../runtime/runc.ts';
+import { startCollector } from './collector.ts';
 import { EventHub, nowNano } from './events.ts';
 import { FencingGuard } from './fencing.ts';
 import { JobRegistrar } from './job-registrar.ts';
@@ -26,6 +27,7 @@ import { containerRoutes } from './routes/containers.ts';
 import type { AgentDeps, HostFacts } from './routes/deps.ts';
 import { execRoutes } from './routes/exec.ts';
 import { imageRoutes } from './routes/images.ts';
+import { metricsSampler } from './routes/metrics.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { systemRoutes } from './routes/system.ts';
 import { Router } from './router.ts';
@@ -149,9 +151,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     : undefined;
   const deps: AgentDeps = { runtime, images, events, host, capacity, log, registrar };
   const fence = new FencingGuard(join(paths.home, 'fencing-token'));
+  const collector = startCollector({ images, runtime, log: log.child({ component: 'collector' }) });
+  const metrics = metricsSampler(deps);
   const router = new Router().add([
     ...systemRoutes(deps), ...containerRoutes(deps), ...streamRoutes(deps),
-    ...execRoutes(deps), ...archiveRoutes(deps), ...imageRoutes(deps),
+    ...execRoutes(deps), ...archiveRoutes(deps), ...imageRoutes(deps), ...metrics.routes,
   ]);
 
   const servers: Server[] = [];
@@ -200,6 +204,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       // Containers keep running under their monitors: only the serving stops.
       closing ??= (async () => {
         await Promise.all(servers.map(closeServer));
+        collector.close();
+        metrics.close();
         registrar?.close();
         unsubscribe();
         await runtime.close();

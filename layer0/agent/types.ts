@@ -64,3 +64,24 @@ export const JOB_LABELS = {
 
 /** Mutating calls may carry the caller's fencing token; an agent refuses tokens older than the newest it has seen. */
 export const FENCING_HEADER = 'x-slipway-fencing-token';
+
+/** One container's latest numbers (`GET /slipway/metrics`; the agent samples its cgroups every few seconds). */
+export interface ContainerMetrics {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  status: string;
+  startedAt: string;
+  restartCount: number;
+  oomKilled: boolean;
+  exitCode: number;
+  /** When the numbers were read (ISO time); empty before the first sample or when not running. */
+  read: string;
+  /** Percent of one CPU over the last interval (200 = two CPUs busy). */
+  cpuPercent: number;
+  cpuTotalNs: number;
+  memoryUsage: number;
+  /** The cgroup's limit, or the host's memory when none. */
+  memoryLimit: number;
+  pids: number;
+}

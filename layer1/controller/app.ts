@@ -32,6 +32,7 @@ import { releaseRoutes } from './routes/releases.ts';
 import { processRoutes } from './routes/processes.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { eventRoutes } from './routes/events.ts';
+import { logRoutes } from './routes/logs.ts';
 import { runRoutes } from './routes/run.ts';
 import { routerRoutes, type RouterApiOptions } from './routes/router.ts';
 import { RouterPublisher } from './router-publisher.ts';
@@ -49,6 +50,8 @@ export interface ControllerDeps {
   bodyLimit?: number;
   /** The router's domain and HTTP port, for path-route hostnames and app URLs. */
   router?: RouterApiOptions;
+  /** The web dashboard (web/app.ts): every path outside /v1, /git, /healthz and /readyz. */
+  web?: Koa.Middleware;
 }
 
 export interface ControllerApp {
@@ -95,6 +98,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     ...metaRoutes(routeDeps, () => document),
     ...(d ? [...domainRoutes(routeDeps, domains), ...configRoutes(routeDeps, d), ...formationRoutes(routeDeps, d), ...releaseRoutes(routeDeps, d), ...processRoutes(routeDeps, d), ...runRoutes(routeDeps, d), ...deploymentRoutes(routeDeps, d), ...eventRoutes(routeDeps, d)] : []),
     ...routerRoutes(routeDeps, publisher, domains, deps.router),
+    ...logRoutes(routeDeps),
     ...(deps.routes?.(routeDeps) ?? []),
   ];
   document = openApiDocument(routes);
@@ -114,6 +118,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     .use(errorEdge(deps.log))
     .use(healthRouter(deps.redis, deps.router?.notReady).routes())
     .use(v1.routes())
+    .use(deps.web ?? ((_ctx, next) => next()))
     .use(notFound());
   return { koa, routes, router: v1, openapi: document, publisher };
 }

@@ -1,0 +1,166 @@
+// An app's logs (`GET /v1/apps/:app/logs`: tail, since, follow and filters, as Server-Sent Events
+// when asked for `text/event-stream`, else NDJSON), its retention settings, its drains and its
+// metrics. Everything is read from Redis through layer1/logs' client; the shipper writes it.
+import { PassThrough } from 'node:stream';
+import { z } from 'zod';
+import { SlipwayError } from '../../../layer0/common/errors.ts';
+import { LogsClient, LogLineSchema, LogSettingsSchema, DrainSchema, LOG_SOURCES, psFilter, redactUrl, type LogFilter, type LogLine } from '../../logs/index.ts';
+import { appRole } from '../auth/roles.ts';
+import { appRoute, type AnyRoute, type Ctx } from '../http/route.ts';
+import { components } from '../types.ts';
+import { AppParams } from './deployments.ts';
+import type { RouteDeps } from './deps.ts';
+
+if (!components.has(LogLineSchema)) components.add(LogLineSchema, { id: 'LogLine' });
+
+const STREAM_ID_RE = /^\d{1,20}-\d{1,20}$/;
+const RECHECK_MS = 5000;
+
+/** `2026-01-01T00:00:00Z`, unix seconds, or a duration before now (`30s`, `10m`, `2h`, `1d`). */
+export function parseSince(v: string, now = Date.now()): number | null {
+  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v);
+  if (d) return now - Number(d[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 'ms']!;
+  if (/^\d{9,11}(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : t;
+}
+
+const Since = z.string().refine((v) => parseSince(v) !== null, 'a time (RFC 3339 or unix seconds) or a duration like 10m, 2h, 1d');
+const Bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const LogsQuery = z.strictObject({
+  tail: z.coerce.number().int().min(0).max(100_000).optional().describe('lines before the present (default 100; with follow and no tail: 100 as well)'),
+  since: Since.optional().describe('only lines from this time on: RFC 3339, unix seconds, or a duration before now (10m)'),
+  follow: Bool.optional().describe('keep the response open and send new lines as they come'),
+  type: z.string().max(64).optional().describe('process type (web)'),
+  process: z.string().max(64).optional().describe('process (web.1)'),
+  ps: z.string().max(64).optional().describe('web (a type) or web.1 (a process)'),
+  release: z.string().max(16).optional().describe('v7'),
+  stream: z.enum(['stdout', 'stderr']).optional(),
+  source: z.enum(LOG_SOURCES).optional().describe('app (processes), router (access lines) or platform (deploys, crashes, OOM kills, scaling)'),
+  after: z.string().regex(STREAM_ID_RE).optional().describe('follow from this line id (Last-Event-ID wins)'),
+});
+
+const LogsBody = z.string().describe('application/x-ndjson: one LogLine per line; text/event-stream (Accept): `id: <line id>`, `event: log`, `data: <LogLine>`');
+
+const SettingsBody = LogSettingsSchema.partial().strict().refine((s) => Object.keys(s).length > 0, 'give maxLines and/or maxAgeSec');
+const DrainBody = z.strictObject({ url: z.string().min(1).max(2048).describe('syslog://host:port (RFC 5424 over TCP) or https://… (POSTed NDJSON batches)') });
+const DrainView = DrainSchema.extend({ url: z.string().describe('credentials in the URL are shown as ***') });
+const DrainParams = z.strictObject({ app: AppParams.shape.app, id: z.string().regex(/^drn_[0-9a-f]{12}$/) });
+
+const MetricsQuery = z.strictObject({ since: Since.optional().describe('window start (default 15m)') });
+const MetricsBody = z.object({
+  since: z.string(),
+  processes: z.array(z.object({
+    id: z.string(), type: z.string(), process: z.string(), release: z.string(), host: z.string(), status: z.string(), startedAt: z.string(),
+    cpuPercent: z.number(), memoryBytes: z.number(), memoryLimit: z.number(), restarts: z.number(),
+    history: z.array(z.tuple([z.number(), z.number(), z.number()])).describe('[time ms, cpu %, memory bytes], oldest first'),
+  })),
+  router: z.object({
+    requests: z.number(), rate: z.number(), classes: z.record(z.string(), z.number()),
+    latencyMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable(), mean: z.number().nullable() }),
+    history: z.array(z.tuple([z.number(), z.number()])),
+  }),
+}).describe('Per process: CPU, memory, restarts (sampled by the agents every few seconds, kept an hour); per app: the router\'s counters');
+if (!components.has(MetricsBody)) components.add(MetricsBody, { id: 'AppMetrics' });
+
+export function logRoutes(deps: RouteDeps): AnyRoute[] {
+  const { store, log } = deps;
+  const logs = new LogsClient(store.redis, store.keys.prefix);
+
+  function serve(ctx: Ctx, appId: string, lines: LogLine[], last: string, follow: LogFilter | null, allowed: () => Promise<boolean>): PassThrough {
+    const sse = /text\/event-stream/.test(ctx.get('Accept'));
+    const out = new PassThrough();
+    const write = sse ? (l: LogLine) => out.write(`id: ${l.id}\nevent: log\ndata: ${JSON.stringify(l)}\n\n`) : (l: LogLine) => out.write(`${JSON.stringify(l)}\n`);
+    ctx.type = sse ? 'text/event-stream' : 'application/x-ndjson';
+    ctx.set('Cache-Control', 'no-cache, no-transform');
+    if (sse) out.write('retry: 2000\n\n');
+    for (const l of lines) write(l);
+    if (!follow) {
+      out.end();
+      return out;
+    }
+    ctx.set('X-Accel-Buffering', 'no');
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    const ac = new AbortController();
+    ctx.res.once('close', () => ac.abort());
+    void (async () => {
+      let checked = Date.now();
+      const recheck = async () => {
+        if (Date.now() - checked < RECHECK_MS) return true;
+        checked = Date.now();
+        return allowed();
+      };
+      try {
+        for await (const l of logs.follow(appId, last, { ...follow, signal: ac.signal, onIdle: () => sse && out.write(': keep-alive\n\n') })) {
+          // Back-pressure: a slow client makes the reader wait rather than the buffer grow.
+          if (!write(l)) await new Promise((r) => out.once('drain', r));
+          if (!(await recheck())) break;
+        }
+      } catch (err) {
+        if (!ac.signal.aborted) log.warn({ err, app: appId }, 'log follow failed');
+      } finally {
+        out.end();
+      }
+    })();
+    return out;
+  }
+
+  return [
+    appRoute({
+      method: 'get', path: '/apps/:app/logs', tag: 'logs', summary: "The app's log lines: the last `tail`, then new ones with `follow` (NDJSON, or Server-Sent Events)",
+      role: 'view', params: AppParams, query: LogsQuery, response: LogsBody, contentType: 'application/x-ndjson',
+      async handler({ app, query: q, principal: p, ctx }) {
+        const filter: LogFilter = {
+          ...psFilter(q.ps), ...(q.type ? { type: q.type } : {}), ...(q.process ? { process: q.process } : {}),
+          ...(q.release ? { release: q.release } : {}), ...(q.stream ? { stream: q.stream } : {}), ...(q.source ? { source: q.source } : {}),
+        };
+        const header = ctx.get('Last-Event-ID').trim();
+        if (header && !STREAM_ID_RE.test(header)) throw new SlipwayError('invalid_params', 'Last-Event-ID: not a line id');
+        const resume = header || q.after;
+        const sinceMs = q.since ? parseSince(q.since)! : undefined;
+        const { lines, last } = resume
+          ? { lines: [], last: resume }
+          : await logs.read(app.id, { ...filter, tail: q.tail ?? 100, ...(sinceMs !== undefined ? { sinceMs } : {}) });
+        const allowed = async () => (await store.tokens.get(p.tokenId)) !== null && (await store.apps.get(app.id)) !== null && appRole(p, app.id, await store.access.get(app.id, p.userId)) !== null;
+        return serve(ctx, app.id, lines, last, q.follow ? filter : null, allowed) as never;
+      },
+    }),
+    appRoute({
+      method: 'get', path: '/apps/:app/log-settings', tag: 'logs', summary: 'Log retention: lines and age kept',
+      role: 'view', params: AppParams, response: LogSettingsSchema,
+      handler: async ({ app }) => logs.settings(app.id),
+    }),
+    appRoute({
+      method: 'patch', path: '/apps/:app/log-settings', tag: 'logs', summary: 'Sets log retention (maxLines, maxAgeSec); older lines go at once',
+      role: 'owner', params: AppParams, body: SettingsBody, response: LogSettingsSchema,
+      handler: async ({ app, body }) => logs.setSettings(app.id, body),
+    }),
+    appRoute({
+      method: 'get', path: '/apps/:app/drains', tag: 'logs', summary: "The app's log drains",
+      role: 'owner', params: AppParams, response: z.object({ items: z.array(DrainView) }),
+      handler: async ({ app }) => ({ items: (await logs.listDrains(app.id)).map((d) => ({ ...d, url: redactUrl(d.url) })) }),
+    }),
+    appRoute({
+      method: 'post', path: '/apps/:app/drains', tag: 'logs', summary: 'Adds a log drain (syslog://host:port or https://…); it gets lines from now on',
+      role: 'owner', params: AppParams, body: DrainBody, response: DrainView, status: 201, errors: ['conflict'],
+      handler: async ({ app, body, principal }) => {
+        const d = await logs.addDrain(app.id, body.url, principal.userName);
+        return { ...d, url: redactUrl(d.url) };
+      },
+    }),
+    appRoute({
+      method: 'delete', path: '/apps/:app/drains/:id', tag: 'logs', summary: 'Removes a log drain',
+      role: 'owner', params: DrainParams, response: null, status: 204, errors: ['not_found'],
+      handler: async ({ app, params }) => {
+        if (!(await logs.removeDrain(app.id, params.id))) throw new SlipwayError('not_found', `no drain ${params.id}`);
+      },
+    }),
+    appRoute({
+      method: 'get', path: '/apps/:app/metrics', tag: 'logs', summary: 'CPU, memory and restarts per process, and the router\'s requests, status classes and latency percentiles',
+      role: 'view', params: AppParams, query: MetricsQuery, response: MetricsBody,
+      handler: async ({ app, query }) => logs.metrics(app.id, query.since ? parseSince(query.since)! : Date.now() - 15 * 60_000),
+    }),
+  ];
+}
