@@ -12,6 +12,7 @@ import { ensureAdmin } from './bootstrap.ts';
 import { routeUpgrades } from './http/upgrade.ts';
 import { GitReceiver } from '../gitreceiver/server.ts';
 import type { PushPipeline } from '../gitreceiver/types.ts';
+import { createDashboard } from '../../web/index.ts';
 
 export const DEFAULT_API_PORT = 7000;
 
@@ -26,6 +27,8 @@ export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 
   keyPrefix?: string;
   /** Serve `/git/<app>.git` (smart HTTP): the repos' directory, the hooks' socket, and what a push runs. */
   git?: { dir: string; hookSocket: string; pipeline: PushPipeline };
+  /** Serve the web dashboard at `/` (default true); it calls /v1 over loopback. */
+  web?: boolean;
 }
 
 export interface RunningController {
@@ -52,7 +55,9 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       await git?.repos.remove(a.id);
       await opts.onAppDeleted?.(a);
     };
-    const app = createControllerApp({ ...opts, onAppDeleted, redis, store, log });
+    let listening = { host: '127.0.0.1', port: 0 };
+    const web = opts.web === false ? undefined : createDashboard({ redis, keyPrefix: store.keys.prefix, log: log.child({ component: 'web' }), api: () => listening });
+    const app = createControllerApp({ ...opts, onAppDeleted, redis, store, log, web });
     await app.publisher.syncAll();
     await git?.start();
     const koa = app.koa.callback();
@@ -67,6 +72,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
+    listening = { host: loopbackOf(opts.host ?? '127.0.0.1'), port };
     log.info({ port, host: opts.host ?? '127.0.0.1', schema: version }, 'controller listening');
     return {
       port,
@@ -91,4 +97,9 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     redis.disconnect();
     throw err;
   }
+}
+
+/** An address this process can call itself on: the bound one, or loopback for a wildcard bind. */
+function loopbackOf(host: string): string {
+  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
 }

@@ -1,0 +1,90 @@
+// The dashboard's client for the controller's own /v1 API, over loopback with the session's
+// token: every change a person makes in the browser passes the same auth, roles, validation
+// and audit as the CLI's. JSON calls, and raw streams for the Server-Sent Events the pages follow.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export interface Api {
+  get<T = any>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
+  /** A GET whose 404 (or 405: a route this controller does not have yet) is `null`. */
+  maybe<T = any>(path: string, query?: Record<string, string | number | undefined>): Promise<T | null>;
+  send<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Opens a stream (`accept` header as given); the caller pipes or reads the response. */
+  stream(path: string, opts: { accept: string; query?: Record<string, string | undefined>; headers?: Record<string, string>; signal: AbortSignal }): Promise<IncomingMessage>;
+}
+
+/** Where the controller listens, for calls over loopback (known once it listens). */
+export type ApiBase = () => { host: string; port: number };
+
+const TIMEOUT_MS = 120_000;
+
+function withQuery(path: string, query?: Record<string, string | number | undefined>): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') qs.set(k, String(v));
+  const s = qs.toString();
+  return `/v1${path}${s ? (path.includes('?') ? '&' : '?') + s : ''}`;
+}
+
+export function createApi(base: ApiBase, token: string, requestId?: string): Api {
+  function raw(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
+    const { host, port } = base();
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({
+        host, port, method, path, signal, timeout: TIMEOUT_MS,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(requestId ? { 'x-request-id': requestId } : {}),
+          ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}),
+          ...headers,
+        },
+      }, resolve);
+      req.on('timeout', () => req.destroy(new ApiError(504, 'timeout', `the API did not answer ${method} ${path.split('?')[0]} in time`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: IncomingMessage;
+    try {
+      res = await raw(method, path, { accept: 'application/json' }, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw new ApiError(502, 'unavailable', 'the platform API cannot be reached');
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let parsed: any = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
+    const status = res.statusCode ?? 502;
+    if (status >= 400) {
+      const e = parsed?.error as { code?: string; message?: string } | undefined;
+      throw new ApiError(status, e?.code ?? String(status), e?.message ?? `the API answered ${status}`);
+    }
+    return parsed as T;
+  }
+
+  return {
+    get: (path, query) => json('GET', withQuery(path, query)),
+    async maybe(path, query) {
+      try {
+        return await json('GET', withQuery(path, query));
+      } catch (err) {
+        if (err instanceof ApiError && (err.code === 'not_found' || err.status === 405)) return null;
+        throw err;
+      }
+    },
+    send: (method, path, body) => json(method, withQuery(path), body),
+    stream: (path, o) => raw('GET', withQuery(path, o.query), { accept: o.accept, ...o.headers }, undefined, o.signal),
+  };
+}

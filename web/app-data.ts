@@ -1,0 +1,50 @@
+// What every page of one app needs: the app (its name checked before it reaches an API path),
+// the caller's effective role on it (to hide controls the API would refuse anyway), its URL,
+// and the tabs. Loaded through the session's token, so a hidden app is a 404 here too.
+import { ApiError } from './api.ts';
+import { PageError, type WebCtx } from './http.ts';
+import { can, effectiveRole } from './present.ts';
+
+export const APP_NAME_RE = /^[a-z][a-z0-9-]{2,29}$/;
+
+export interface AppView {
+  name: string;
+  createdAt: string;
+  createdBy: string;
+  role: string;
+  canDeploy: boolean;
+  canOwn: boolean;
+  url: string | null;
+}
+
+const TABS = [
+  ['overview', 'Overview', ''],
+  ['releases', 'Releases', '/releases'],
+  ['deployments', 'Deployments', '/deployments'],
+  ['config', 'Config', '/config'],
+  ['domains', 'Domains', '/domains'],
+  ['logs', 'Logs', '/logs'],
+] as const;
+
+export function appName(ctx: WebCtx): string {
+  const name = (ctx.params as Record<string, string> | undefined)?.app ?? '';
+  if (!APP_NAME_RE.test(name)) throw new PageError(404, 'Not found', 'There is no app by that name.');
+  return name;
+}
+
+export async function loadApp(ctx: WebCtx): Promise<AppView> {
+  const name = appName(ctx);
+  const s = ctx.state.session!;
+  const api = ctx.state.api!;
+  const [app, grant, settings] = await Promise.all([
+    api.get<{ name: string; createdAt: string; createdBy: string }>(`/apps/${name}`),
+    s.admin ? Promise.resolve(null) : api.maybe<{ role: string }>(`/apps/${name}/access/${encodeURIComponent(s.user)}`).catch(() => null),
+    api.maybe<{ url: string }>(`/apps/${name}/settings`).catch((err: unknown) => (err instanceof ApiError ? null : Promise.reject(err))),
+  ]);
+  const role = effectiveRole(s, grant?.role ?? null) ?? 'view';
+  return { name: app.name, createdAt: app.createdAt, createdBy: app.createdBy, role, canDeploy: can(role, 'deploy'), canOwn: can(role, 'owner'), url: settings?.url ?? null };
+}
+
+export function tabs(app: string, current: string) {
+  return TABS.map(([id, label, path]) => ({ id, label, href: `/apps/${app}${path}`, current: id === current }));
+}

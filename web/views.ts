@@ -1,0 +1,65 @@
+// The dashboard's Handlebars views: every template in views/ (partials in views/partials/)
+// compiled once at start, the helpers they use, and `render()`, which wraps a page in the layout.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Handlebars from 'handlebars';
+import { sparkline } from './present.ts';
+
+const DIR = join(import.meta.dirname, 'views');
+
+export type Views = (name: string, data: Record<string, unknown>) => string;
+
+export function loadViews(): Views {
+  const hb = Handlebars.create();
+  for (const f of readdirSync(join(DIR, 'partials'))) {
+    if (f.endsWith('.hbs')) hb.registerPartial(f.slice(0, -4), readFileSync(join(DIR, 'partials', f), 'utf8'));
+  }
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('not', (a: unknown) => !a);
+  hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
+  hb.registerHelper('and', (...args: unknown[]) => args.slice(0, -1).every(Boolean));
+  hb.registerHelper('short', (id: unknown) => (typeof id === 'string' ? id.slice(0, 12) : ''));
+  hb.registerHelper('ago', (iso: unknown) => ago(iso));
+  hb.registerHelper('since', (iso: unknown) => since(iso));
+  hb.registerHelper('plural', (n: unknown, one: string, many: string) => `${n} ${n === 1 ? one : many}`);
+  hb.registerHelper('spark', (values: unknown, label: unknown, unit: unknown) =>
+    new hb.SafeString(sparkline(Array.isArray(values) ? values.filter((v): v is number => typeof v === 'number') : [], String(label), String(unit ?? ''))));
+  const pages = new Map<string, HandlebarsTemplateDelegate>();
+  for (const f of readdirSync(DIR)) {
+    if (f.endsWith('.hbs')) pages.set(f.slice(0, -4), hb.compile(readFileSync(join(DIR, f), 'utf8'), { strict: false }));
+  }
+  return (name, data) => {
+    const page = pages.get(name);
+    if (!page) throw new Error(`no view ${name}`);
+    return page(data);
+  };
+}
+
+/** "3 minutes ago" from an RFC 3339 time (the exact time goes in a <time> element's title). */
+export function ago(iso: unknown): string {
+  const t = typeof iso === 'string' ? Date.parse(iso) : NaN;
+  if (Number.isNaN(t)) return '';
+  const s = Math.round((Date.now() - t) / 1000);
+  if (s < 10) return 'just now';
+  return `${span(s)} ago`;
+}
+
+/** How long since a time, for uptimes: "4m 10s", "3h 2m", "2d 5h". */
+export function since(iso: unknown): string {
+  const t = typeof iso === 'string' ? Date.parse(iso) : NaN;
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, Math.round((Date.now() - t) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+function span(s: number): string {
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m < 60) return m === 1 ? 'a minute' : `${m} minutes`;
+  const h = Math.round(m / 60);
+  if (h < 48) return h === 1 ? 'an hour' : `${h} hours`;
+  return `${Math.round(h / 24)} days`;
+}
