@@ -14,7 +14,7 @@ import type { BackendConn, BackendUser } from './backend-pool.ts';
 import { pickBackend } from './balancer.ts';
 import { ChunkScanner } from './chunked.ts';
 import type { ProxyCore } from './core.ts';
-import { forwardRequestHead, forwardResponseHead } from './headers.ts';
+import { forwardRequestHead, responseHead } from './headers.ts';
 import { page } from './pages.ts';
 import { hasBareLf, hasToken, headEnd, HeadError, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './parse.ts';
 
@@ -478,9 +478,9 @@ export class ClientConn implements BackendUser {
       }
       const rest = end < buf.length ? buf.subarray(end) : null;
       this.resBuf = null;
-      if (h.status >= 200) return this.startResponse(h, rest);
+      if (h.status >= 200) return this.startResponse(h, buf, rest);
       if (h.status === 101) {
-        if (this.upgrade) return this.startTunnel(h, rest);
+        if (this.upgrade) return this.startTunnel(h, buf, rest);
         return this.badGateway('a 101 answer to a request that asked for no upgrade');
       }
       // 1xx (100 Continue, 103 Early Hints): pass on to HTTP/1.1 clients, then read on.
@@ -493,7 +493,8 @@ export class ClientConn implements BackendUser {
     }
   }
 
-  private startResponse(h: ResponseHead, rest: Buffer | null): void {
+  /** `src` holds the head from its first byte; `rest` is what followed it. */
+  private startResponse(h: ResponseHead, src: Buffer, rest: Buffer | null): void {
     const req = this.req!;
     this.status = h.status;
     if (req.method === 'HEAD' || h.status === 204 || h.status === 304) this.resMode = RES_NONE;
@@ -518,32 +519,37 @@ export class ClientConn implements BackendUser {
       } else this.keepAlive = false;
     }
     if (this.core.closing) this.keepAlive = false;
-    const head = forwardResponseHead(h, !this.keepAlive, req.minor === 0 && this.keepAlive, false);
+    const close = !this.keepAlive;
+    const keepAlive10 = req.minor === 0 && this.keepAlive;
     this.resStarted = true;
-    this.bytesOut += head.length;
     if (this.resMode === RES_NONE || (this.resMode === RES_LENGTH && this.resLeft === 0)) {
       if (rest !== null) this.connReusable = false;
-      this.sock.write(head, 'latin1');
+      const head = responseHead(src, h, close, keepAlive10, false, 0);
+      this.bytesOut += head.length;
+      this.sock.write(head);
       return this.responseDone();
     }
     if (rest === null) {
-      if (!this.sock.write(head, 'latin1')) this.conn!.pause();
+      const head = responseHead(src, h, close, keepAlive10, false, 0);
+      this.bytesOut += head.length;
+      if (!this.sock.write(head)) this.conn!.pause();
       return;
     }
     if (this.resMode === RES_LENGTH && rest.length <= this.resLeft && rest.length <= SMALL_BODY) {
-      // The common small response: head and body in one buffer, one write (cheaper than writev).
-      const out = Buffer.allocUnsafe(head.length + rest.length);
-      out.write(head, 0, 'latin1');
-      rest.copy(out, head.length);
+      // The common small response: head and body in one buffer, one write.
+      const out = responseHead(src, h, close, keepAlive10, false, rest.length);
+      rest.copy(out, out.length - rest.length);
       this.resLeft -= rest.length;
-      this.bytesOut += rest.length;
+      this.bytesOut += out.length;
       const ok = this.sock.write(out);
       if (this.resLeft === 0) return this.responseDone();
       if (!ok) this.conn!.pause();
       return;
     }
+    const head = responseHead(src, h, close, keepAlive10, false, 0);
+    this.bytesOut += head.length;
     this.sock.cork();
-    this.sock.write(head, 'latin1');
+    this.sock.write(head);
     this.relayResponse(rest);
     this.sock.uncork();
   }
@@ -656,14 +662,14 @@ export class ClientConn implements BackendUser {
     if (this.resMode !== RES_NONE) this.brokenResponse('the backend closed the connection in the middle of the response');
   }
 
-  private startTunnel(h: ResponseHead, rest: Buffer | null): void {
+  private startTunnel(h: ResponseHead, src: Buffer, rest: Buffer | null): void {
     this.state = TUNNEL;
     this.status = 101;
     this.resStarted = true;
     this.core.metrics.upgraded++;
-    const head = forwardResponseHead(h, false, false, true);
+    const head = responseHead(src, h, false, false, true, 0);
     this.bytesOut += head.length;
-    this.sock.write(head, 'latin1');
+    this.sock.write(head);
     if (rest !== null) {
       this.bytesOut += rest.length;
       this.sock.write(Buffer.from(rest));
@@ -774,13 +780,17 @@ export class ClientConn implements BackendUser {
         return;
       case BODY:
       case AWAIT:
-        if (this.resMode === RES_HEAD && this.conn !== null && this.conn.connected && this.state === AWAIT && now - this.sentAt > this.core.firstByteMs) {
-          this.conn.discard();
-          this.conn = null;
-          this.releaseBackend(false);
-          return this.answer(504, 'timeout', 'Gateway Timeout', `${this.app!.name} did not answer within ${this.core.firstByteMs / 1000} s.`);
+        if (this.state === AWAIT && this.resMode === RES_HEAD) {
+          // waiting for the answer: the first-byte timeout applies, not the idle one
+          if (this.conn !== null && this.conn.connected && now - this.sentAt > this.core.firstByteMs) {
+            this.conn.discard();
+            this.conn = null;
+            this.releaseBackend(false);
+            this.answer(504, 'timeout', 'Gateway Timeout', `${this.app!.name} did not answer within ${this.core.firstByteMs / 1000} s.`);
+          }
+          return;
         }
-        if (idle > this.core.idleMs && now - this.sentAt > this.core.idleMs) this.destroy();
+        if (idle > this.core.idleMs) this.destroy(); // a transfer that stalled
         return;
       case TUNNEL:
         if (idle > this.core.idleMs) this.destroy();

@@ -78,16 +78,33 @@ export function forwardRequestHead(h: RequestHead, f: ForwardInfo): string {
   return out + '\r\n';
 }
 
-const noSkip = () => false;
-
 /**
- * The response head as the client gets it. `close`: the client connection ends after it;
- * `keepAlive10`: an HTTP/1.0 client asked for keep-alive and gets it.
+ * The response head as the client gets it: the backend's bytes without the dropped lines (so no
+ * field is parsed or re-serialized), HTTP/1.1 in the status line, framing and Connection written
+ * by the proxy. The buffer has `bodyRoom` bytes left after the head for the caller to fill, so a
+ * small response goes out in one write. `src` holds the head from its first byte.
  */
-export function forwardResponseHead(h: ResponseHead, close: boolean, keepAlive10: boolean, upgrade: boolean): string {
-  let out = appendFields(`HTTP/1.1 ${h.status} ${h.reason}\r\n`, h, noSkip);
-  if (upgrade) out += `Connection: upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
-  else if (close) out += 'Connection: close\r\n';
-  else if (keepAlive10) out += 'Connection: keep-alive\r\n';
-  return out + '\r\n';
+export function responseHead(src: Buffer, h: ResponseHead, close: boolean, keepAlive10: boolean, upgrade: boolean, bodyRoom: number): Buffer {
+  let extra = '';
+  if (h.chunked) extra += `Transfer-Encoding: ${h.transferEncoding}\r\n`;
+  else if (h.contentLength >= 0) extra += `Content-Length: ${h.contentLength}\r\n`;
+  if (upgrade) extra += `Connection: upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
+  else if (close) extra += 'Connection: close\r\n';
+  else if (keepAlive10) extra += 'Connection: keep-alive\r\n';
+  extra += '\r\n';
+  const end = h.size - 2; // the fields end where the final empty line starts
+  const drops = h.drops;
+  let kept = end;
+  for (let i = 0; i < drops.length; i += 2) kept -= drops[i + 1] - drops[i];
+  const out = Buffer.allocUnsafe(kept + extra.length + bodyRoom);
+  let o = 0;
+  let from = 0;
+  for (let i = 0; i < drops.length; i += 2) {
+    o += src.copy(out, o, from, drops[i]);
+    from = drops[i + 1];
+  }
+  o += src.copy(out, o, from, end);
+  out[7] = 49; // "HTTP/1.1": the client talks to this proxy, whatever the backend spoke
+  out.write(extra, o, 'latin1');
+  return out;
 }

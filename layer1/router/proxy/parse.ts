@@ -40,13 +40,24 @@ export class RequestHead extends Fields {
   size = 0;
 }
 
-export class ResponseHead extends Fields {
-  /** From `Keep-Alive: timeout=N` (how long the backend keeps an idle connection), ms; -1: not said. */
-  keepAliveMs = -1;
+/**
+ * What the proxy needs from a response head. Unlike a request head it is not split into fields:
+ * the client gets the backend's own bytes minus the `drops` (hop-by-hop lines), see headers.ts.
+ */
+export class ResponseHead {
   status = 0;
   reason = '';
   minor = 1;
   size = 0;
+  contentLength = -1;
+  transferEncoding: string | null = null;
+  chunked = false;
+  connection: string | null = null;
+  upgrade: string | null = null;
+  /** From `Keep-Alive: timeout=N` (how long the backend keeps an idle connection), ms; -1: not said. */
+  keepAliveMs = -1;
+  /** [start, end) byte ranges of the lines the client must not get, in order. */
+  drops: number[] = [];
 }
 
 export class HeadError extends Error {
@@ -138,15 +149,19 @@ function parseFields<T extends Fields>(s: string, pos: number, h: T, status: 400
     h.values.push(value);
     pos = eol + 2;
   }
-  if (h.transferEncoding !== null) {
-    if (h.contentLength >= 0) throw new HeadError(status, 'both Content-Length and Transfer-Encoding');
-    const te = h.transferEncoding.toLowerCase();
-    const lastComma = te.lastIndexOf(',');
-    const final = (lastComma < 0 ? te : te.slice(lastComma + 1)).trim();
-    if (final !== 'chunked') throw new HeadError(status, 'a Transfer-Encoding whose final coding is not chunked');
-    if (te.indexOf('chunked') !== te.lastIndexOf('chunked')) throw new HeadError(status, 'chunked applied twice');
-    h.chunked = true;
-  }
+  checkFraming(h, status);
+}
+
+/** Transfer-Encoding alone, with chunked as its final coding, once (RFC 9112 §6.3). */
+function checkFraming(h: { transferEncoding: string | null; contentLength: number; chunked: boolean }, status: 400 | 502): void {
+  if (h.transferEncoding === null) return;
+  if (h.contentLength >= 0) throw new HeadError(status, 'both Content-Length and Transfer-Encoding');
+  const te = h.transferEncoding.toLowerCase();
+  const lastComma = te.lastIndexOf(',');
+  const final = (lastComma < 0 ? te : te.slice(lastComma + 1)).trim();
+  if (final !== 'chunked') throw new HeadError(status, 'a Transfer-Encoding whose final coding is not chunked');
+  if (te.indexOf('chunked') !== te.lastIndexOf('chunked')) throw new HeadError(status, 'chunked applied twice');
+  h.chunked = true;
 }
 
 function onRequestField(h: RequestHead, lower: string, value: string): string | null {
@@ -167,16 +182,6 @@ function onRequestField(h: RequestHead, lower: string, value: string): string | 
     case 'via':
       h.via = h.via === null ? value : `${h.via}, ${value}`;
       break;
-  }
-  return null;
-}
-
-const KEEP_ALIVE_TIMEOUT = /timeout=(\d{1,6})/i;
-
-function onResponseField(h: ResponseHead, lower: string, value: string): string | null {
-  if (lower === 'keep-alive') {
-    const m = KEEP_ALIVE_TIMEOUT.exec(value);
-    if (m !== null) h.keepAliveMs = Number(m[1]) * 1000;
   }
   return null;
 }
@@ -212,7 +217,15 @@ export function parseRequestHead(s: string): RequestHead {
   return h;
 }
 
-/** Parses a response head (latin1, ending with CRLFCRLF). Throws HeadError (502). */
+const KEEP_ALIVE_TIMEOUT = /timeout=(\d{1,6})/i;
+
+/**
+ * Parses a response head (latin1, ending with CRLFCRLF). Throws HeadError (502). Only the lines
+ * the proxy acts on are looked into (by their first letter: c, k, p, t, u); the others are
+ * checked for shape (a colon, no folding, CR and LF only as the line's end, so the client splits
+ * the head as we did) and passed on as bytes. Other control characters in values are the app's
+ * business, as they are for nginx.
+ */
 export function parseResponseHead(s: string): ResponseHead {
   const h = new ResponseHead();
   h.size = s.length;
@@ -232,9 +245,85 @@ export function parseResponseHead(s: string): ResponseHead {
   h.status = status;
   h.minor = minor;
   h.reason = eol > 13 ? s.slice(13, eol) : '';
-  if (BAD_VALUE.test(h.reason)) throw new HeadError(502, 'a control character in the status line');
-  parseFields(s, eol + 2, h, 502, onResponseField);
+  if (s.indexOf('\r') !== eol || s.indexOf('\n') !== eol + 1) throw new HeadError(502, 'a bare CR or LF');
+  const last = s.length - 2;
+  for (let pos = eol + 2; pos < last; ) {
+    const end = s.indexOf('\r\n', pos);
+    // a line's CR and LF are its CRLF: a bare one would split the head differently downstream
+    if (s.indexOf('\r', pos) !== end || s.indexOf('\n', pos) !== end + 1) throw new HeadError(502, 'a bare CR or LF');
+    const first = s.charCodeAt(pos);
+    if (first === 32 || first === 9) throw new HeadError(502, 'obsolete line folding');
+    const colon = s.indexOf(':', pos);
+    if (colon < 0 || colon > end) throw new HeadError(502, 'a header line without a colon');
+    const before = s.charCodeAt(colon - 1);
+    if (colon === pos || before === 32 || before === 9) throw new HeadError(502, 'a malformed header name');
+    const c = first | 0x20;
+    if ((c === 99 || c === 107 || c === 112 || c === 116 || c === 117) && isHopByHopResponseField(h, s.slice(pos, colon).toLowerCase(), s, colon + 1, end)) h.drops.push(pos, end + 2);
+    pos = end + 2;
+  }
+  checkFraming(h, 502);
+  if (h.connection !== null && h.connection !== 'keep-alive' && h.connection !== 'close') dropNamedByConnection(s, h, eol + 2);
   return h;
+}
+
+/** Records what the proxy needs from a field; true when the client must not get its line. */
+function isHopByHopResponseField(h: ResponseHead, lower: string, s: string, from: number, to: number): boolean {
+  switch (lower) {
+    case 'content-length': {
+      const n = contentLengthOf(trimmedValue(s, from, to));
+      if (n === -2) throw new HeadError(502, 'a malformed Content-Length');
+      if (h.contentLength >= 0 && h.contentLength !== n) throw new HeadError(502, 'two different Content-Lengths');
+      h.contentLength = n;
+      return true; // written again, once, normalized
+    }
+    case 'transfer-encoding': {
+      const v = trimmedValue(s, from, to);
+      h.transferEncoding = h.transferEncoding === null ? v : `${h.transferEncoding}, ${v}`;
+      return true; // written again by the proxy
+    }
+    case 'connection': {
+      const v = trimmedValue(s, from, to).toLowerCase();
+      h.connection = h.connection === null ? v : `${h.connection}, ${v}`;
+      return true;
+    }
+    case 'keep-alive': {
+      const m = KEEP_ALIVE_TIMEOUT.exec(s.slice(from, to));
+      if (m !== null) h.keepAliveMs = Number(m[1]) * 1000;
+      return true;
+    }
+    case 'upgrade':
+      h.upgrade = trimmedValue(s, from, to);
+      return true; // written again for a 101
+    case 'te':
+    case 'trailer':
+    case 'proxy-connection':
+    case 'proxy-authenticate':
+    case 'proxy-authorization':
+      return true;
+  }
+  return false;
+}
+
+/** The rare Connection that names other fields: their lines go too (RFC 9110 §7.6.1). */
+function dropNamedByConnection(s: string, h: ResponseHead, from: number): void {
+  const named = h.connection!.split(',').map((t) => t.trim()).filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive');
+  if (named.length === 0) return;
+  const last = s.length - 2;
+  for (let pos = from; pos < last; ) {
+    const end = s.indexOf('\r\n', pos);
+    const name = s.slice(pos, s.indexOf(':', pos)).toLowerCase();
+    if (named.includes(name) && !isDropped(h.drops, pos)) h.drops.push(pos, end + 2);
+    pos = end + 2;
+  }
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < h.drops.length; i += 2) pairs.push([h.drops[i], h.drops[i + 1]]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  h.drops = pairs.flat();
+}
+
+function isDropped(drops: number[], start: number): boolean {
+  for (let i = 0; i < drops.length; i += 2) if (drops[i] === start) return true;
+  return false;
 }
 
 /** Where the head ends (index past CRLFCRLF), -1 when not yet; a bare LF before it is an error. */

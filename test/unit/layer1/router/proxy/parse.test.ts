@@ -1,6 +1,7 @@
 // The request and response head parsers: what they accept, and every ambiguity they refuse.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { responseHead } from '../../../../../layer1/router/proxy/headers.ts';
 import { hasBareLf, hasToken, headEnd, HeadError, parseRequestHead, parseResponseHead } from '../../../../../layer1/router/proxy/parse.ts';
 
 const req = (s: string) => parseRequestHead(s);
@@ -112,5 +113,33 @@ describe('helpers', () => {
     assert.equal(headEnd(Buffer.from('GET / HTTP/1.1\r\n')), -1);
     assert.equal(hasBareLf(Buffer.from('GET / HTTP/1.1\nHost: a\n')), true);
     assert.equal(hasBareLf(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n')), false);
+  });
+});
+
+describe('responseHead (the backend’s bytes minus hop-by-hop lines)', () => {
+  const build = (raw: string, o: { close?: boolean; keepAlive10?: boolean; upgrade?: boolean } = {}) => {
+    const src = Buffer.from(raw, 'latin1');
+    const h = parseResponseHead(raw);
+    return responseHead(src, h, o.close ?? false, o.keepAlive10 ?? false, o.upgrade ?? false, 0).toString('latin1');
+  };
+
+  it('keeps end-to-end lines byte for byte and drops hop-by-hop ones', () => {
+    const out = build('HTTP/1.1 200 OK\r\nServer: x\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nset-cookie: a=b\r\nTE: trailers\r\nTrailer: X\r\nProxy-Authenticate: Basic\r\nContent-Length: 3\r\n\r\n');
+    assert.equal(out, 'HTTP/1.1 200 OK\r\nServer: x\r\nset-cookie: a=b\r\nContent-Length: 3\r\n\r\n');
+  });
+
+  it('speaks HTTP/1.1 to the client and writes framing and Connection itself', () => {
+    assert.equal(build('HTTP/1.0 200 OK\r\nX: 1\r\n\r\n', { close: true }), 'HTTP/1.1 200 OK\r\nX: 1\r\nConnection: close\r\n\r\n');
+    assert.equal(build('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', { keepAlive10: true }), 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n');
+    assert.equal(build('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\n', { upgrade: true }),
+      'HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: abc\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n');
+    assert.equal(build('HTTP/1.1 204 No Content\r\n\r\n'), 'HTTP/1.1 204 No Content\r\n\r\n');
+  });
+
+  it('reads the backend’s keep-alive timeout, and refuses bare CR/LF and folding', () => {
+    assert.equal(parseResponseHead('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\n\r\n').keepAliveMs, 5000);
+    for (const bad of ['HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n', 'HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n', 'HTTP/1.1 200 O\nK\r\n\r\n', 'HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n', 'HTTP/1.1 200 OK\r\nX : a\r\n\r\n', 'HTTP/1.1 200 OK\r\nnocolon\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n']) {
+      assert.throws(() => parseResponseHead(bad), (e: unknown) => e instanceof HeadError && e.status === 502, JSON.stringify(bad));
+    }
   });
 });
