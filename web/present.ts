@@ -49,6 +49,8 @@ export function appState(processes: Pick<Process, 'state' | 'exitCode' | 'regist
   if (tones.includes('bad')) return { tone: 'bad', label: 'crashed' };
   if (tones.includes('warn')) return { tone: 'warn', label: 'starting' };
   if (tones.every((t) => t === 'ok')) return { tone: 'ok', label: 'running' };
+  // Old processes stopping beside running ones: a rollout or a scale-down in progress.
+  if (tones.includes('ok')) return { tone: 'warn', label: 'updating' };
   return { tone: 'idle', label: 'stopping' };
 }
 
@@ -57,9 +59,16 @@ export function deploymentState(state: string): State {
   return { tone, label: state };
 }
 
-export function releaseState(status: string): State {
-  const tone: Tone = status === 'deployed' ? 'ok' : status === 'failed' ? 'bad' : status === 'pending' ? 'warn' : 'idle';
-  return { tone, label: status === 'deployed' ? 'current' : status };
+/** A release's state; `current` is the newest deployed one (older deployed ones are history). */
+export function releaseState(status: string, current: boolean): State {
+  if (current) return { tone: 'ok', label: 'current' };
+  const tone: Tone = status === 'failed' ? 'bad' : status === 'pending' ? 'warn' : 'idle';
+  return { tone, label: status === 'pending' ? 'rolling out' : status === 'deployed' ? 'previous' : status };
+}
+
+/** The version of the newest deployed release of a newest-first list. */
+export function currentVersion(releases: { version: number; status: string }[]): number | undefined {
+  return releases.find((r) => r.status === 'deployed')?.version;
 }
 
 const RANK: Record<string, number> = { view: 1, deploy: 2, owner: 3, admin: 4 };
@@ -113,16 +122,17 @@ export interface LogLine {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
-/** A log record from the logs API, whatever its exact field names, as one displayable line. */
+/** A line of the logs API (`LogLine` in layer1/logs/types.ts) as one displayable line. */
 export function logLine(r: Record<string, unknown>): LogLine {
-  const type = str(r.type ?? r.processType ?? r.ps);
-  const source = str(r.process ?? r.dyno ?? r.source) || type || 'app';
+  const source = str(r.source) || 'app';
+  const who = source === 'app' ? str(r.process) || str(r.type) || 'app' : source === 'platform' ? 'slipway' : source;
+  const part = str(r.part);
   return {
     id: str(r.id),
-    at: str(r.at ?? r.time ?? r.timestamp ?? r.ts),
-    source,
-    stream: str(r.stream) || 'stdout',
-    text: str(r.line ?? r.message ?? r.msg ?? r.text ?? r.data),
+    at: str(r.time ?? r.at),
+    source: who,
+    stream: source === 'app' ? str(r.stream) || 'stdout' : source === 'platform' ? 'event' : 'router',
+    text: `${str(r.message ?? r.line)}${part ? ` (part ${part})` : ''}`,
   };
 }
 
@@ -133,22 +143,23 @@ export interface ProcessMetrics {
 }
 
 /**
- * Samples per process from the metrics API: accepts `{ processes: [...] }`, `{ items: [...] }`
- * or an array, each process with an `id` and either `samples: [{cpu, memory}]` or `cpu`/`memory` arrays.
+ * Samples per process from the metrics API (`GET /v1/apps/:app/metrics`: `processes[]` with an
+ * `id` and `history` of [time ms, cpu %, memory bytes], oldest first, and `memoryLimit`).
  */
 export function metricsByProcess(body: unknown): Map<string, ProcessMetrics> {
   const out = new Map<string, ProcessMetrics>();
-  const b = body as Record<string, unknown> | unknown[] | null;
-  const list = Array.isArray(b) ? b : Array.isArray(b?.processes) ? b.processes : Array.isArray(b?.items) ? b.items : [];
+  const list = (body as { processes?: unknown } | null)?.processes;
+  if (!Array.isArray(list)) return out;
   for (const raw of list as Record<string, unknown>[]) {
-    const id = str(raw?.id ?? raw?.process ?? raw?.container);
+    const id = str(raw?.id);
     if (!id) continue;
-    const samples = Array.isArray(raw.samples) ? (raw.samples as Record<string, unknown>[]) : null;
-    const nums = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? x : Number((x as Record<string, unknown>)?.value ?? NaN))).filter(Number.isFinite) : []);
-    const cpu = samples ? samples.map((s) => Number(s.cpu ?? s.cpuPercent)).filter(Number.isFinite) : nums(raw.cpu);
-    const memory = samples ? samples.map((s) => Number(s.memory ?? s.memoryBytes ?? s.rss)).filter(Number.isFinite) : nums(raw.memory);
-    const limit = Number(raw.memoryLimit ?? raw.limit);
-    out.set(id, { cpu, memory, memoryLimit: Number.isFinite(limit) ? limit : null });
+    const history = (Array.isArray(raw.history) ? raw.history : []).filter((h): h is number[] => Array.isArray(h) && h.length >= 3);
+    const cpu = history.map((h) => Number(h[1])).filter(Number.isFinite);
+    const memory = history.map((h) => Number(h[2])).filter(Number.isFinite);
+    if (!cpu.length && typeof raw.cpuPercent === 'number') cpu.push(raw.cpuPercent);
+    if (!memory.length && typeof raw.memoryBytes === 'number') memory.push(raw.memoryBytes);
+    const limit = Number(raw.memoryLimit);
+    out.set(id, { cpu, memory, memoryLimit: Number.isFinite(limit) && limit > 0 ? limit : null });
   }
   return out;
 }

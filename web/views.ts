@@ -21,6 +21,7 @@ export function loadViews(): Views {
   hb.registerHelper('short', (id: unknown) => (typeof id === 'string' ? id.slice(0, 12) : ''));
   hb.registerHelper('ago', (iso: unknown) => ago(iso));
   hb.registerHelper('since', (iso: unknown) => since(iso));
+  hb.registerHelper('clock', (iso: unknown) => clock(iso));
   hb.registerHelper('plural', (n: unknown, one: string, many: string) => `${n} ${n === 1 ? one : many}`);
   hb.registerHelper('spark', (values: unknown, label: unknown, unit: unknown) =>
     new hb.SafeString(sparkline(Array.isArray(values) ? values.filter((v): v is number => typeof v === 'number') : [], String(label), String(unit ?? ''))));
@@ -62,4 +63,9 @@ function span(s: number): string {
   const h = Math.round(m / 60);
   if (h < 48) return h === 1 ? 'an hour' : `${h} hours`;
   return `${Math.round(h / 24)} days`;
+}
+
+/** The time of day (UTC) of an RFC 3339 time, for log lines: "14:03:07". */
+export function clock(iso: unknown): string {
+  return typeof iso === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(iso) ? iso.slice(11, 19) : '';
 }

@@ -6,14 +6,14 @@ import type Router from '@koa/router';
 import type { DashboardDeps } from '../app.ts';
 import { loadApp, tabs } from '../app-data.ts';
 import { PageError, type WebCtx, type WebState } from '../http.ts';
-import { appState, deploymentState, logLine, metricsByProcess, processState, releaseState, type Process } from '../present.ts';
+import { appState, currentVersion, deploymentState, logLine, metricsByProcess, processState, releaseState, type Process } from '../present.ts';
 
 interface List<T> { items: T[]; next: string | null }
 interface Release { version: number; status: string; reason: string; createdBy: string; createdAt: string; image: string | null; build: { commit: string } | null; failure?: { check: string; message: string } }
 interface Deployment { id: string; kind: string; from: number | null; to: number | null; state: string; reason: string; createdBy: string; createdAt: string; startedAt: string | null; finishedAt: string | null; failure: { check: string; type: string | null; message: string; output: string[] } | null; log: string[] }
 type Formation = Record<string, { count: number; memory: string; cpu: number }>;
 
-export const LOG_FILTERS = ['type', 'process', 'release', 'stream'] as const;
+export const LOG_FILTERS = ['type', 'process', 'release', 'stream', 'source'] as const;
 
 /** The processes table's data, with CPU and memory samples when the platform has metrics. */
 export async function processesView(ctx: WebCtx, name: string) {
@@ -44,7 +44,8 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
       api.maybe<List<Release>>(`/apps/${app.name}/releases`, { limit: 3 }),
       api.maybe<List<Deployment>>(`/apps/${app.name}/deployments`, { limit: 1 }),
     ]);
-    const rels = (releases?.items ?? []).map((r) => ({ ...r, status: releaseState(r.status) }));
+    const current = currentVersion(releases?.items ?? []);
+    const rels = (releases?.items ?? []).map((r) => ({ ...r, status: releaseState(r.status, r.version === current) }));
     const latest = deployments?.items[0];
     const types = Object.entries(formation ?? {}).map(([type, f]) => ({ type, ...f }));
     await pages.render(ctx, 'app', app.name, {
@@ -62,9 +63,10 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
     const app = await loadApp(ctx);
     const after = typeof ctx.query.after === 'string' && /^\d{1,9}$/.test(ctx.query.after) ? ctx.query.after : undefined;
     const list = await ctx.state.api!.get<List<Release>>(`/apps/${app.name}/releases`, { limit: 25, after });
-    const current = list.items.find((r) => r.status === 'deployed')?.version;
+    // The newest deployed release is current; on a later page, the first page says which.
+    const current = currentVersion(after ? (await ctx.state.api!.get<List<Release>>(`/apps/${app.name}/releases`, { limit: 25 })).items : list.items) ?? currentVersion(list.items);
     const releases = list.items.map((r) => ({
-      ...r, status: releaseState(r.status), current: r.version === current,
+      ...r, status: releaseState(r.status, r.version === current), current: r.version === current,
       canRollback: app.canDeploy && r.version !== current && r.image !== null,
       source: r.build ? `commit ${r.build.commit.slice(0, 7)}` : r.image ?? 'config only',
     }));
@@ -128,6 +130,7 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
       app, tabs: tabs(app.name, 'logs'), filters,
       types: Object.keys(formation ?? {}).map((t) => ({ t, selected: filters.type === t })),
       streams: ['stdout', 'stderr'].map((t) => ({ t, selected: filters.stream === t })),
+      sources: [['app', 'app processes'], ['router', 'router (requests)'], ['platform', 'platform (deploys, crashes)']].map(([t, label]) => ({ t, label, selected: filters.source === t })),
       logsAvailable: recent !== null, lines: recent ?? [],
       follow: `/apps/${app.name}/live/logs${qs ? `?${qs}` : ''}`,
     });

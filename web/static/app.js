@@ -66,7 +66,8 @@
       li.setAttribute('data-kind', l.kind || 'log');
       var time = document.createElement('time');
       time.dateTime = l.at || '';
-      time.textContent = l.at || '';
+      time.title = l.at || '';
+      time.textContent = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(l.at || '') ? l.at.slice(11, 19) : '';
       var src = document.createElement('span');
       src.className = 'log-src';
       src.textContent = l.source || '';
