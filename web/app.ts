@@ -58,7 +58,7 @@ export function createDashboard(o: DashboardOptions): Middleware {
   const chain = compose([
     securityHeaders(),
     staticFiles(join(import.meta.dirname, 'static')),
-    errorPages(pages, o.log),
+    errorPages(pages, sessions, o.log),
     async (ctx, next) => {
       const session = await sessions.get(ctx.cookies.get(COOKIE));
       if (session) {

@@ -5,9 +5,9 @@ import type { Logger } from '../layer0/common/logger.ts';
 import { ApiError } from './api.ts';
 import { PageError, type WebMiddleware } from './http.ts';
 import type { Pages } from './pages.ts';
-import { COOKIE } from './session.ts';
+import { COOKIE, type Sessions } from './session.ts';
 
-export function errorPages(pages: Pages, log: Logger): WebMiddleware {
+export function errorPages(pages: Pages, sessions: Sessions, log: Logger): WebMiddleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -15,11 +15,12 @@ export function errorPages(pages: Pages, log: Logger): WebMiddleware {
       if (err instanceof PageError) return pages.error(ctx, err.status, err.title, err.message);
       if (err instanceof ApiError) {
         if (err.status === 401) {
+          if (ctx.state.session) await sessions.destroy(ctx.state.session.id);
           ctx.cookies.set(COOKIE, null, { httpOnly: true, sameSite: 'strict', path: '/' });
           ctx.state.session = undefined;
           return ctx.redirect('/login?expired=1');
         }
-        if (err.status === 403) return pages.error(ctx, 403, 'Not allowed', `Your role does not allow this. ${err.message}`);
+        if (err.status === 403) return pages.error(ctx, 403, 'Not allowed', `Your role does not allow this (${err.message}). Ask an owner of the app for more access.`);
         if (err.status === 404) return pages.error(ctx, 404, 'Not found', err.message);
         if (err.status < 500) return pages.error(ctx, err.status, 'That did not work', err.message);
         log.warn({ reqId: ctx.state.requestId, status: err.status, code: err.code }, 'dashboard: the API failed');

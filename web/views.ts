@@ -22,6 +22,8 @@ export function loadViews(): Views {
   hb.registerHelper('ago', (iso: unknown) => ago(iso));
   hb.registerHelper('since', (iso: unknown) => since(iso));
   hb.registerHelper('clock', (iso: unknown) => clock(iso));
+  hb.registerHelper('when', (iso: unknown) => (typeof iso === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC` : ''));
+  hb.registerHelper('took', (from: unknown, to: unknown) => took(from, to));
   hb.registerHelper('plural', (n: unknown, one: string, many: string) => `${n} ${n === 1 ? one : many}`);
   hb.registerHelper('spark', (values: unknown, label: unknown, unit: unknown) =>
     new hb.SafeString(sparkline(Array.isArray(values) ? values.filter((v): v is number => typeof v === 'number') : [], String(label), String(unit ?? ''))));
@@ -68,4 +70,13 @@ function span(s: number): string {
 /** The time of day (UTC) of an RFC 3339 time, for log lines: "14:03:07". */
 export function clock(iso: unknown): string {
   return typeof iso === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(iso) ? iso.slice(11, 19) : '';
+}
+
+/** How long from one time to another: "3.6 s", "2 min 5 s". */
+export function took(from: unknown, to: unknown): string {
+  const a = typeof from === 'string' ? Date.parse(from) : NaN;
+  const b = typeof to === 'string' ? Date.parse(to) : NaN;
+  if (Number.isNaN(a) || Number.isNaN(b)) return '';
+  const s = Math.max(0, (b - a) / 1000);
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }

@@ -31,9 +31,16 @@ let evil: Server | undefined;
 
 const api = (method: string, path: string, body?: unknown, token = p.adminToken) => p.request(method, `/v1${path}`, { token, ...(body === undefined ? {} : { body }) });
 
+/** A page as a phone or a laptop shows it: overlay scrollbars (headless Chromium's take 15 px of the width). */
+async function newPage(ctx: BrowserContext): Promise<Page> {
+  const page = await ctx.newPage();
+  await (await ctx.newCDPSession(page)).send('Emulation.setScrollbarsHidden', { hidden: true });
+  return page;
+}
+
 async function session(token: string, viewport = DESKTOP): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await b.browser.newContext({ viewport, deviceScaleFactor: 1 });
-  const page = await ctx.newPage();
+  const page = await newPage(ctx);
   await page.goto(`${base}/login`);
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -98,7 +105,7 @@ describe('the dashboard', { timeout: 300_000 }, () => {
 
   it('logs in with a token into an HttpOnly, SameSite=Strict session cookie; a wrong token is refused', async () => {
     const ctx = await b.browser.newContext({ viewport: DESKTOP });
-    const page = await ctx.newPage();
+    const page = await newPage(ctx);
     await page.goto(`${base}/login`);
     await page.screenshot({ path: join(SHOTS, 'login-desktop.png') });
     await page.getByLabel('API token').fill('slw_not-a-real-token');
@@ -324,7 +331,7 @@ describe('the dashboard', { timeout: 300_000 }, () => {
       await ctx.close();
     }
     const phone = await b.browser.newContext({ viewport: PHONE });
-    const lp = await phone.newPage();
+    const lp = await newPage(phone);
     await lp.goto(`${base}/login`);
     await lp.screenshot({ path: join(SHOTS, 'login-phone.png') });
     await phone.close();

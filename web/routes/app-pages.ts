@@ -67,7 +67,8 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
     const current = currentVersion(after ? (await ctx.state.api!.get<List<Release>>(`/apps/${app.name}/releases`, { limit: 25 })).items : list.items) ?? currentVersion(list.items);
     const releases = list.items.map((r) => ({
       ...r, status: releaseState(r.status, r.version === current), current: r.version === current,
-      canRollback: app.canDeploy && r.version !== current && r.image !== null,
+      // Back to an earlier release that ran (not the current one, a newer one rolling out, or a failed one).
+      canRollback: app.canDeploy && current !== undefined && r.version < current && r.image !== null && r.status !== 'failed',
       source: r.build ? `commit ${r.build.commit.slice(0, 7)}` : r.image ?? 'config only',
     }));
     await pages.render(ctx, 'releases', `Releases · ${app.name}`, { app, tabs: tabs(app.name, 'releases'), releases, next: list.next, live: `/apps/${app.name}/live/events` });
