@@ -12,6 +12,12 @@ interface Release { version: number; image: string | null; procfile: Record<stri
 interface Rollout { release: Release | null; deployment: Deployment | null }
 interface Process { id: string; type: string; state: string; reason: string; host: string | null; address: string | null; registered: boolean; restarts: number; exitCode: number | null; release: string; startedAt: string }
 interface Domain { domain: string; app: string; createdAt: string }
+interface Build {
+  id: string; commit: string; state: string; createdBy: string | null; createdAt: string; durationMs: number | null;
+  slug: { blobId: string; size: number } | null; processTypes: Record<string, string>; buildpacks: { name: string; url: string }[];
+  failure: { code: string; message: string } | null;
+}
+const buildState = (s: string) => (s === 'succeeded' ? color.green(s) : s === 'failed' ? color.red(s) : s);
 
 type WaitOpts = CommonOpts & { wait?: boolean };
 const withWait = (cmd: Command) => withCommon(cmd).option('--no-wait', 'return at once with the deployment id');
@@ -164,17 +170,28 @@ export function registerDeploy(program: Command): void {
       const r = await rollout(opts, 'rolling out', (w) => api().request<Rollout>('POST', `/apps/${enc(app)}/releases${q(w)}`, { image: opts.image, ...(opts.imageUrl ? { imageUrl: opts.imageUrl } : {}), procfile }));
       report(opts, r, `released ${app}${r.release ? ` v${r.release.version}` : ''}`);
     }));
-  withCommon(program.command('builds').description("the app's builds (git push)"))
+  withCommon(program.command('builds').description("the app's builds (git push), newest first"))
     .action(run(async (opts: CommonOpts) => {
-      const list = (await api().get<{ items: { id: string; createdAt: string }[] }>(`/apps/${enc(appOf(opts))}/builds`)).items;
+      const list = (await api().get<{ items: Build[] }>(`/apps/${enc(appOf(opts))}/builds`)).items;
       if (opts.json) return printJson(list);
       if (!list.length) return void process.stdout.write('no builds yet: git push slipway main\n');
-      printTable(['ID', 'WHEN'], list.map((b) => [b.id, ago(b.createdAt)]));
+      printTable(['ID', 'STATE', 'COMMIT', 'TOOK', 'BY', 'WHEN'], list.map((b) => [
+        b.id, buildState(b.state), b.commit.slice(0, 7), b.durationMs === null ? '-' : `${(b.durationMs / 1000).toFixed(1)} s`, b.createdBy ?? '-', ago(b.createdAt),
+      ]));
     }));
-  withCommon(program.command('builds:info').argument('<id>').description('one build'))
+  withCommon(program.command('builds:info').argument('<id>').description('one build, with its output'))
     .action(run(async (id: string, opts: CommonOpts) => {
-      const b = await api().get<Record<string, unknown>>(`/apps/${enc(appOf(opts))}/builds/${enc(id)}`);
-      printJson(b);
+      const b = await api().get<Build & { log: string[] }>(`/apps/${enc(appOf(opts))}/builds/${enc(id)}`);
+      if (opts.json) return printJson(b);
+      printKeyValues([
+        ['id', b.id], ['state', buildState(b.state)], ['commit', b.commit], ['by', b.createdBy ?? '-'], ['created', `${b.createdAt} (${ago(b.createdAt)})`],
+        ['took', b.durationMs === null ? '-' : `${(b.durationMs / 1000).toFixed(1)} s`],
+        ['buildpacks', b.buildpacks.map((p) => p.name).join(', ') || '-'],
+        ['processes', Object.entries(b.processTypes).map(([t, c]) => `${t}: ${c}`).join('; ') || '-'],
+        ['slug', b.slug ? `${b.slug.blobId.slice(0, 12)} (${(b.slug.size / 2 ** 20).toFixed(1)} MiB)` : '-'],
+        ...(b.failure ? [['failure', color.red(`${b.failure.code}: ${b.failure.message}`)] as [string, string]] : []),
+      ]);
+      if (b.log.length) process.stdout.write(`\n${b.log.join('\n')}\n`);
     }));
   withCommon(program.command('deployments').argument('[id]').description("the app's rollouts (or one), with why one failed"))
     .action(run(async (id: string | undefined, opts: CommonOpts) => {

@@ -211,10 +211,12 @@ export class Orchestrator {
     }
 
     if (!failure) {
-      // Said before the drain: a push may return now (the new processes serve; the old ones only drain).
+      const state: DeployedState = { release: to, deploymentId: id, groups: Object.fromEntries(groups.flatMap((g) => (g.to ? [[g.type, g.to]] : []))) };
+      // The new release serves from here on (it is the current one, e.g. for a rollback's target); a
+      // push may return now: what is left is the old processes' drain.
+      await store.serving(app.id, state, to !== null && to !== deployed.release ? to : null);
       await say(`${SERVING_MARK} v${to ?? '-'}; stopping the replaced processes`);
       await this.drained(fid, groups, signal);
-      const state: DeployedState = { release: to, deploymentId: id, groups: Object.fromEntries(groups.flatMap((g) => (g.to ? [[g.type, g.to]] : []))) };
       await say(`succeeded: v${to ?? '-'} runs`);
       await store.finish(app, id, {
         state: 'succeeded',

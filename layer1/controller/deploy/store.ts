@@ -343,6 +343,13 @@ export class DeployStore {
     ]);
   }
 
+  /** The rollout's new processes serve: its release is the deployed one (before the old processes' drain ends the rollout). */
+  async serving(appId: string, deployed: DeployedState, version: number | null): Promise<void> {
+    const m = this.redis.multi().set(this.key(appId, 'deployed'), JSON.stringify(deployed));
+    if (version !== null) m.hset(this.key(appId, 'release-status'), String(version), JSON.stringify({ status: 'deployed' }));
+    await m.exec().then(results);
+  }
+
   /** Apps with a queued or running rollout (to resume at start): id and name. */
   async hasPending(appId: string): Promise<boolean> {
     return (await this.redis.hexists(this.pendingKey, appId)) === 1;

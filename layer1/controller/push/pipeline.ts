@@ -45,7 +45,7 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
   const { deploy } = o.deploy;
   const publicUrl = (app: string) => `http://${app}.${o.router.domain}${o.router.httpPort === 80 ? '' : `:${o.router.httpPort}`}`;
 
-  async function build(push: PushRequest, clock: PhaseClock): Promise<{ rec: BuildRecord; healthchecks: Release['healthchecks'] }> {
+  async function build(push: PushRequest, clock: PhaseClock): Promise<{ rec: BuildRecord; healthchecks: Release['healthchecks']; why: string[] }> {
     const { app, say, signal } = push;
     await mkdir(o.tmpDir, { recursive: true });
     const tar = join(o.tmpDir, `push-${app.id}-${randomBytes(6).toString('hex')}.tar`);
@@ -60,21 +60,30 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
       });
       const cancel = () => void o.builds.cancelBuild(buildId).catch((err: unknown) => log.warn({ err, build: buildId }, 'cancelling a build failed'));
       signal.addEventListener('abort', cancel, { once: true });
+      // The buildpacks' ` !     reason` lines: the first ones say why a build failed.
+      const why: string[] = [];
       try {
         for await (const l of o.builds.followLog(buildId)) {
+          if (l.stream !== 'system' && /^ !\s+\S/.test(l.line) && why.length < 2) why.push(l.line.replace(/^ !\s+/, ''));
           if (l.stream === 'system') say(l.line.startsWith('-----> ') ? l.line : `-----> ${l.line[0]!.toUpperCase()}${l.line.slice(1)}`);
           else say(l.line);
           if (l.stream === 'stdout' && l.line.startsWith('-----> Compressing')) clock.mark('build');
         }
         const rec = await o.builds.waitForBuild(buildId);
         clock.mark(clock.has('build') ? 'slug' : 'build');
-        return { rec, healthchecks: appJson?.healthchecks ?? {} };
+        return { rec, healthchecks: appJson?.healthchecks ?? {}, why };
       } finally {
         signal.removeEventListener('abort', cancel);
       }
     } finally {
       await rm(tar, { force: true });
     }
+  }
+
+  /** `; v7 keeps serving`, or nothing when the app runs nothing yet. */
+  async function runningNote(app: PushRequest['app']): Promise<string> {
+    const cur = await deploy.currentRelease(app).catch(() => null);
+    return cur ? `; v${cur.version} keeps serving` : '';
   }
 
   /** The release phase: `release:` runs as a one-off of the held release; its failure stops the deploy. */
@@ -94,8 +103,7 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
       : result.killed === 'timeout' ? 'ran past its time limit (killed)'
       : result.killed === 'aborted' ? 'was cancelled' : `exited with status ${result.exitCode}`;
     await deploy.failHeldRelease(app, release.version, { check: 'release', type: RELEASE_PHASE_TYPE, message: `the release command ${why}`, output: [] });
-    const current = await deploy.currentRelease(app);
-    throw new Error(`Release phase failed: the release command ${why}.\nv${release.version} was not deployed${current ? `; v${current.version} keeps serving` : ''}.`);
+    throw new Error(`Release phase failed: the release command ${why}.\nv${release.version} was not deployed${await runningNote(app)}.`);
   }
 
   /** Follows the rollout, saying its progress, until it ends; throws when it failed. */
@@ -158,9 +166,13 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
       const { app, say } = push;
       const clock = new PhaseClock();
       say(`-----> Building ${app.name} ${short(push.sha)}${push.previous ? ` (from ${short(push.previous)})` : ''}`);
-      const { rec, healthchecks } = await build(push, clock);
+      const { rec, healthchecks, why } = await build(push, clock);
       if (push.signal.aborted || rec.state === 'cancelled') throw new Error('the push was cancelled; nothing was deployed');
-      if (rec.state !== 'succeeded') throw new Error(`Build failed: ${rec.failure?.message ?? rec.state}`);
+      if (rec.state !== 'succeeded') {
+        // The builder's own reason when it has one of its own (memory, time limit), else the buildpack's.
+        const reason = rec.failure?.code === 'build_failed' && why.length ? why.join(' ') : (rec.failure?.message ?? rec.state);
+        throw new Error(`Build failed: ${reason}\nNothing was deployed${await runningNote(app)}.`);
+      }
       const procfile = rec.processTypes;
       const types = Object.keys(procfile).filter((t) => t !== RELEASE_PHASE_TYPE);
       if (types.length === 0) throw new Error('The build has no process types to run: add a Procfile (web: <command>) or a start command your buildpack knows.');
