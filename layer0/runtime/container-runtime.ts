@@ -2,7 +2,8 @@
 // through conmon's exit files, restart policies, waiters, and adoption after an agent restart.
 // Exec, archive and log queries live in their own files; this file owns state transitions.
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { dirBytes } from '../common/disk.ts';
 import { join } from 'node:path';
 import { SlipwayError } from '../common/errors.ts';
 import { newId } from '../common/ids.ts';
@@ -331,6 +332,24 @@ export class ContainerLifecycle {
       const killed = await killCgroup(`/${this.ctx.paths.prefix}/${name}`);
       this.ctx.log.warn({ cgroup: name, pids: killed }, 'removed the cgroup of a container that no longer exists');
     }
+  }
+
+  /**
+   * Container directories (bundle, upper layer, log) that no container owns: a create or a
+   * removal cut short by a crash. Each is unmounted and removed; returns what went.
+   */
+  async pruneLeftovers(): Promise<{ removed: string[]; freedBytes: number }> {
+    const known = new Set(this.store.list().map((r) => r.id));
+    const out = { removed: [] as string[], freedBytes: 0 };
+    for (const name of readdirSync(this.ctx.containersRoot)) {
+      if (known.has(name) || !/^[0-9a-f]{64}$/.test(name)) continue;
+      const d = dirsOf(this.ctx, name);
+      await unmount(d.rootfs);
+      out.freedBytes += await dirBytes(d.dir);
+      rmSync(d.dir, { recursive: true, force: true });
+      out.removed.push(name);
+    }
+    return out;
   }
 
   private watch(): void {

@@ -149,6 +149,7 @@ export function createRuntime(o: RuntimeOptions): ContainerRuntime {
     onEvent: (l) => life.events.on(l),
     recentEvents: (since) => life.events.since(since),
     adopt: () => life.adopt(),
+    pruneLeftovers: () => life.pruneLeftovers(),
     close: () => life.close(),
   };
 }

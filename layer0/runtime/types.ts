@@ -259,5 +259,7 @@ export interface ContainerRuntime {
   recentEvents(sinceNano: bigint): RuntimeEvent[];
   /** After an agent restart: find every container again, with true exit codes. */
   adopt(): Promise<void>;
+  /** Removes container directories no container owns (a create or removal cut short); returns their ids and the bytes freed. */
+  pruneLeftovers(): Promise<{ removed: string[]; freedBytes: number }>;
   close(): Promise<void>;
 }

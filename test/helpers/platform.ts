@@ -13,6 +13,7 @@ import { startTestController, type TestController } from './controller.ts';
 import { until } from './wait.ts';
 import { startTestHosts, type TestHost } from './hosts.ts';
 import { silentLogger } from '../../layer0/common/logger.ts';
+import type { StartControllerOptions } from '../../layer1/controller/server.ts';
 
 const TOKEN = 'platform-test-token';
 const TTL = 2000;
@@ -37,6 +38,10 @@ export interface PlatformOptions {
   deployOptions?: OrchestratorOptions;
   /** SSE keep-alive interval of the controller. */
   heartbeatMs?: number;
+  /** More /v1 routes for the controller (startController's `routes`), given layer 0's clients. */
+  routes?: (deps: Parameters<NonNullable<StartControllerOptions['routes']>>[0], l0: { discovery: Discovery; scheduler: SchedulerClient }) => ReturnType<NonNullable<StartControllerOptions['routes']>>;
+  /** The controller's SLIPWAY_HOME (default a temp dir removed at close). */
+  home?: string;
 }
 
 export async function startTestPlatform(o: PlatformOptions = {}): Promise<TestPlatform> {
@@ -53,7 +58,8 @@ export async function startTestPlatform(o: PlatformOptions = {}): Promise<TestPl
   });
   await deploy.start();
   const c = await startTestController({
-    redis, keyPrefix: ctlPrefix,
+    redis, keyPrefix: ctlPrefix, home: o.home,
+    routes: o.routes ? (deps) => o.routes!(deps, { discovery: disc, scheduler: client }) : undefined,
     deploy: { deploy, scheduler: client, discovery: disc, agentToken: TOKEN, waitMs: 60_000, heartbeatMs: o.heartbeatMs },
   });
 

@@ -10,6 +10,7 @@ import { sendJson } from '../http.ts';
 import { boolParam, checkFilterNames, globToRegExp, matchLabels, parseFilters, type Filters } from '../query.ts';
 import type { Ctx, Route } from '../router.ts';
 import type { AgentDeps } from './deps.ts';
+import { pruneImages } from '../image-prune.ts';
 
 const IMAGE_FILTERS = ['reference', 'dangling', 'label', 'before', 'since'];
 
@@ -138,5 +139,6 @@ export function imageRoutes(d: AgentDeps): Route[] {
     { method: 'GET', path: '/images/{name*}/json', handler: inspect },
     { method: 'POST', path: '/images/{name*}/tag', handler: tag },
     { method: 'DELETE', path: '/images/{name*}', handler: remove },
+    { method: 'POST', path: '/images/prune', handler: ({ res, query }) => sendJson(res!, 200, pruneImages(images, runtime, parseFilters(query.get('filters')))) },
   ];
 }

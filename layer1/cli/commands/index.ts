@@ -6,6 +6,7 @@ import { registerAuth } from './auth.ts';
 import { registerDeploy } from './deploy.ts';
 import { registerRun } from './run.ts';
 import { registerRouter } from './router.ts';
+import { registerStatus } from './status.ts';
 
 export function registerApiCommands(program: Command): void {
   registerAuth(program);
@@ -14,4 +15,5 @@ export function registerApiCommands(program: Command): void {
   registerRun(program);
   registerRouter(program);
   registerAccess(program);
+  registerStatus(program);
 }
