@@ -7,6 +7,13 @@
 
   function swapFrom(html) {
     var doc = new DOMParser().parseFromString(html, 'text/html');
+    // The page's layout changed (the first release, a new process type): show the new one whole.
+    var shape = document.querySelector('[data-shape]');
+    var nextShape = doc.querySelector('[data-shape]');
+    if (shape && nextShape && shape.getAttribute('data-shape') !== nextShape.getAttribute('data-shape') && !document.activeElement.closest('form')) {
+      location.reload();
+      return;
+    }
     document.querySelectorAll('[data-swap][id]').forEach(function (el) {
       var next = doc.getElementById(el.id);
       if (!next || el.contains(document.activeElement)) return;
