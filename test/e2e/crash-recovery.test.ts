@@ -135,6 +135,14 @@ describe('a platform that survives a crash', () => {
     assert.equal(dnat.length, 2, dnat.join('\n'));
     const conmons = pids().filter((p) => cmdline(p).startsWith('conmon') || cmdline(p).includes('/conmon ')).filter((p) => cmdline(p).includes(`${env.SLIPWAY_PREFIX}-`));
     assert.equal(conmons.length, 2, `one monitor per running container: ${conmons.map(cmdline).join('\n')}`);
+    // `slipway status` on the recovered platform: every component up, the host, the formation.
+    const status = JSON.parse((await execFileP(process.execPath, [BIN, 'status', '--json'], { env: { ...env, SLIPWAY_URL: api, SLIPWAY_TOKEN: token } })).stdout) as {
+      components: { name: string; ok: boolean; detail: string }[]; hosts: unknown[]; processes: { app: string; running: number }[]; disk: { filesystem: { freeBytes: number } };
+    };
+    assert.deepEqual(status.components.filter((c) => !c.ok), []);
+    assert.equal(status.hosts.length, 1);
+    assert.deepEqual(status.processes.map((x) => [x.app, x.running]), [['phoenix', 2]]);
+    assert.ok(status.disk.filesystem.freeBytes > 0);
     process.stdout.write(`# recovered in ${(recoveredMs / 1000).toFixed(1)} s\n`);
 
     await slipway(['down'], 70_000);

@@ -23,7 +23,8 @@ import { ensureStack } from '../../../deploy/stack.ts';
 import { startBlobServer } from '../../blobstore/server.ts';
 import { localBlobs, loadOrCreateBlobToken } from '../../blobstore/index.ts';
 import { startBuilder } from '../../builder/worker.ts';
-import { createBuildQueue, slugBlobsToKeep } from '../../builder/index.ts';
+import { createBuildQueue } from '../../builder/index.ts';
+import { opsRoutes, startDiskCollector } from '../../controller/ops/index.ts';
 import { createPushPipeline } from '../../controller/push/pipeline.ts';
 import { parseMemory } from '../../controller/deploy/index.ts';
 
@@ -81,8 +82,6 @@ function routerAddress(env: NodeJS.ProcessEnv) {
 
 /** The blobstore's port (DESIGN.md): SLIPWAY_BLOB_PORT (7001). */
 const blobPort = (env: NodeJS.ProcessEnv) => Number(env.SLIPWAY_BLOB_PORT ?? 7001);
-/** How often unreferenced slugs are collected (the newest 10 releases of each app keep theirs). */
-const BLOB_GC_MS = 3600_000;
 
 const ok200 = (url: string) => fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
 
@@ -161,14 +160,12 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     deploy: deployDeps,
     git: { dir: join(paths.home, 'git'), hookSocket: join(paths.run, 'git-hook.sock'), pipeline },
     onAppDeleted: (a) => builds.store.forgetApp(a.id),
+    // GET /v1/status and DELETE /v1/apps/:app/build-cache.
+    routes: (rd) => opsRoutes(rd, { home: paths.home, blobs: blobServer.store, discovery, scheduler: schedulerClient, routerNotReady: () => (router?.stats().ready ? null : 'the router is not serving yet') }),
     router: { domain: routes.domain, httpPort: routes.httpPort, notReady: () => (router?.stats().ready ? null : 'the router is not serving yet') },
   });
-  const gc = setInterval(() => {
-    void slugBlobsToKeep(controller.redis)
-      .then((keep) => blobServer.store.gc({ keep }))
-      .then((r) => log.info({ deleted: r.deleted.length, freedBytes: r.freedBytes }, 'unreferenced slugs collected'), (err: unknown) => log.warn({ err }, 'slug collection failed'));
-  }, BLOB_GC_MS);
-  gc.unref();
+  // Slugs no kept release refers to, slug images of releases no longer kept, caches of deleted apps: at start and every 10 min.
+  const disk = startDiskCollector({ store: controller.store, redis: controller.redis, home: paths.home, blobs: blobServer.store, discovery, log: log.child({ component: 'disk' }) });
   // After the controller, which publishes every app's route at start: the router begins with all of them.
   router = await startRouter({
     redisUrl: redis.url, discovery, domain: routes.domain, host: routes.host, home: paths.home, log,
@@ -190,7 +187,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     stopping = true;
     log.info({ signal }, 'stopping the platform');
     try {
-      clearInterval(gc);
+      disk.close();
       await router.close(2000); // in-flight requests get two seconds
       await controller.close(); // and the git receiver: pushes in flight are refused
       await builder.close(); // running builds end as `interrupted`; their containers go
