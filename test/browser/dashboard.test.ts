@@ -150,7 +150,6 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     const who = await api('GET', '/whoami', undefined, m[1]);
     assert.equal(who.body.token.role, 'deploy');
     assert.equal(who.body.token.app, 'shop');
-    await page.screenshot({ path: join(SHOTS, 'deploy-token-desktop.png'), fullPage: true });
     await page.goto(`${base}/apps/shop`);
     assert.ok(!(await page.content()).includes(m[1]), 'shown once: not on the app page afterwards');
   });
@@ -298,6 +297,8 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     }, [`${base}/apps/shop/scale`, csrf] as const);
     await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'forbidden-desktop.png'), fullPage: true });
+    await page.setViewportSize(PHONE);
+    await page.screenshot({ path: join(SHOTS, 'forbidden-phone.png'), fullPage: true });
     assert.equal((await api('GET', '/apps/shop/formation')).body.web.count, 3);
     assert.equal((await api('GET', '/apps/shop/config')).body.EVIL, undefined);
     await viewer.ctx.close();
@@ -326,8 +327,20 @@ describe('the dashboard', { timeout: 300_000 }, () => {
           return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > w + 1).slice(-5).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
         });
         assert.equal(over, null, `${name} at ${tag} width is wider than the screen: ${JSON.stringify(over)}`);
+        // Every field has a label; there is one main landmark and one h1.
+        const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input:not([type="hidden"]), select, textarea')]
+          .filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML));
+        assert.deepEqual(unlabelled, [], `${name}: fields without a label`);
+        assert.equal(await page.locator('main').count(), 1);
+        assert.equal(await page.locator('h1').count(), 1, `${name}: one h1`);
         await page.screenshot({ path: join(SHOTS, `${name}-${tag}.png`), fullPage: true });
       }
+      // The one page that shows a deploy token (in the remote), after the button.
+      await page.goto(`${base}/apps/blog`);
+      await page.getByRole('button', { name: 'Create a deploy token' }).click();
+      await page.locator('#remote-cmd').waitFor();
+      await noTokens(page, 'deploy token');
+      await page.screenshot({ path: join(SHOTS, `deploy-token-${tag}.png`), fullPage: true });
       await ctx.close();
     }
     const phone = await b.browser.newContext({ viewport: PHONE });
