@@ -12,7 +12,8 @@
 // negative). Last, the router's RSS with 10,000 idle keep-alive client connections (the client,
 // one request per connection, in another process).
 // The machine is shared, so the sides alternate over BENCH_ROUNDS rounds (order flipped each
-// round) and each figure is the median of its rounds.
+// round) and each side's figure is its best round (most req/s, lowest p99): other work on the
+// machine only ever lowers throughput and adds latency, so the best round is the least disturbed.
 // Env: BENCH_SECONDS (10, per run), BENCH_ROUNDS (3), BENCH_RATE (3000), BENCH_IDLE (10000).
 // Run: `npm run bench -- router`. Child modes (used by the bench and by the router-proxy test):
 // `router.ts serve-router <backendPort>` (the router process), `router.ts idle-clients <port> <n>`.
@@ -170,16 +171,19 @@ function cpuMs(pid: number): number {
   }, 0);
 }
 
-/** The median run, with every run's req/s for the table. */
+/**
+ * The best round (noise from other work on the machine only ever lowers req/s), with every
+ * round's req/s for the table; CPU per request is the median (it hardly depends on the noise).
+ */
 function summary(rs: Wrk[]): Wrk & { all: string } {
-  const m = median(rs.map((r) => r.rps));
-  return { rps: m, errors: rs.map((r) => r.errors).filter(Boolean).join(' / '), all: rs.map((r) => r.rps.toFixed(0)).join(' '), cpuUs: median(rs.map((r) => r.cpuUs)) };
+  const best = Math.max(...rs.map((r) => r.rps));
+  return { rps: best, errors: rs.map((r) => r.errors).filter(Boolean).join(' / '), all: rs.map((r) => r.rps.toFixed(0)).join(' '), cpuUs: median(rs.map((r) => r.cpuUs)) };
 }
 
-/** Medians of each figure over the rounds; errors summed. */
+/** The round with the lowest p99 (noise only ever adds latency), every round's p99 for the table; errors summed. */
 function summaryLoad(rs: LoadResult[]): LoadResult & { allP99: string } {
-  const med = (k: 'p50' | 'p99' | 'achievedRate') => median(rs.map((r) => r[k]));
-  return { ...rs[0], p50: med('p50'), p99: med('p99'), achievedRate: med('achievedRate'), errors: rs.reduce((a, r) => a + r.errors, 0), allP99: rs.map((r) => r.p99.toFixed(2)).join(' ') };
+  const best = rs.reduce((a, r) => (r.p99 < a.p99 ? r : a));
+  return { ...best, errors: rs.reduce((a, r) => a + r.errors, 0), allP99: rs.map((r) => r.p99.toFixed(2)).join(' ') };
 }
 
 function wrk(port: number, seconds: number, pid?: number): Wrk {
@@ -265,7 +269,7 @@ async function bench(): Promise<void> {
       name, w.rps.toFixed(0), w.all, Number.isNaN(w.cpuUs) ? '-' : w.cpuUs.toFixed(1), w.errors || '0', l.p50, l.p99, l.allP99, l.p99 - lDirect.p99, l.achievedRate.toFixed(0), String(l.errors),
     ];
     console.log(table([
-      ['side', 'req/s (median)', 'req/s per round', 'cpu µs/req', 'wrk errors', `p50 ms @${RATE}/s`, 'p99 ms (median)', 'p99 per round', 'added p99 ms', 'achieved req/s', 'load errors'],
+      ['side', 'req/s (best)', 'req/s per round', 'cpu µs/req', 'wrk errors', `p50 ms @${RATE}/s`, 'p99 ms (best)', 'p99 per round', 'added p99 ms', 'achieved req/s', 'load errors'],
       row('direct (nginx backend)', direct, lDirect),
       row('nginx proxy (1 worker)', viaNginx, lNginx),
       row('slipway router', viaRouter, lRouter),
