@@ -22,10 +22,18 @@ const dir = mkdtempSync(join(tmpdir(), 'slwt-up-'));
 const env = {
   ...process.env, SLIPWAY_HOME: join(dir, 'home'), SLIPWAY_RUN: join(dir, 'run'), SLIPWAY_PREFIX: testPrefix('u'), SLIPWAY_API_PORT: String(await freePort()),
   SLIPWAY_HTTP_PORT: String(await freePort()), SLIPWAY_HTTPS_PORT: String(await freePort()), SLIPWAY_ROUTER_ADMIN_PORT: String(await freePort()),
+  SLIPWAY_BLOB_PORT: String(await freePort()),
 };
 /** An app through the router, as the README's quickstart does with curl. */
 const viaRouter = (app: string) => httpGet(Number(env.SLIPWAY_HTTP_PORT), '/', { host: `${app}.localhost` });
-const slipway = (args: string[], timeout = 120_000) => execFileP(process.execPath, [BIN, ...args], { env, timeout });
+const slipway = (args: string[], timeout = 120_000) => execFileP(process.execPath, [BIN, ...args], { env, timeout }).catch((err: Error) => {
+  // The platform's own log says why it did not come up.
+  let log = '';
+  try {
+    log = readFileSync(join(dir, 'home', 'logs', 'slipway.log'), 'utf8').split('\n').slice(-30).join('\n');
+  } catch { /* none */ }
+  throw new Error(`${err.message}\n${log}`);
+});
 const docker = (args: string[]) => execFileP('docker', ['-H', `unix://${join(dir, 'run', 'agent.sock')}`, ...args], { timeout: 60_000 });
 
 after(async () => {
