@@ -5,7 +5,7 @@
 // the router; `slipway down` then leaves nothing.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -67,9 +67,24 @@ function platformPids(): number[] {
   return [...found];
 }
 
-async function processes(token: string, app: string): Promise<{ state: string; registered: boolean }[]> {
+async function processes(token: string, app: string): Promise<{ id: string; state: string; registered: boolean }[]> {
   const r = await fetch(`${api}/v1/apps/${app}/processes`, { headers: { authorization: `Bearer ${token}` } });
-  return r.status === 200 ? ((await r.json()) as { items: { state: string; registered: boolean }[] }).items : [];
+  return r.status === 200 ? ((await r.json()) as { items: { id: string; state: string; registered: boolean }[] }).items : [];
+}
+
+/** SIGKILLs every process of the platform (only those: never a monitor or a container). */
+async function crash(): Promise<void> {
+  const victims = platformPids();
+  assert.ok(victims.length >= 2, `the up process and redis: ${victims.join(' ')}`);
+  for (const p of victims) assert.ok(!/conmon|runc/.test(cmdline(p).split(' ')[0]!), `not a monitor: ${cmdline(p)}`);
+  for (const p of victims) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  await until('the platform processes gone', () => victims.every((p) => !existsSync(`/proc/${p}`) || cmdline(p) === ''), 10_000);
 }
 
 after(async () => {
@@ -86,7 +101,7 @@ after(async () => {
 });
 
 describe('a platform that survives a crash', () => {
-  it('comes back after SIGKILL of every process and a lost SLIPWAY_RUN, and goes down clean', { timeout: 360_000 }, async () => {
+  it('comes back after SIGKILL of every process, with SLIPWAY_RUN lost and kept, and goes down clean', { timeout: 360_000 }, async () => {
     await slipway(['up', '--detach']);
     const token = readFileSync(join(dir, 'home', 'admin-token'), 'utf8').trim();
     const v1 = (method: string, path: string, body?: unknown) => fetch(`${api}/v1${path}`, {
@@ -102,17 +117,7 @@ describe('a platform that survives a crash', () => {
     assert.match((await viaRouter('phoenix')).body, /^alive web\.\d$/);
 
     // The crash: SIGKILL every process of the platform (only those), then lose SLIPWAY_RUN.
-    const victims = platformPids();
-    assert.ok(victims.length >= 2, `the up process and redis: ${victims.join(' ')}`);
-    for (const p of victims) assert.ok(!/conmon|runc/.test(cmdline(p).split(' ')[0]!), `not a monitor: ${cmdline(p)}`);
-    for (const p of victims) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    await until('the platform processes gone', () => victims.every((p) => !existsSync(`/proc/${p}`) || /^$/.test(cmdline(p))), 10_000);
+    await crash();
     rmSync(run, { recursive: true, force: true });
     const stale = await findLeaks(env.SLIPWAY_PREFIX, { runcRoots: [] });
     assert.ok(stale.some((l) => l.startsWith('netns ')), `stale netns left behind: ${stale.join('\n')}`);
@@ -144,6 +149,23 @@ describe('a platform that survives a crash', () => {
     assert.deepEqual(status.processes.map((x) => [x.app, x.running]), [['phoenix', 2]]);
     assert.ok(status.disk.filesystem.freeBytes > 0);
     process.stdout.write(`# recovered in ${(recoveredMs / 1000).toFixed(1)} s\n`);
+
+    // A crash that keeps SLIPWAY_RUN (no reboot), with the pid file naming a live process that is
+    // not the platform (a reused pid): up again adopts the same containers, nothing restarts.
+    const before = (await processes(token, 'phoenix')).map((x) => x.id).sort();
+    await crash();
+    writeFileSync(join(run, 'slipway.pid'), `${process.pid}\n`);
+    await slipway(['up', '--detach']);
+    await until('the same processes back and registered', async () => {
+      const now = await processes(token, 'phoenix');
+      return now.filter((x) => x.state === 'running' && x.registered).length === 2
+        && JSON.stringify(now.map((x) => x.id).sort()) === JSON.stringify(before);
+    }, 60_000, 250);
+    assert.match((await until('served again', async () => {
+      const r = await viaRouter('phoenix').catch(() => null);
+      return r?.status === 200 ? r.body : null;
+    }, 30_000, 200)), /^alive web\.\d$/);
+    assert.equal(pids().filter((p) => cmdline(p).startsWith('/usr/bin/conmon') && cmdline(p).includes(`${env.SLIPWAY_PREFIX}-`)).length, 2, 'the same two monitors');
 
     await slipway(['down'], 70_000);
     assert.deepEqual(await findLeaks(env.SLIPWAY_PREFIX, { runcRoots: [join(run, 'runc')] }), []);

@@ -41,10 +41,13 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The pid of the platform of this home, when its pid file names a live `slipway up` (after a crash the pid may be reused). */
 function runningPid(p: SlipwayPaths): number | null {
   try {
     const pid = Number(readFileSync(pidFile(p), 'utf8').trim());
-    return pid > 0 && alive(pid) ? pid : null;
+    if (!(pid > 0) || !alive(pid)) return null;
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmd.some((a) => /(slipway(\.js)?|cli\/main\.ts)$/.test(a)) && cmd.includes('up') ? pid : null;
   } catch {
     return null;
   }
