@@ -60,6 +60,11 @@ export class Sessions {
     return { id, token: h.token, csrf: h.csrf ?? '', user: h.user ?? '', admin: h.admin === '1', tokenRole: h.tokenRole ?? 'view', tokenApp: h.tokenApp || null, ...(flash ? { flash } : {}) };
   }
 
+  /** Whether a session still exists (without restarting its idle timer). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(id))) === 1;
+  }
+
   async setFlash(s: Session, flash: Flash): Promise<void> {
     await this.redis.hset(this.key(s.id), 'flash', JSON.stringify(flash));
   }

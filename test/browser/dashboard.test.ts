@@ -6,7 +6,7 @@
 // every page at desktop and phone width go to test/browser/screenshots/ (gitignored).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, get as httpGet, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -354,6 +354,13 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     const { ctx, page } = admin;
     await page.goto(`${base}/`);
     const cookie = (await ctx.cookies()).find((c) => c.name === 'slipway_session')!;
+    // A live stream of this session, open across the logout.
+    const stream = await new Promise<IncomingMessage>((resolve, reject) => {
+      httpGet(`${base}/apps/shop/live/events`, { headers: { cookie: `slipway_session=${cookie.value}`, accept: 'text/event-stream' } }, resolve).on('error', reject);
+    });
+    assert.equal(stream.statusCode, 200);
+    stream.resume();
+    const ended = new Promise<void>((r) => stream.once('close', () => r()));
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(/\/login\?out=1/);
     await page.getByText('You are logged out.').waitFor();
@@ -363,6 +370,7 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     // The old cookie value is worthless now.
     const r = await fetch(`${base}/`, { redirect: 'manual', headers: { cookie: `slipway_session=${cookie.value}` } });
     assert.equal(r.status, 302);
+    await until('the live stream of the ended session closed', () => Promise.race([ended.then(() => true), new Promise<false>((res) => setTimeout(() => res(false), 500))]), 15_000, 0);
     await ctx.close();
     await api('DELETE', '/apps/blog');
   });

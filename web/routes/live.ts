@@ -22,6 +22,8 @@ export interface LiveLine {
 }
 
 const EVENT_ID_RE = /^[0-9]{1,20}-[0-9]{1,20}$/;
+/** How often an open stream checks that its session still exists (logged out elsewhere: it ends). */
+const SESSION_CHECK_MS = 5000;
 
 export function eventText(type: string, d: Record<string, unknown>): string {
   const v = (k: string) => (d[k] === undefined || d[k] === null ? '' : String(d[k]));
@@ -60,16 +62,20 @@ async function readSse(res: IncomingMessage, each: (f: Record<string, string>) =
   }
 }
 
-export function liveRoutes(router: Router<WebState>, _deps: DashboardDeps): void {
+export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps): void {
   function open(ctx: WebCtx) {
     const out = new PassThrough();
     const gone = new AbortController();
+    const sessionId = ctx.state.session!.id;
+    const check = setInterval(() => void sessions.exists(sessionId).then((ok) => ok || end(), () => undefined), SESSION_CHECK_MS);
+    check.unref();
     const end = () => {
+      clearInterval(check);
       gone.abort();
       out.end();
     };
-    ctx.req.once('close', () => gone.abort());
-    ctx.res.once('close', () => gone.abort());
+    ctx.req.once('close', end);
+    ctx.res.once('close', end);
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
     ctx.type = 'text/event-stream';
