@@ -21,6 +21,8 @@ export interface AgentClient {
   inspectContainer(id: string): Promise<Docker.ContainerInspectInfo>;
   listContainers(opts?: { all?: boolean; labels?: string[] }): Promise<Docker.ContainerInfo[]>;
   logs(id: string, opts?: { follow?: boolean; tail?: number; since?: number; timestamps?: boolean; signal?: AbortSignal }): AsyncIterable<LogChunk>;
+  /** The same stream as `logs`, as the frames of each read (no per-frame stream hops: log shippers). */
+  logBatches(id: string, opts?: { follow?: boolean; tail?: number; since?: number; timestamps?: boolean; signal?: AbortSignal }): AsyncIterable<LogChunk[]>;
   exec(id: string, cmd: string[], opts?: { env?: string[]; user?: string; workingDir?: string }): Promise<ExecResult>;
   /** Starts `cmd` in the container with a TTY and stdin (`docker exec -it`), sized `cols` × `rows` when given. */
   execTty(id: string, cmd: string[], opts?: { env?: string[]; user?: string; workingDir?: string; cols?: number; rows?: number }): Promise<TtyExec>;
@@ -141,6 +143,41 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
       return {
         async *[Symbol.asyncIterator]() {
           yield* demuxed(await get, o.signal);
+        },
+      };
+    },
+    logBatches(id, o = {}) {
+      const c = docker.getContainer(id);
+      const base = { stdout: true, stderr: true, timestamps: o.timestamps ?? false, ...(o.tail === undefined ? {} : { tail: o.tail }), since: o.since ?? 0 };
+      return {
+        async *[Symbol.asyncIterator]() {
+          const got = (await c.logs({ ...base, follow: (o.follow ?? false) as true })) as unknown as NodeJS.ReadableStream | Buffer;
+          const stream = Buffer.isBuffer(got) ? new PassThrough().end(got) : got;
+          const onAbort = () => (stream as Readable).destroy?.();
+          o.signal?.addEventListener('abort', onAbort);
+          let pending: Buffer = Buffer.alloc(0);
+          try {
+            for await (const chunk of stream as AsyncIterable<Buffer>) {
+              pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+              const out: LogChunk[] = [];
+              let i = 0;
+              // Docker's framing: [type, 0, 0, 0, size BE32] then the payload.
+              while (i + 8 <= pending.length) {
+                const size = pending.readUInt32BE(i + 4);
+                if (i + 8 + size > pending.length) break;
+                const type = pending[i];
+                if (type === 1 || type === 2) out.push({ stream: type === 1 ? 'stdout' : 'stderr', data: pending.subarray(i + 8, i + 8 + size) });
+                i += 8 + size;
+              }
+              pending = pending.subarray(i);
+              if (out.length) yield out;
+            }
+          } catch (err) {
+            if (!o.signal?.aborted) throw err;
+          } finally {
+            o.signal?.removeEventListener('abort', onAbort);
+            (stream as Readable).destroy?.();
+          }
         },
       };
     },

@@ -77,16 +77,18 @@ export class Follower {
       batch = [];
       await this.writer.push(this.tags.appId, b);
     };
-    for await (const chunk of this.agent.logs(this.tags.id, { follow: true, timestamps: true, since: sinceSeconds(this.cursor), signal: this.ac.signal })) {
-      const f = splitFrame(chunk.data);
-      if (!f) continue;
-      if (pos.advance(f.ts)) continue;
-      for (const line of asm.push(chunk.stream, f.ts, f.payload, pos.cursor)) {
-        if (line.cursor) this.cursor = line.cursor;
-        batch.push(...lineEntries(this.tags, line));
+    for await (const chunks of this.agent.logBatches(this.tags.id, { follow: true, timestamps: true, since: sinceSeconds(this.cursor), signal: this.ac.signal })) {
+      for (const chunk of chunks) {
+        const f = splitFrame(chunk.data);
+        if (!f) continue;
+        if (pos.advance(f.ts)) continue;
+        for (const line of asm.push(chunk.stream, f.ts, f.payload, pos.cursor)) {
+          if (line.cursor) this.cursor = line.cursor;
+          batch.push(...lineEntries(this.tags, line));
+        }
       }
-      // The writer batches across lines and apps; pushing waits only while the app's queue is full.
-      if (batch.length) await send();
+      // The writer batches across reads and apps; pushing waits only while the app's queue is full.
+      await send();
     }
     for (const line of asm.flush(pos.cursor)) {
       if (line.cursor) this.cursor = line.cursor;

@@ -13,9 +13,21 @@ import type { AgentDeps } from './deps.ts';
 
 type Want = { stdout: boolean; stderr: boolean; timestamps: boolean };
 
-async function pump(lines: AsyncIterable<LogLine>, w: OutputWriter, want: Want): Promise<void> {
+async function pump(lines: AsyncIterable<LogLine>, w: OutputWriter, want: Want, out?: Writable): Promise<void> {
+  // Lines come in bursts (one file read holds many): cork the response for the burst, so it
+  // leaves in one write instead of two or three per line (a chatty container's log follow).
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    out?.uncork();
+  };
   for await (const line of lines) {
     if (!want[line.stream]) continue;
+    if (out && !corked) {
+      corked = true;
+      out.cork();
+      setImmediate(uncork);
+    }
     const data = want.timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(line.time)} `), line.data]) : line.data;
     if (!w.write(line.stream, data)) await w.drain();
   }
@@ -44,7 +56,7 @@ export function streamRoutes(d: AgentDeps): Route[] {
     if (follow) r.flushHeaders();
     const w = new OutputWriter(r, rec.spec.tty);
     try {
-      await pump(runtime.logs(rec.id, { ...q, signal: ac.signal }), w, want);
+      await pump(runtime.logs(rec.id, { ...q, signal: ac.signal }), w, want, r);
     } catch (err) {
       if (!ac.signal.aborted) w.error(err instanceof SlipwayError ? err.message : 'log stream failed');
     }

@@ -4,6 +4,7 @@ import { registerAccess } from './access.ts';
 import { registerApps } from './apps.ts';
 import { registerAuth } from './auth.ts';
 import { registerDeploy } from './deploy.ts';
+import { registerLogs } from './logs.ts';
 import { registerRun } from './run.ts';
 import { registerRouter } from './router.ts';
 import { registerStatus } from './status.ts';
@@ -13,6 +14,7 @@ export function registerApiCommands(program: Command): void {
   registerApps(program);
   registerDeploy(program);
   registerRun(program);
+  registerLogs(program);
   registerRouter(program);
   registerAccess(program);
   registerStatus(program);

@@ -81,6 +81,8 @@ export function logRoutes(deps: RouteDeps): AnyRoute[] {
       return out;
     }
     ctx.set('X-Accel-Buffering', 'no');
+    // Koa writes the head with the first line; a follower waiting for lines should see 200 at once.
+    ctx.res.once('pipe', () => ctx.res.headersSent || ctx.res.flushHeaders());
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
     const ac = new AbortController();
