@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   failover: () => import('./failover.ts'),
   'api-latency': () => import('./api-latency.ts'),
   router: () => import('./router.ts'),
+  deploy: () => import('./deploy.ts'),
 };
 
 const name = process.argv[2];

@@ -1,0 +1,119 @@
+// deploy: the node-deps fixture app from `git push slipway main` until the push returns with the new
+// version answering through the router, on a platform of `slipway up --detach` (fresh home, free
+// ports). Cold (first push: empty build cache, npm ci, first release) and warm (later pushes: the
+// cache holds node_modules). Where the time goes comes from the push's own `Done in …` line
+// (receive, build, slug, start, health check, route switch).
+// Baseline, same run: plain `npm ci` of the same app inside the stack, in a build container on the
+// same agent with the build's mounts and env (the host's registry and CA bundle), empty npm cache.
+// Target: warm deploy ≤ 2 × npm ci + 3 s (issue 6).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { APPS, BIN, fixtureRepo, git, push, slipwayIn } from '../helpers/git-push.ts';
+import { httpGet } from '../helpers/http.ts';
+import { testPrefix } from '../helpers/runtime.ts';
+import { freePort } from '../helpers/wait.ts';
+import { finish, median, table } from './report.ts';
+
+const execFileP = promisify(execFile);
+const WARM = Number(process.env.BENCH_N ?? 5);
+const BASELINE_RUNS = 3;
+const PHASES = ['receive', 'build', 'slug', 'start', 'health check', 'route switch'] as const;
+
+const dir = mkdtempSync(join(tmpdir(), 'slwt-bench-deploy-'));
+const env: NodeJS.ProcessEnv = {
+  ...process.env, SLIPWAY_HOME: join(dir, 'home'), SLIPWAY_RUN: join(dir, 'run'), SLIPWAY_PREFIX: testPrefix('d'),
+  SLIPWAY_API_PORT: String(await freePort()), SLIPWAY_HTTP_PORT: String(await freePort()), SLIPWAY_HTTPS_PORT: String(await freePort()),
+  SLIPWAY_ROUTER_ADMIN_PORT: String(await freePort()), SLIPWAY_BLOB_PORT: String(await freePort()),
+};
+const slipway = (args: string[], timeout = 300_000) => execFileP(process.execPath, [BIN, ...args], { env, timeout });
+const docker = (args: string[]) => execFileP('docker', ['-H', `unix://${join(dir, 'run', 'agent.sock')}`, ...args], { timeout: 300_000 });
+
+/** `Done in 2.3 s (receive 0.0 s, build 1.3 s, …)` → phase → seconds. */
+function phasesOf(out: string): Record<string, number> {
+  const m = /Done in [\d.]+ s \(([^)]*)\)/.exec(out);
+  const r: Record<string, number> = {};
+  for (const part of m?.[1]?.split(', ') ?? []) {
+    const p = /^(.+) ([\d.]+) s$/.exec(part.trim());
+    if (p) r[p[1]!] = Number(p[2]);
+  }
+  return r;
+}
+
+interface Deploy { seconds: number; phases: Record<string, number> }
+
+async function deployOnce(repo: string, app: string): Promise<Deploy> {
+  const sha = await git(repo, 'rev-parse', 'HEAD');
+  const r = await push(repo).done;
+  const seconds = r.ms / 1000;
+  if (r.code !== 0) throw new Error(`push failed:\n${r.out}`);
+  const res = await httpGet(Number(env.SLIPWAY_HTTP_PORT), '/', { host: `${app}.localhost` });
+  if (res.status !== 200 || !res.body.includes(`version=${sha}`)) throw new Error(`the new version does not answer after the push: ${res.status} ${res.body.slice(0, 200)}`);
+  return { seconds, phases: phasesOf(r.out) };
+}
+
+/** `npm ci` of the fixture in a stack container with the build's mounts and env; seconds inside the container. */
+async function npmCi(): Promise<number> {
+  const ca = process.env.NODE_EXTRA_CA_CERTS && existsSync(process.env.NODE_EXTRA_CA_CERTS) ? process.env.NODE_EXTRA_CA_CERTS : '/etc/ssl/certs/ca-certificates.crt';
+  const registry = (await execFileP('npm', ['config', 'get', 'registry'])).stdout.trim() || 'https://registry.npmjs.org/';
+  const caIn = '/etc/ssl/certs/slipway-host-ca.crt';
+  const script = 'cp -r /src /tmp/app && cd /tmp/app && s=$(date +%s.%N) && npm ci --no-audit --no-fund >/dev/null && e=$(date +%s.%N) && echo "npmci $s $e"';
+  const { stdout } = await docker([
+    'run', '--rm', '--network', 'bridge', '-v', `${join(APPS, 'node-deps')}:/src:ro`, '-v', `${ca}:${caIn}:ro`,
+    '-e', `NODE_EXTRA_CA_CERTS=${caIn}`, '-e', `npm_config_cafile=${caIn}`, '-e', `npm_config_registry=${registry}`,
+    '-e', 'HOME=/tmp/home', '-e', 'NODE_ENV=production', 'slipway/stack:bookworm', 'bash', '-c', script,
+  ]);
+  const m = /npmci ([\d.]+) ([\d.]+)/.exec(stdout);
+  if (!m) throw new Error(`npm ci did not report: ${stdout}`);
+  return Number(m[2]) - Number(m[1]);
+}
+
+try {
+  await slipway(['up', '--detach']);
+  const cli = { ...process.env, SLIPWAY_URL: `http://127.0.0.1:${env.SLIPWAY_API_PORT}`, SLIPWAY_TOKEN: readFileSync(join(dir, 'home', 'admin-token'), 'utf8').trim() };
+  const repo = join(dir, 'app');
+  await fixtureRepo(repo, 'node-deps');
+  await slipwayIn(repo, cli, ['apps:create', 'bench-deploy']);
+
+  const cold = await deployOnce(repo, 'bench-deploy');
+  const warm: Deploy[] = [];
+  // A push returns once the new release serves; the replaced processes then drain (5 s) and the
+  // app's next rollout waits for that. Each push here starts after it, as a person's next push would.
+  const settled = async () => {
+    for (;;) {
+      const r = await fetch(`${cli.SLIPWAY_URL}/v1/apps/bench-deploy/deployments?limit=1`, { headers: { authorization: `Bearer ${cli.SLIPWAY_TOKEN}` } });
+      const d = ((await r.json()) as { items: { state: string }[] }).items[0];
+      if (!d || d.state === 'succeeded' || d.state === 'failed') return;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  };
+  for (let i = 0; i < WARM; i++) {
+    await settled();
+    await git(repo, 'commit', '-q', '--allow-empty', '-m', `warm ${i}`);
+    warm.push(await deployOnce(repo, 'bench-deploy'));
+  }
+  const base: number[] = [];
+  for (let i = 0; i < BASELINE_RUNS; i++) base.push(await npmCi());
+
+  const value = median(warm.map((d) => d.seconds));
+  const baseline = median(base);
+  const target = 2 * baseline + 3;
+  const warmPhases = Object.fromEntries(PHASES.map((p) => [p, median(warm.map((d) => d.phases[p] ?? 0))]));
+  console.log(table([
+    ['', 'seconds', ...PHASES],
+    ['cold push (first, npm ci)', cold.seconds, ...PHASES.map((p) => cold.phases[p] ?? 0)],
+    [`warm push (median of ${WARM})`, value, ...PHASES.map((p) => warmPhases[p]!)],
+    [`npm ci in the stack (median of ${BASELINE_RUNS})`, baseline, ...PHASES.map(() => '')],
+    ['target: 2 × npm ci + 3', target, ...PHASES.map(() => '')],
+  ]));
+  const round = (n: number) => Math.round(n * 1000) / 1000;
+  finish({
+    bench: 'deploy', metric: 'seconds', value: round(value), baseline: round(baseline), ratio: round(value / baseline), target: round(target), unit: 's', pass: value <= target,
+    ...({ cold: round(cold.seconds), warm: warm.map((d) => round(d.seconds)), phases: { cold: cold.phases, warm: warmPhases } } as object),
+  } as Parameters<typeof finish>[0]);
+} finally {
+  await slipway(['down'], 70_000).catch((err: Error) => console.error(`slipway down failed: ${err.message}`));
+  rmSync(dir, { recursive: true, force: true });
+}
