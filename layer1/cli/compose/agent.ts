@@ -4,10 +4,12 @@ import { readFileSync } from 'node:fs';
 import { createLogger } from '../../../layer0/common/logger.ts';
 import { agentSocketPath, slipwayPaths } from '../../../layer0/common/paths.ts';
 import { startAgent, type ClusterOptions } from '../../../layer0/agent/daemon.ts';
+import { connectAgent } from '../../../layer0/agent/index.ts';
+import { startShipper } from '../../logs/shipper.ts';
 import { createDiscovery } from '../../../layer0/discovery/client.ts';
 import type { Discovery } from '../../../layer0/discovery/types.ts';
 import { platformRedis, type PlatformRedis } from './redis.ts';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 
 export interface AgentFlags {
   cluster?: boolean;
@@ -82,12 +84,14 @@ export async function runAgent(flags: AgentFlags, env: NodeJS.ProcessEnv = proce
     };
   }
   const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack, subnet: flags.subnet, cluster });
+  // In a cluster each host ships its own containers' logs (and metrics) into the cluster's Redis.
+  const shipper = redisUrl ? await startShipper({ agent: connectAgent({ socketPath: agent.socketPath }), redisUrl, host: hostname(), log }) : null;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping agent (containers keep running)');
-    agent.close().then(() => discovery?.close()).then(() => embedded?.stop()).then(
+    Promise.resolve(shipper?.close()).then(() => agent.close()).then(() => discovery?.close()).then(() => embedded?.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'agent close failed');

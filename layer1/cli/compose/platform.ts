@@ -10,6 +10,9 @@ import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../../../layer0/common/logger.ts';
 import { agentSocketPath, slipwayPaths, type SlipwayPaths } from '../../../layer0/common/paths.ts';
 import { startAgent } from '../../../layer0/agent/daemon.ts';
+import { connectAgent } from '../../../layer0/agent/index.ts';
+import { startShipper } from '../../logs/shipper.ts';
+import { hostname } from 'node:os';
 import { createDiscovery, redact } from '../../../layer0/discovery/client.ts';
 import { startScheduler } from '../../../layer0/scheduler/scheduler.ts';
 import { createSchedulerClient } from '../../../layer0/scheduler/index.ts';
@@ -135,6 +138,8 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     paths, log: log.child({ component: 'agent' }), importStack: 'await',
     cluster: { discovery, address, agentUrl: `unix://${agentSocketPath(paths)}` },
   });
+  // The log shipper follows this host's containers into Redis; the router hands it its access records.
+  const shipper = await startShipper({ agent: connectAgent({ socketPath: agent.socketPath }), redisUrl: redis.url, host: hostname(), log });
   const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
   const api = apiAddress(env);
   const routes = routerAddress(env);
@@ -173,6 +178,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   router = await startRouter({
     redisUrl: redis.url, discovery, domain: routes.domain, host: routes.host, home: paths.home, log,
     httpPort: routes.httpPort, httpsPort: routes.httpsPort, adminPort: routes.adminPort,
+    onAccess: (r) => shipper.access(r),
   });
   writeFileSync(pidFile(paths), `${process.pid}\n`);
   log.info({
@@ -193,6 +199,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
       disk.close();
       await router.close(2000); // in-flight requests get two seconds
       await controller.close(); // and the git receiver: pushes in flight are refused
+      await shipper.close(); // what it read is written first
       await builder.close(); // running builds end as `interrupted`; their containers go
       await builds.close();
       await blobServer.close();
