@@ -436,6 +436,28 @@ describe('protocol', () => {
     }
   });
 
+  it('reads a final head that arrives in pieces after a 100 Continue', async () => {
+    const slow = await startRaw((s) =>
+      s.once('data', () => {
+        s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Part: one');
+        // long enough that the next read lands over where the first piece sat in the read buffer
+        setTimeout(() => s.write(`\r\nX-More: ${'two'.repeat(40)}\r\n`), 30);
+        setTimeout(() => s.write('Content-Length: 2\r\n\r\nok'), 60);
+      }),
+    );
+    table.hosts.set('pieces.localhost', route('pieces', [backend('P1', slow.port)]));
+    try {
+      const r = await get(port, 'pieces.localhost', '/', { method: 'PUT', body: 'x' });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-part'], 'one');
+      assert.equal(r.headers['x-more'], 'two'.repeat(40));
+      assert.equal(r.body, 'ok');
+    } finally {
+      for (const s of slow.sockets) s.destroy();
+      await new Promise((done) => slow.server.close(done));
+    }
+  });
+
   it('streams chunked bodies both ways', async () => {
     const body = await new Promise<string>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/echo', method: 'POST', headers: { host: 'app.localhost', 'transfer-encoding': 'chunked' }, agent: false }, (res) => {

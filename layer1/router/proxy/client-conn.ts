@@ -460,12 +460,14 @@ export class ClientConn implements BackendUser {
     }
     if (this.resMode !== RES_HEAD) return this.relayResponse(chunk);
     // chunk lives in the shared read buffer: a partial head is copied before it is kept
-    let buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
+    // (a concatenation is a copy already, and so are its subarrays)
+    const owned = this.resBuf !== null;
+    let buf = owned ? Buffer.concat([this.resBuf!, chunk]) : chunk;
     for (;;) {
       const end = headEnd(buf);
       if (end < 0) {
         if (buf.length > MAX_RESPONSE_HEAD) return this.badGateway('a response head larger than 64 KiB');
-        this.resBuf = buf === chunk ? Buffer.from(buf) : buf;
+        this.resBuf = owned ? buf : Buffer.from(buf);
         return;
       }
       let h: ResponseHead;
