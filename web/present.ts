@@ -42,9 +42,9 @@ export function processState(p: Pick<Process, 'state' | 'exitCode' | 'registered
 }
 
 /** An app's state from its processes: crashed beats starting beats running. */
-export function appState(processes: Pick<Process, 'state' | 'exitCode' | 'registered' | 'type'>[], hasRelease: boolean): State {
+export function appState(processes: Pick<Process, 'state' | 'exitCode' | 'registered' | 'type'>[], hasRelease: boolean, lastDeploy?: string): State {
   if (!hasRelease) return { tone: 'idle', label: 'not deployed' };
-  if (processes.length === 0) return { tone: 'idle', label: 'no processes' };
+  if (processes.length === 0) return lastDeploy === 'failed' ? { tone: 'bad', label: 'deploy failed' } : { tone: 'idle', label: 'no processes' };
   const tones = processes.map((p) => processState(p).tone);
   if (tones.includes('bad')) return { tone: 'bad', label: 'crashed' };
   if (tones.includes('warn')) return { tone: 'warn', label: 'starting' };

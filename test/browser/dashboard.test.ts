@@ -305,12 +305,26 @@ describe('the dashboard', { timeout: 300_000 }, () => {
   });
 
   it('has a screenshot of every page at desktop and phone width, none holding a token', async () => {
+    const shotEmpty = async () => {
+      for (const [viewport, tag] of [[DESKTOP, 'desktop'], [PHONE, 'phone']] as const) {
+        const { ctx, page } = await session(p.adminToken, viewport);
+        await page.goto(`${base}/apps/blog`);
+        await page.getByRole('heading', { name: 'Deploy your code' }).waitFor();
+        await page.screenshot({ path: join(SHOTS, `app-new-${tag}.png`), fullPage: true });
+        await ctx.close();
+      }
+    };
     const dep = (await api('GET', '/apps/shop/deployments?limit=1')).body.items[0].id;
     await api('PATCH', '/apps/shop/config', { DATABASE_URL: 'postgres://db.internal/shop', FEATURE_X: 'on' });
     assert.equal((await api('POST', '/apps/shop/domains', { domain: 'shop.example.com' })).status, 201);
     assert.equal((await api('POST', '/apps', { name: 'blog' })).status, 201);
+    await shotEmpty();
+    // A release whose process crashes: its rollout fails, and its page says why.
+    const crash = await api('POST', '/apps/blog/releases?wait=true', { image: 'bb:1', imageUrl: p.imageUrl, procfile: { web: "sh -c 'echo cannot open the database >&2; exit 3'" } });
+    assert.equal(crash.body.deployment?.state, 'failed', crash.text);
     const pages: [string, string][] = [
-      ['apps', '/'], ['new-app', '/apps/new'], ['app', '/apps/shop'], ['app-empty', '/apps/blog'], ['releases', '/apps/shop/releases'],
+      ['deployment-failed', `/apps/blog/deployments/${crash.body.deployment.id}`], ['app-failed', '/apps/blog'],
+      ['apps', '/'], ['new-app', '/apps/new'], ['app', '/apps/shop'], ['releases', '/apps/shop/releases'],
       ['deployments', '/apps/shop/deployments'], ['deployment', `/apps/shop/deployments/${dep}`], ['config', '/apps/shop/config'],
       ['config-revealed', '/apps/shop/config?reveal=DATABASE_URL'], ['domains', '/apps/shop/domains'], ['logs', '/apps/shop/logs'], ['not-found', '/apps/shop/nothing'],
     ];

@@ -50,7 +50,7 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
     const types = Object.entries(formation ?? {}).map(([type, f]) => ({ type, ...f }));
     await pages.render(ctx, 'app', app.name, {
       app, tabs: tabs(app.name, 'overview'), ...procs,
-      state: appState(procs.processes, rels.length > 0),
+      state: appState(procs.processes, rels.length > 0, latest?.state),
       formation: types,
       releases: rels,
       deployment: latest ? { ...latest, state: deploymentState(latest.state) } : null,

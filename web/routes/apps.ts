@@ -25,7 +25,7 @@ export function appsRoutes(router: Router<WebState>, { pages }: DashboardDeps): 
       const processes = ps?.items ?? [];
       return {
         name: a.name,
-        state: appState(processes, !!release),
+        state: appState(processes, !!release, deploy?.state),
         running: processes.filter((p) => p.state === 'running').length,
         total: processes.length,
         release: release ? `v${release.version}` : null,

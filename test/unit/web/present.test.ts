@@ -18,6 +18,7 @@ describe('web/present', () => {
   it("sums an app's state: crashed beats starting beats updating beats running", () => {
     assert.equal(appState([], false).label, 'not deployed');
     assert.equal(appState([], true).label, 'no processes');
+    assert.deepEqual(appState([], true, 'failed'), { tone: 'bad', label: 'deploy failed' });
     assert.equal(appState([ps('running'), ps('running')], true).label, 'running');
     assert.equal(appState([ps('running'), ps('stopping')], true).label, 'updating');
     assert.equal(appState([ps('running'), ps('pending')], true).label, 'starting');
