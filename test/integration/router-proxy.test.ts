@@ -458,6 +458,45 @@ describe('protocol', () => {
     }
   });
 
+  it('handles heads and bodies that arrive one byte at a time, both ways', async () => {
+    const response = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n';
+    const dribble = async (s: Socket, text: string) => {
+      for (const ch of text) {
+        if (s.destroyed) return;
+        s.write(ch);
+        await sleep(1);
+      }
+    };
+    const seen: string[] = [];
+    const trickle = await startRaw((s) => {
+      s.setNoDelay(true);
+      let got = '';
+      s.on('data', (d) => {
+        got += d.toString('latin1');
+        if (got.endsWith('0\r\n\r\n')) {
+          seen.push(got);
+          void dribble(s, response);
+        }
+      });
+    });
+    table.hosts.set('trickle.localhost', route('trickle', [backend('T1', trickle.port)]));
+    try {
+      const c = connect({ host: '127.0.0.1', port });
+      c.setNoDelay(true);
+      await new Promise((r) => c.once('connect', r));
+      let text = '';
+      c.on('data', (d) => (text += d.toString('latin1')));
+      await dribble(c, 'POST /t HTTP/1.1\r\nHost: trickle.localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+      await until('the whole response', () => text.endsWith('0\r\n\r\n'), 5000, 10);
+      c.destroy();
+      assert.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n$/);
+      assert.match(seen[0], /^POST \/t HTTP\/1\.1\r\n[^]*\r\n\r\n3\r\nabc\r\n0\r\n\r\n$/);
+    } finally {
+      for (const s of trickle.sockets) s.destroy();
+      await new Promise((done) => trickle.server.close(done));
+    }
+  });
+
   it('streams chunked bodies both ways', async () => {
     const body = await new Promise<string>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/echo', method: 'POST', headers: { host: 'app.localhost', 'transfer-encoding': 'chunked' }, agent: false }, (res) => {
