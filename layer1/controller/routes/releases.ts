@@ -11,7 +11,7 @@ import { AppParams, Release, Rollout, Wait, settleRollout } from './deployments.
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
 const Version = z.string().regex(/^v?\d{1,9}$/, 'a release version like 7 or v7');
-export const NewRelease = NewReleaseSchema.omit({ createdBy: true }).extend({
+export const NewRelease = NewReleaseSchema.omit({ createdBy: true, build: true }).extend({
   imageUrl: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).max(2000).optional().describe('where a host fetches the image tar when it lacks it'),
 }).describe('an image on the agents (or fetched from imageUrl, a tar) and its process types');
 components.add(NewRelease, { id: 'NewRelease' });
