@@ -4,7 +4,7 @@
 // build worker, the controller with its deploy core and the git receiver running the push
 // pipeline, then the router), and tears everything down on Ctrl-C, SIGTERM or `slipway down`.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../../../layer0/common/logger.ts';
@@ -253,7 +253,7 @@ export async function down(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (alive(pid)) process.kill(pid, 'SIGKILL');
   } else if (await agentServing(paths)) {
     await teardown(paths); // an agent of this home still serving without `up` around it
-  } else if (existsSync(join(paths.home, 'containers'))) {
+  } else if (existsSync(join(paths.home, 'containers')) && readdirSync(join(paths.home, 'containers')).length > 0) {
     // The platform died (SIGKILL, a crash): its containers outlived it. An agent adopts them
     // just long enough to remove them.
     const agent = await startAgent({ paths, log: createLogger('slipway', 'warn') });
