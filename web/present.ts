@@ -163,3 +163,29 @@ export function metricsByProcess(body: unknown): Map<string, ProcessMetrics> {
   }
   return out;
 }
+
+export interface Traffic {
+  requests: number;
+  rate: string;
+  p50: string | null;
+  p95: string | null;
+  errors: number;
+  history: number[];
+}
+
+/** The router's numbers for the app from the metrics API, or null when there are none. */
+export function traffic(body: unknown): Traffic | null {
+  const r = (body as { router?: Record<string, unknown> } | null)?.router;
+  if (!r || typeof r.requests !== 'number') return null;
+  const lat = (r.latencyMs ?? {}) as Record<string, number | null>;
+  const ms = (v: number | null | undefined) => (typeof v === 'number' ? `${v < 10 ? v.toFixed(1) : Math.round(v)} ms` : null);
+  const classes = (r.classes ?? {}) as Record<string, number>;
+  return {
+    requests: r.requests,
+    rate: typeof r.rate === 'number' ? `${r.rate < 10 ? r.rate.toFixed(1) : Math.round(r.rate)}/s` : '',
+    p50: ms(lat.p50),
+    p95: ms(lat.p95),
+    errors: Object.entries(classes).filter(([k]) => k.startsWith('5')).reduce((a, [, v]) => a + (typeof v === 'number' ? v : 0), 0),
+    history: (Array.isArray(r.history) ? r.history : []).map((h) => Number((h as number[])[1])).filter(Number.isFinite),
+  };
+}

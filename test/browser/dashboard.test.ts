@@ -5,13 +5,17 @@
 // anyway; cross-site and token-less posts are refused; no page holds a token. Screenshots of
 // every page at desktop and phone width go to test/browser/screenshots/ (gitignored).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, get as httpGet, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { connectAgent } from '../../layer0/agent/index.ts';
+import { silentLogger } from '../../layer0/common/logger.ts';
 import { startShipper, type Shipper } from '../../layer1/logs/shipper.ts';
+import { startRouter, type RunningRouter } from '../../layer1/router/server.ts';
+import { httpGet as routerGet } from '../helpers/http.ts';
 import { startBrowser, type TestBrowser } from '../helpers/browser.ts';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import { until } from '../helpers/wait.ts';
@@ -28,6 +32,8 @@ let base = '';
 let viewToken = '';
 const shippers: Shipper[] = [];
 let evil: Server | undefined;
+let router: RunningRouter | undefined;
+const routerHome = mkdtempSync(join(tmpdir(), `${process.env.SLIPWAY_TEST_PREFIX ?? 'slwt'}-dash-router-`));
 
 const api = (method: string, path: string, body?: unknown, token = p.adminToken) => p.request(method, `/v1${path}`, { token, ...(body === undefined ? {} : { body }) });
 
@@ -67,12 +73,19 @@ before(async () => {
       host: `host${i}`, bridge: i === 0, metricsIntervalMs: 1000, resyncMs: 1000,
     }));
   }
+  // A router whose access records reach the shipper: the app's request numbers.
+  router = await startRouter({
+    redisUrl: p.redis.url, controllerPrefix: p.controller.store.keys.prefix, discovery: p.discovery,
+    httpPort: 0, adminPort: null, httpsPort: null, home: routerHome, log: silentLogger, onAccess: (r) => shippers[0]!.access(r),
+  });
   b = await startBrowser();
 });
 
 after(async () => {
   await b?.close();
   await new Promise((r) => (evil ? evil.close(r) : r(undefined)));
+  await router?.close(500);
+  rmSync(routerHome, { recursive: true, force: true });
   for (const s of shippers) await s.close().catch(() => undefined);
   if (p) assert.deepEqual(await p.close(), []);
 });
@@ -171,10 +184,13 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     await until('3 running processes on the page', async () => (await rows(page, 'running').count()) === 3 && (await rows(page).count()) === 3, 60_000, 250);
     const ps = (await api('GET', '/apps/shop/processes')).body.items as any[];
     assert.equal(ps.filter((x) => x.type === 'web' && x.state === 'running').length, 3);
-    // Metrics arrive from the shipper every second: CPU and memory sparklines.
-    await until('sparklines', async () => {
+    // Requests through the router, and metrics from the shipper every second: CPU and memory
+    // sparklines per process, the app's request count.
+    // (busybox httpd serves / with no index: its own 404, counted for the app like any answer.)
+    for (let i = 0; i < 20; i++) assert.ok((await routerGet(router!.http.port, '/', { host: 'shop.localhost' })).status < 500);
+    await until('sparklines and requests', async () => {
       await page.reload();
-      return (await page.locator('svg.spark').count()) >= 2;
+      return (await page.locator('#processes svg.spark').count()) >= 6 && /Requests, last 15 minutes: [1-9]/.test((await page.locator('.traffic').textContent()) ?? '');
     }, 30_000, 1500);
     await page.screenshot({ path: join(SHOTS, 'app-desktop.png'), fullPage: true });
   });

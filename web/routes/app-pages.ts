@@ -6,7 +6,7 @@ import type Router from '@koa/router';
 import type { DashboardDeps } from '../app.ts';
 import { loadApp, tabs } from '../app-data.ts';
 import { PageError, type WebCtx, type WebState } from '../http.ts';
-import { appState, currentVersion, deploymentState, logLine, metricsByProcess, processState, releaseState, type Process } from '../present.ts';
+import { appState, currentVersion, deploymentState, traffic, logLine, metricsByProcess, processState, releaseState, type Process } from '../present.ts';
 
 interface List<T> { items: T[]; next: string | null }
 interface Release { version: number; status: string; reason: string; createdBy: string; createdAt: string; image: string | null; build: { commit: string } | null; failure?: { check: string; message: string } }
@@ -31,7 +31,7 @@ export async function processesView(ctx: WebCtx, name: string) {
     return { ...p, name: `${p.type}.${n}`, status: processState(p), running: p.state === 'running', cpu: m?.cpu ?? [], memory: m?.memory ?? [] };
   });
   const running = processes.filter((p) => p.state === 'running').length;
-  return { processes, running, total: processes.length, hasMetrics: byId.size > 0, metricsAvailable: metrics !== null };
+  return { processes, running, total: processes.length, hasMetrics: byId.size > 0, metricsAvailable: metrics !== null, traffic: traffic(metrics) };
 }
 
 export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps): void {

@@ -2,7 +2,7 @@
 // colour), the caller's role, the current release, sparklines, log lines and metrics of the API.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appState, can, currentVersion, effectiveRole, logLine, metricsByProcess, processState, releaseState, sparkline } from '../../../web/present.ts';
+import { appState, can, currentVersion, effectiveRole, logLine, metricsByProcess, processState, releaseState, sparkline, traffic } from '../../../web/present.ts';
 
 const ps = (state: string, exitCode: number | null = null) => ({ state, exitCode, registered: state === 'running', type: 'web' });
 
@@ -67,5 +67,11 @@ describe('web/present', () => {
     assert.deepEqual(m.get('def'), { cpu: [7], memory: [70], memoryLimit: null });
     assert.equal(metricsByProcess(null).size, 0);
     assert.equal(metricsByProcess({ error: {} }).size, 0);
+  });
+
+  it("sums the router's numbers of the app", () => {
+    const t = traffic({ processes: [], router: { requests: 120, rate: 0.13, classes: { '2xx': 100, '5xx': 15, '503': 5 }, latencyMs: { p50: 2.25, p95: 40.4, p99: null, mean: 5 }, history: [[1, 10], [2, 110]] } });
+    assert.deepEqual(t, { requests: 120, rate: '0.1/s', p50: '2.3 ms', p95: '40 ms', errors: 20, history: [10, 110] });
+    assert.equal(traffic({ processes: [] }), null);
   });
 });
