@@ -12,6 +12,7 @@ import { openApiDocument } from './http/openapi.ts';
 import { requestId } from './middleware/request-id.ts';
 import { accessLog } from './middleware/access-log.ts';
 import { errorEdge } from './middleware/errors.ts';
+import { prometheus } from './middleware/metrics.ts';
 import { jsonBody, BODY_LIMIT } from './middleware/json-body.ts';
 import { authenticate } from './middleware/authenticate.ts';
 import { audit } from './middleware/audit.ts';
@@ -113,6 +114,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
   const koa = new Koa<ControllerState>({ proxy: false });
   koa.silent = true; // errorEdge answers and logs every error; nothing reaches Koa's default handler
   koa
+    .use(prometheus())
     .use(requestId())
     .use(accessLog(deps.log))
     .use(errorEdge(deps.log))

@@ -29,6 +29,8 @@ export interface ShipperOptions {
   drains?: boolean;
   /** How often the agent's metrics are read (default 5 s; 0: never). */
   metricsIntervalMs?: number;
+  /** How often the router's per-app counters are written (default 5 s). */
+  routerMetricsMs?: number;
   /** How often the container list is read again, besides events (default 10 s). */
   resyncMs?: number;
   writer?: WriterOptions;
@@ -57,7 +59,7 @@ export async function startShipper(o: ShipperOptions): Promise<Shipper> {
   const keys = new LogKeys(o.keyPrefix ?? 'ctl:');
   const redis: Redis = connectRedis(o.redisUrl, { log, name: 'slipway-logs' });
   const writer = new LogWriter(redis, keys, log, o.writer);
-  const router = new RouterLines(redis, keys, writer, log);
+  const router = new RouterLines(redis, keys, writer, log, o.routerMetricsMs);
   const followers = new Map<string, Follower>();
   const killedAt = new Map<string, number>();
   const ac = new AbortController();
@@ -132,6 +134,7 @@ export async function startShipper(o: ShipperOptions): Promise<Shipper> {
     for (const c of all) {
       const t = tagsOf(c.id, c.labels);
       if (!t || t.type === 'run') continue;
+      if (c.status === 'running' && !c.read) continue; // not sampled yet
       const s: ProcessSample = {
         t: now, id: c.id, type: t.type, process: t.process, release: t.release, host, status: c.status,
         cpuPercent: c.cpuPercent, memoryBytes: c.memoryUsage, memoryLimit: c.memoryLimit, restarts: c.restartCount, startedAt: c.startedAt,
