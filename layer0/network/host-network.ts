@@ -94,7 +94,17 @@ export class BridgeNetwork implements HostNetwork {
         this.state.subnet = pickSubnet(taken);
         if (this.state.subnet === null) throw new SlipwayError('unavailable', 'no free /24 left in 172.31.0.0/16');
       }
-      const clash = taken.find((t) => t !== 'default' && overlaps(parseCidr(t), parseCidr(this.subnet)));
+      const clashing = () => taken.find((t) => t !== 'default' && overlaps(parseCidr(t), parseCidr(this.subnet)));
+      // The remembered subnet was freed by a `down` and taken since by another instance: with no
+      // container attached and none asked for, any free /24 will do.
+      if (clashing() !== undefined && this.config.subnet === undefined && Object.keys(this.state.attachments).length === 0) {
+        const next = pickSubnet(taken);
+        if (next !== null) {
+          this.log.warn({ was: this.state.subnet, now: next }, 'the remembered subnet is taken on this host; using another');
+          this.state.subnet = next;
+        }
+      }
+      const clash = clashing();
       if (clash !== undefined) throw new SlipwayError('conflict', `subnet ${this.subnet} overlaps ${clash} on this host`);
       await links.ensureBridge(this.bridge, `${this.gateway}/24`);
     });

@@ -17,13 +17,16 @@ import { testPrefix } from '../helpers/runtime.ts';
 
 const execFileP = promisify(execFile);
 const prefix = testPrefix('n');
+const other = testPrefix('m');
 const dir = await mkdtemp(join(tmpdir(), 'slwt-netprune-'));
 const id = () => randomBytes(32).toString('hex');
 
 after(async () => {
   await cleanupByPrefix(prefix);
+  await cleanupByPrefix(other);
   await rm(dir, { recursive: true, force: true });
   assert.deepEqual(await findLeaks(prefix, { runcRoots: [] }), []);
+  assert.deepEqual(await findLeaks(other, { runcRoots: [] }), []);
 });
 
 describe('network prune', () => {
@@ -60,5 +63,20 @@ describe('network prune', () => {
     assert.ok(!nat.includes(`${a.ip}:80`) || a.ip === b.ip);
     assert.deepEqual(await second.prune([kept]), [], 'idempotent');
     await second.detach(kept);
+  });
+
+  it('takes another subnet when the remembered one was taken after a down', { timeout: 30_000 }, async () => {
+    const stateDir = join(dir, 'network-2');
+    const mine = createHostNetwork({ prefix, stateDir });
+    await mine.setup();
+    const remembered = mine.subnet;
+    await mine.teardown(); // `slipway down`: the bridge goes, the choice stays on disk
+    const theirs = createHostNetwork({ prefix: other, stateDir: join(dir, 'network-other'), subnet: remembered });
+    await theirs.setup();
+    const again = createHostNetwork({ prefix, stateDir });
+    await again.setup();
+    assert.notEqual(again.subnet, remembered);
+    await again.teardown();
+    await theirs.teardown();
   });
 });
