@@ -182,7 +182,7 @@ export function traffic(body: unknown): Traffic | null {
   const classes = (r.classes ?? {}) as Record<string, number>;
   return {
     requests: r.requests,
-    rate: typeof r.rate === 'number' ? `${r.rate < 10 ? r.rate.toFixed(1) : Math.round(r.rate)}/s` : '',
+    rate: typeof r.rate !== 'number' ? '' : r.rate < 1 ? `${(r.rate * 60).toFixed(1)}/min` : `${r.rate < 10 ? r.rate.toFixed(1) : Math.round(r.rate)}/s`,
     p50: ms(lat.p50),
     p95: ms(lat.p95),
     errors: Object.entries(classes).filter(([k]) => k.startsWith('5')).reduce((a, [, v]) => a + (typeof v === 'number' ? v : 0), 0),

@@ -71,7 +71,7 @@ describe('web/present', () => {
 
   it("sums the router's numbers of the app", () => {
     const t = traffic({ processes: [], router: { requests: 120, rate: 0.13, classes: { '2xx': 100, '5xx': 15, '503': 5 }, latencyMs: { p50: 2.25, p95: 40.4, p99: null, mean: 5 }, history: [[1, 10], [2, 110]] } });
-    assert.deepEqual(t, { requests: 120, rate: '0.1/s', p50: '2.3 ms', p95: '40 ms', errors: 20, history: [10, 110] });
+    assert.deepEqual(t, { requests: 120, rate: '7.8/min', p50: '2.3 ms', p95: '40 ms', errors: 20, history: [10, 110] });
     assert.equal(traffic({ processes: [] }), null);
   });
 });
