@@ -184,6 +184,21 @@ describe('git push slipway main', { timeout: 900_000 }, () => {
       assert.deepEqual([still.status, still.body], [200, serving], `${fixture}: the old release keeps serving`);
       await git(fl.repo, 'reset', '-q', '--hard', fl.sha);
     }
+    // The same check set through the API (the formation) instead of app.json.
+    const api = (method: string, path: string, body: unknown) => fetch(`${cli.SLIPWAY_URL}/v1${path}`, {
+      method, headers: { authorization: `Bearer ${cli.SLIPWAY_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const scaled = await api('PATCH', '/apps/fails/formation?wait=true', { web: { health: { type: 'tcp', timeout: 3 } } });
+    assert.equal(scaled.status, 200, await scaled.clone().text());
+    const served = (await web('fails')).body;
+    await commitFixture(fl.repo, 'web-no-port');
+    const r = await push(fl.repo).done;
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, /web: 0 of 1 processes passed the health check \(TCP connect to port 5000\) within 3 s/);
+    assert.equal((await web('fails')).body, served, 'the old release keeps serving');
+    await git(fl.repo, 'reset', '-q', '--hard', fl.sha);
+    assert.equal((await api('PATCH', '/apps/fails/formation', { web: { health: null } })).status, 202);
+
     const builds = await sw(fl.repo, 'builds');
     assert.match(builds, /failed/);
   });

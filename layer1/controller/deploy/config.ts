@@ -81,10 +81,12 @@ export function applyScale(current: AppFormation, request: unknown): AppFormatio
     const base = current[type] ?? defaultEntry(type);
     if (typeof change === 'number') out[type] = { ...base, count: change };
     else {
+      const health = change.health === undefined ? base.health : (change.health ?? undefined);
       out[type] = {
         count: change.count ?? base.count,
         memory: change.memory === undefined ? base.memory : formatMemory(parseMemory(change.memory)),
         cpu: change.cpu ?? base.cpu,
+        ...(health ? { health } : {}),
       };
     }
   }

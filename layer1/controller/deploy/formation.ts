@@ -55,7 +55,7 @@ export function processSpecs(app: AppRef, release: Release, formation: AppFormat
     const web = type === 'web';
     const port = web ? (o.webPort ?? DEFAULT_WEB_PORT) : (o.otherPort ?? DEFAULT_WEB_PORT);
     const env = { ...release.config, ...slugEnv(release), PORT: String(port), SLIPWAY_APP: app.name, SLIPWAY_RELEASE: `v${release.version}` };
-    const check = release.healthchecks?.[type];
+    const check = size.health ?? release.healthchecks?.[type];
     const labels: Record<string, string> = { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: type };
     if (restarts[type]) labels[LABEL_RESTART] = String(restarts[type]);
     out[type] = {

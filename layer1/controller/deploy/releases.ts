@@ -140,7 +140,7 @@ export class Releases {
     const unknown = Object.keys(next).filter((t) => !types.includes(t));
     if (unknown.length) throw new SlipwayError('invalid_params', `formation: no process type ${unknown.join(', ')} in the Procfile${types.length ? ` (${types.join(', ')})` : ' (no release yet)'}`);
     await this.store.setFormation(app.id, next);
-    const reason = `Scale ${Object.entries(next).map(([t, e]) => `${t}=${e.count}:${e.memory}${e.cpu ? `:${e.cpu}cpu` : ''}`).join(' ')}`;
+    const reason = `Scale ${Object.entries(next).map(([t, e]) => `${t}=${e.count}:${e.memory}${e.cpu ? `:${e.cpu}cpu` : ''}${e.health ? `:health ${e.health.type ?? 'http'} ${e.health.path ?? '/'} ${e.health.timeout ?? '-'}s` : ''}`).join(' ')}`;
     const deployment = await this.enqueue(app, 'scale', reason, o);
     return { formation: await this.getFormation(app), deployment };
   }

@@ -107,6 +107,8 @@ export const FormationEntrySchema = z.object({
   count: z.number().int().min(0).max(100),
   memory: z.string(),
   cpu: z.number().min(0).max(64),
+  /** The type's health check set through the API; it wins over the release's app.json entry. */
+  health: HealthcheckSchema.optional(),
 });
 export type FormationEntry = z.infer<typeof FormationEntrySchema>;
 export type AppFormation = Record<string, FormationEntry>;
@@ -120,6 +122,8 @@ export const ScaleSchema = z.record(
       count: z.number().int().min(0).max(100).optional(),
       memory: z.union([z.string(), z.number().int()]).optional(),
       cpu: z.number().min(0).max(64).optional(),
+      /** null: back to the release's app.json check (or the default). */
+      health: HealthcheckSchema.nullable().optional(),
     }),
   ]),
 );

@@ -1,7 +1,7 @@
 // /v1/apps/:app/formation: how many processes of each type run, and their memory and cpu. PATCH
 // scales (type → count, or type → {count, memory: "512M", cpu: 0.5}) and rolls the change out.
 import { z } from 'zod';
-import { FormationEntrySchema, PROCESS_TYPE_RE } from '../deploy/index.ts';
+import { FormationEntrySchema, HealthcheckSchema, PROCESS_TYPE_RE } from '../deploy/index.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
 import { components } from '../types.ts';
 import { AppParams, Deployment, Wait, recordKeys, settle } from './deployments.ts';
@@ -21,12 +21,13 @@ export const Scale = z
         count: Count.optional(),
         memory: z.string().max(20).optional().describe('like 512M or 1G (16M-64G)'),
         cpu: z.number().min(0).max(64).optional().describe('cores; 0 = no limit'),
+        health: HealthcheckSchema.nullable().optional().describe('the type\'s health check ({type: "tcp"|"http", path, timeout (s), attempts}); wins over app.json; null: back to app.json\'s or the default'),
       }),
     ]),
     recordKeys,
   )
   .refine((s) => Object.keys(s).length > 0, 'no changes')
-  .describe('process type → count, or → {count, memory, cpu}');
+  .describe('process type → count, or → {count, memory, cpu, health}');
 components.add(Scale, { id: 'Scale' });
 
 export function formationRoutes(_: RouteDeps, d: DeployDeps): AnyRoute[] {

@@ -52,6 +52,14 @@ describe('formation sizes', () => {
     assert.deepEqual(applyScale({}, { worker: { memory: '512M' } }), { worker: { count: 0, memory: '512M', cpu: 0 } });
   });
 
+  it('a health check per type through the API: set, kept by later scales, null removes it', () => {
+    const set = applyScale({ web: { count: 2, memory: '256M', cpu: 0 } }, { web: { health: { path: '/up', timeout: 5 } } });
+    assert.deepEqual(set, { web: { count: 2, memory: '256M', cpu: 0, health: { path: '/up', timeout: 5 } } });
+    assert.deepEqual(applyScale(set, { web: 3 }).web!.health, { path: '/up', timeout: 5 });
+    assert.equal(applyScale(set, { web: { health: null } }).web!.health, undefined);
+    assert.throws(() => applyScale({}, { web: { health: { path: 'no-slash' } } }), /invalid_params|path/);
+  });
+
   it('refuses counts outside 0-100, bad types and unknown fields', () => {
     for (const bad of [{ web: -1 }, { web: 101 }, { web: 1.5 }, { web: '2' }, { Web: 1 }, { web: { count: 1, disk: 1 } }, {}, { web: { memory: '2K' } }]) {
       assert.throws(() => applyScale({}, bad), (e: Error & { code?: string }) => e.code === 'invalid_params', JSON.stringify(bad));

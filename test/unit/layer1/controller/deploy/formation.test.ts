@@ -43,6 +43,8 @@ describe('release → formation', () => {
     assert.equal(web.imageParent, 'slipway/stack:bookworm');
     assert.ok(web.env.includes('HOME=/app') && web.env.includes(`SOURCE_VERSION=${'a'.repeat(40)}`));
     assert.deepEqual(web.health, { type: 'http', path: '/health', timeoutMs: 10_000, intervalMs: 250 });
+    const api = processSpecs(app, release({ healthchecks: { web: { path: '/health', timeout: 5 } } }), { web: { count: 1, memory: '256M', cpu: 0, health: { path: '/api', timeout: 7 } } }, {});
+    assert.deepEqual(api.web!.health, { type: 'http', path: '/api', timeoutMs: 7000, intervalMs: 250 }, 'the API\'s check wins over app.json');
     const tcp = processSpecs(app, release({ healthchecks: { web: { type: 'tcp', timeout: 3 } } }), {}, {});
     assert.deepEqual(tcp.web!.health, { type: 'tcp', path: '/', timeoutMs: 3000, intervalMs: 250 });
   });
