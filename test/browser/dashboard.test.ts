@@ -270,6 +270,23 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     assert.equal((await api('GET', '/apps/shop/formation')).body.web.count, before, 'nothing changed');
   });
 
+  it('works without JavaScript: forms post and redirect back with their message', async () => {
+    const ctx = await b.browser.newContext({ viewport: DESKTOP, javaScriptEnabled: false });
+    const page = await newPage(ctx);
+    await page.goto(`${base}/apps/shop/domains`);
+    await page.waitForURL(/\/login\?next=%2Fapps%2Fshop%2Fdomains/);
+    await page.getByLabel('API token').fill(p.adminToken);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${base}/apps/shop/domains`);
+    await page.getByLabel('Domain', { exact: true }).fill('nojs.example.com');
+    await page.getByRole('button', { name: 'Add' }).click();
+    await page.getByText('Added nojs.example.com.').waitFor();
+    await page.getByRole('button', { name: 'Remove nojs.example.com' }).click();
+    await page.getByText('Removed nojs.example.com.').waitFor();
+    assert.deepEqual((await api('GET', '/apps/shop/domains')).body.items, []);
+    await ctx.close();
+  });
+
   it('shows a view user no scale, config or rollback controls, and refuses them anyway (403 page)', async () => {
     viewToken = await p.user('viewer', { app: 'shop', grant: 'view' });
     const viewer = await session(viewToken);
