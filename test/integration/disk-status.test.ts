@@ -2,7 +2,8 @@
 // except the kept ones; never the stack, never an image in use), the controller's collector
 // (unreferenced slugs, slug images of releases no longer kept, build caches of deleted apps),
 // `DELETE /v1/apps/:app/build-cache` (deploy role, audited), and `GET /v1/status` with its
-// admin and filtered views, through `slipway status`.
+// admin and filtered views, through `slipway status`; the agent's own collector (container dirs
+// no container owns) and `docker image prune` against the agent.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +34,13 @@ before(async () => {
     routes: (deps, l0) => opsRoutes(deps, { home, ...l0, routerNotReady: () => null }),
   });
   blobs = await BlobStore.open(join(p.home, 'blobs'));
+  // A container dir no container owns (a create cut short by a crash): the agent's collector
+  // removes it on its first pass, 5 s after start.
+  mkdirSync(join(leftover(), 'upper', 'tmp'), { recursive: true });
+  writeFileSync(join(leftover(), 'upper', 'tmp', 'junk'), 'x'.repeat(4096));
 });
+
+const leftover = () => join(p.hosts[0]!.paths.home, 'containers', 'f'.repeat(64));
 
 after(async () => {
   assert.deepEqual(await p?.close(), []);
@@ -140,5 +147,11 @@ describe('disk collection and status', () => {
     assert.match(table, /shown\s+1\s+0\s+0/);
     const purge = await execFileP(process.execPath, [BIN, 'builds:cache:purge', '-a', 'shown'], { env });
     assert.match(purge.stdout, /build cache of shown purged/);
+  });
+
+  it("the agent collects leftover container dirs; docker's image prune works against it", { timeout: 30_000 }, async () => {
+    await until('the leftover container dir collected', () => !existsSync(leftover()), 20_000, 200);
+    const docker = await execFileP('docker', ['-H', `unix://${join(p.hosts[0]!.paths.run, 'agent.sock')}`, 'image', 'prune', '-f'], { timeout: 20_000 });
+    assert.match(docker.stdout, /Total reclaimed space/);
   });
 });
