@@ -32,6 +32,8 @@ export interface AgentClient {
   listImages(): Promise<Docker.ImageInfo[]>;
   inspectImage(ref: string): Promise<Docker.ImageInspectInfo>;
   removeImage(ref: string, force?: boolean): Promise<void>;
+  /** `POST /images/prune`: unused images the filters select (`dangling`, `until`, `label`, `label!`, and Slipway's `reference`, `keep`). */
+  pruneImages(filters: Record<string, string[]>): Promise<{ deleted: string[]; spaceReclaimed: number }>;
   events(opts?: { since?: number; filters?: Record<string, string[]>; signal?: AbortSignal }): AsyncIterable<AgentEvent>;
   /** Every container's latest cgroup sample (`GET /slipway/metrics`, refreshed by the agent every few seconds). */
   metrics(): Promise<ContainerMetrics[]>;
@@ -219,6 +221,10 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
       }),
     listImages: () => docker.listImages(),
     inspectImage: (ref) => docker.getImage(ref).inspect(),
+    async pruneImages(filters) {
+      const r = (await docker.pruneImages({ filters })) as { ImagesDeleted?: { Deleted?: string }[] | null; SpaceReclaimed?: number };
+      return { deleted: (r.ImagesDeleted ?? []).flatMap((i) => (i.Deleted ? [i.Deleted] : [])), spaceReclaimed: r.SpaceReclaimed ?? 0 };
+    },
     async removeImage(ref, force = false) {
       await docker.getImage(ref).remove({ force });
     },

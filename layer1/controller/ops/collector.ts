@@ -6,8 +6,8 @@
 // it freed. Started by the composition root (`slipway up`).
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import Docker from 'dockerode';
 import type { Redis } from 'ioredis';
+import { connectAgent, type AgentClient } from '../../../layer0/agent/index.ts';
 import { dirBytes } from '../../../layer0/common/disk.ts';
 import type { Logger } from '../../../layer0/common/logger.ts';
 import { HOSTS_SERVICE, type Discovery } from '../../../layer0/discovery/index.ts';
@@ -52,10 +52,10 @@ export function keptSlugImages(keep: Set<string>): string[] {
   return [...keep].map((id) => `${SLUG_REPO}:${id.slice(0, 12)}`);
 }
 
-function agentOf(addr: string, token?: string): Docker {
-  if (addr.startsWith('unix://')) return new Docker({ socketPath: addr.slice('unix://'.length) });
+function agentOf(addr: string, token?: string): AgentClient {
+  if (addr.startsWith('unix://')) return connectAgent({ socketPath: addr.slice('unix://'.length) });
   const u = new URL(addr);
-  return new Docker({ host: u.hostname, port: Number(u.port || 2375), headers: token ? { Authorization: `Bearer ${token}` } : {} } as Docker.DockerOptions);
+  return connectAgent({ host: u.hostname, port: Number(u.port || 2375), token });
 }
 
 export function startDiskCollector(o: CollectorOptions): DiskCollector {
@@ -71,9 +71,9 @@ export function startDiskCollector(o: CollectorOptions): DiskCollector {
       const filters = { dangling: ['false'], reference: [`${SLUG_REPO}:*`], keep: keptSlugImages(keep) };
       for (const host of await o.discovery.instances(HOSTS_SERVICE)) {
         try {
-          const res = (await agentOf(host.addr, o.agentToken).pruneImages({ filters })) as { ImagesDeleted?: { Deleted?: string }[] | null; SpaceReclaimed?: number };
-          r.images.deleted += (res.ImagesDeleted ?? []).filter((i) => i.Deleted).length;
-          r.images.freedBytes += res.SpaceReclaimed ?? 0;
+          const res = await agentOf(host.addr, o.agentToken).pruneImages(filters);
+          r.images.deleted += res.deleted.length;
+          r.images.freedBytes += res.spaceReclaimed;
           r.images.hosts++;
         } catch (err) {
           log.warn({ err, host: host.id }, 'image collection on a host failed');
