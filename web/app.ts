@@ -28,7 +28,7 @@ export interface DashboardOptions {
 }
 
 /** Paths the dashboard leaves to the controller. */
-const API_PATH = /^\/(v1|git|healthz|readyz)(\/|$)/;
+const API_PATH = /^\/(v1|git|healthz|readyz|metrics)(\/|$)/;
 
 export function createDashboard(o: DashboardOptions): Middleware {
   const sessions = new Sessions(o.redis, o.keyPrefix);

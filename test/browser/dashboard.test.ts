@@ -70,7 +70,7 @@ before(async () => {
   for (const [i, h] of p.hosts.entries()) {
     shippers.push(await startShipper({
       agent: connectAgent({ socketPath: join(h.paths.run, 'agent.sock') }), redisUrl: p.redis.url, keyPrefix: p.controller.store.keys.prefix,
-      host: `host${i}`, bridge: i === 0, metricsIntervalMs: 1000, resyncMs: 1000,
+      host: `host${i}`, bridge: i === 0, metricsIntervalMs: 1000, routerMetricsMs: 1000, resyncMs: 1000,
     }));
   }
   // A router whose access records reach the shipper: the app's request numbers.
