@@ -31,8 +31,9 @@ const LABELS: Record<string, string> = {
   git: 'git repos', containers: 'containers', redis: 'redis',
 };
 
+let sections = 0;
 function section(title: string): void {
-  process.stdout.write(`\n${color.bold(title)}\n`);
+  process.stdout.write(`${sections++ ? '\n' : ''}${color.bold(title)}\n`);
 }
 
 function print(s: Status): void {
