@@ -326,7 +326,8 @@ export class ContainerLifecycle {
 
   /** Container cgroups of this prefix that no running container owns (a record removed while its processes lived on). */
   private async reapStaleCgroups(): Promise<void> {
-    const live = new Set(this.store.list().filter((r) => r.state.status === 'running').map((r) => runcIdOf(this.ctx, r.id)));
+    // A restarting container may be starting again right now (its back-off timer): its cgroup is not stale.
+    const live = new Set(this.store.list().filter((r) => r.state.status === 'running' || r.state.status === 'restarting').map((r) => runcIdOf(this.ctx, r.id)));
     for (const name of childCgroups(this.ctx.paths.prefix)) {
       if (live.has(name) || !name.startsWith(`${this.ctx.paths.prefix}-`)) continue;
       const killed = await killCgroup(`/${this.ctx.paths.prefix}/${name}`);
