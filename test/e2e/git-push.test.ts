@@ -4,7 +4,8 @@
 // config vars reach the build (env dir) and the processes; the release phase runs (and a failing
 // one stops the deploy); a rollback; every kind of failure refuses the push, says why, and leaves
 // the previous release serving; Ctrl-C cancels the build; five deploys and a rollback under a
-// keep-alive load fail no request. One platform for all cases (they run in order).
+// keep-alive load fail no request; down and up again bring the apps back. One platform for all
+// cases (they run in order).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -234,6 +235,19 @@ describe('git push slipway main', { timeout: 900_000 }, () => {
     }, 10_000, 250);
     assert.equal(list.length, 1);
     assert.equal((await web('ctrlc')).status, 503, 'nothing deployed');
+  });
+
+  it('slipway down leaves nothing; up again brings the pushed apps back through the router', async () => {
+    await up(['down'], 70_000);
+    assert.deepEqual(await findLeaks(env.SLIPWAY_PREFIX!, { runcRoots: [join(dir, 'run', 'runc')] }), []);
+    await up(['up', '--detach']);
+    for (const [app, re] of [['ndeps', new RegExp(`version=${nd.sha}`)], ['static', /Hello from static-site/], ['relstep', /^release-step web v2 /]] as const) {
+      const r = await until(`${app} back`, async () => {
+        const x = await web(app).catch(() => null);
+        return x?.status === 200 && x;
+      }, 60_000, 250);
+      assert.match(r.body, re, app);
+    }
   });
 
   it('zero downtime: five deploys and a rollback under keep-alive load fail no request, and the answers switch to each new version', async () => {
