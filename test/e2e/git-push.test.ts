@@ -131,6 +131,12 @@ describe('git push slipway main', { timeout: 900_000 }, () => {
     await pushOk(ww.repo);
     await until('the worker stopped', async () => (await ps()).every((p) => p.type === 'web'), 45_000, 250);
     assert.match((await web('webwork')).body, /^web-worker web web\.1 /);
+    // It was scaled to 0: back in the Procfile, it stays at 0 until scaled again.
+    await commitFixture(ww.repo, 'web-worker');
+    await pushOk(ww.repo);
+    const formation = await (await fetch(`${cli.SLIPWAY_URL}/v1/apps/webwork/formation`, { headers: { authorization: `Bearer ${cli.SLIPWAY_TOKEN}` } })).json() as Record<string, { count: number }>;
+    assert.deepEqual([formation.web?.count, formation.worker?.count], [1, 0]);
+    assert.deepEqual(await running(), ['web']);
   });
 
   it('release phase: runs before the rollout with its output in the push; when it fails the release is not rolled out', async () => {

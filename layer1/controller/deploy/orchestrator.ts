@@ -215,6 +215,9 @@ export class Orchestrator {
       // The new release serves from here on (it is the current one, e.g. for a rollback's target); a
       // push may return now: what is left is the old processes' drain.
       await store.serving(app.id, state, to !== null && to !== deployed.release ? to : null);
+      // A process type that left the Procfile is scaled to 0 (DESIGN.md): it does not come back by
+      // itself when a later release has it again.
+      if (release) await store.zeroMissingTypes(app.id, Object.keys(release.procfile));
       await say(`${SERVING_MARK} v${to ?? '-'}; stopping the replaced processes`);
       await this.drained(fid, groups, signal);
       await say(`succeeded: v${to ?? '-'} runs`);

@@ -350,6 +350,13 @@ export class DeployStore {
     await m.exec().then(results);
   }
 
+  /** Formation entries of types not in `types` get count 0 (sizes and checks kept). */
+  async zeroMissingTypes(appId: string, types: string[]): Promise<void> {
+    const current = await this.getFormation(appId);
+    const gone = Object.fromEntries(Object.entries(current).filter(([t, e]) => !types.includes(t) && e.count > 0).map(([t, e]) => [t, { ...e, count: 0 }]));
+    await this.setFormation(appId, gone);
+  }
+
   /** Apps with a queued or running rollout (to resume at start): id and name. */
   async hasPending(appId: string): Promise<boolean> {
     return (await this.redis.hexists(this.pendingKey, appId)) === 1;
