@@ -37,6 +37,8 @@ export interface PushPipelineOptions {
   checkTimeoutMs?: number;
 }
 
+/** How often a build no worker has taken is mentioned to the pusher. */
+const STALL_NOTE_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const short = (sha: string) => sha.slice(0, 7);
 
@@ -60,6 +62,12 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
       });
       const cancel = () => void o.builds.cancelBuild(buildId).catch((err: unknown) => log.warn({ err, build: buildId }, 'cancelling a build failed'));
       signal.addEventListener('abort', cancel, { once: true });
+      // A build first in its app's queue that no worker takes: say so rather than wait in silence.
+      const stalled = setInterval(() => {
+        void o.builds.position(buildId).then((p) => {
+          if (p.state === 'pending' && p.ahead === 0) say('-----> No build worker has taken this build yet (busy with other apps, or none running); still waiting (Ctrl-C gives up)');
+        }, () => undefined);
+      }, STALL_NOTE_MS);
       // The buildpacks' ` !     reason` lines: the first ones say why a build failed.
       const why: string[] = [];
       try {
@@ -73,6 +81,7 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
         clock.mark(clock.has('build') ? 'slug' : 'build');
         return { rec, healthchecks: appJson?.healthchecks ?? {}, why };
       } finally {
+        clearInterval(stalled);
         signal.removeEventListener('abort', cancel);
       }
     } finally {
