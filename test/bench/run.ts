@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'api-latency': () => import('./api-latency.ts'),
   router: () => import('./router.ts'),
   deploy: () => import('./deploy.ts'),
+  logs: () => import('./logs.ts'),
 };
 
 const name = process.argv[2];

@@ -71,11 +71,17 @@ export function logRoutes(deps: RouteDeps): AnyRoute[] {
   function serve(ctx: Ctx, appId: string, lines: LogLine[], last: string, follow: LogFilter | null, allowed: () => Promise<boolean>): PassThrough {
     const sse = /text\/event-stream/.test(ctx.get('Accept'));
     const out = new PassThrough();
-    const write = sse ? (l: LogLine) => out.write(`id: ${l.id}\nevent: log\ndata: ${JSON.stringify(l)}\n\n`) : (l: LogLine) => out.write(`${JSON.stringify(l)}\n`);
+    const text = sse ? (l: LogLine) => `id: ${l.id}\nevent: log\ndata: ${JSON.stringify(l)}\n\n` : (l: LogLine) => `${JSON.stringify(l)}\n`;
+    // One write per batch of lines: a write per line is a chunk (and a syscall) per line.
+    const write = (ls: LogLine[]) => {
+      let s = '';
+      for (const l of ls) s += text(l);
+      return out.write(s);
+    };
     ctx.type = sse ? 'text/event-stream' : 'application/x-ndjson';
     ctx.set('Cache-Control', 'no-cache, no-transform');
     if (sse) out.write('retry: 2000\n\n');
-    for (const l of lines) write(l);
+    if (lines.length) write(lines);
     if (!follow) {
       out.end();
       return out;
@@ -95,9 +101,9 @@ export function logRoutes(deps: RouteDeps): AnyRoute[] {
         return allowed();
       };
       try {
-        for await (const l of logs.follow(appId, last, { ...follow, signal: ac.signal, onIdle: () => sse && out.write(': keep-alive\n\n') })) {
+        for await (const batch of logs.follow(appId, last, { ...follow, signal: ac.signal, onIdle: () => sse && out.write(': keep-alive\n\n') })) {
           // Back-pressure: a slow client makes the reader wait rather than the buffer grow.
-          if (!write(l)) await new Promise((r) => out.once('drain', r));
+          if (!write(batch)) await new Promise((r) => out.once('drain', r));
           if (!(await recheck())) break;
         }
       } catch (err) {
