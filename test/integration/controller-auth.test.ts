@@ -115,6 +115,14 @@ describe('role matrix', () => {
     'delete /apps/:app/routes/:id': { needs: 'owner', ok: 404 },
     'get /apps/:app/settings': { needs: 'view', ok: 200 },
     'patch /apps/:app/settings': { body: { httpsRedirect: true }, needs: 'owner', ok: 200 },
+    // Logs: reading is view; retention and drains (which send the log elsewhere) are owner.
+    'get /apps/:app/logs': { needs: 'view', ok: 200 },
+    'get /apps/:app/log-settings': { needs: 'view', ok: 200 },
+    'patch /apps/:app/log-settings': { body: { maxLines: 1000 }, needs: 'owner', ok: 200 },
+    'get /apps/:app/drains': { needs: 'owner', ok: 200 },
+    'post /apps/:app/drains': { body: { url: 'ftp://not-a-drain' }, needs: 'owner', ok: 422 },
+    'delete /apps/:app/drains/:id': { needs: 'owner', ok: 404 },
+    'get /apps/:app/metrics': { needs: 'view', ok: 200 },
   };
   const rank = { view: 1, deploy: 2, owner: 3 } as const;
 

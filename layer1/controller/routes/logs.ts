@@ -46,7 +46,7 @@ const LogsBody = z.string().describe('application/x-ndjson: one LogLine per line
 const SettingsBody = LogSettingsSchema.partial().strict().refine((s) => Object.keys(s).length > 0, 'give maxLines and/or maxAgeSec');
 const DrainBody = z.strictObject({ url: z.string().min(1).max(2048).describe('syslog://host:port (RFC 5424 over TCP) or https://… (POSTed NDJSON batches)') });
 const DrainView = DrainSchema.extend({ url: z.string().describe('credentials in the URL are shown as ***') });
-const DrainParams = z.strictObject({ app: AppParams.shape.app, id: z.string().regex(/^drn_[0-9a-f]{12}$/) });
+const DrainParams = z.strictObject({ app: AppParams.shape.app, id: z.string().regex(/^[a-z0-9_]{1,64}$/, 'a drain id like drn_0123456789ab') });
 
 const MetricsQuery = z.strictObject({ since: Since.optional().describe('window start (default 15m)') });
 const MetricsBody = z.object({
@@ -54,12 +54,12 @@ const MetricsBody = z.object({
   processes: z.array(z.object({
     id: z.string(), type: z.string(), process: z.string(), release: z.string(), host: z.string(), status: z.string(), startedAt: z.string(),
     cpuPercent: z.number(), memoryBytes: z.number(), memoryLimit: z.number(), restarts: z.number(),
-    history: z.array(z.tuple([z.number(), z.number(), z.number()])).describe('[time ms, cpu %, memory bytes], oldest first'),
+    history: z.array(z.array(z.number())).describe('[time ms, cpu %, memory bytes], oldest first'),
   })),
   router: z.object({
     requests: z.number(), rate: z.number(), classes: z.record(z.string(), z.number()),
     latencyMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable(), mean: z.number().nullable() }),
-    history: z.array(z.tuple([z.number(), z.number()])),
+    history: z.array(z.array(z.number())).describe('[time ms, requests] per sample, oldest first'),
   }),
 }).describe('Per process: CPU, memory, restarts (sampled by the agents every few seconds, kept an hour); per app: the router\'s counters');
 if (!components.has(MetricsBody)) components.add(MetricsBody, { id: 'AppMetrics' });
