@@ -59,9 +59,12 @@ if cur ~= ARGV[1] then return 0 end
 local i = 4
 for e = 1, tonumber(ARGV[3]) do
   local key = ARGV[i]; local maxlen = ARGV[i + 1]; local n = tonumber(ARGV[i + 2])
-  local args = {'XADD', key, 'MAXLEN', '~', maxlen, '*'}
-  for j = 1, n do args[#args + 1] = ARGV[i + 2 + j] end
-  redis.call(unpack(args))
+  -- Only into the stream of an app that still exists (its hash is the stream key less ':logs').
+  if redis.call('EXISTS', string.sub(key, 1, -6)) == 1 then
+    local args = {'XADD', key, 'MAXLEN', '~', maxlen, '*'}
+    for j = 1, n do args[#args + 1] = ARGV[i + 2 + j] end
+    redis.call(unpack(args))
+  end
   i = i + 3 + n
 end
 redis.call('SET', KEYS[1], ARGV[2])

@@ -100,6 +100,8 @@ export class LogKeys {
   get bridgeCursor() { return `${this.prefix}logs:bridge-cursor`; }
   /** Lease of a drain's sender: one shipper sends each drain. */
   drainLease(appId: string, drainId: string) { return `${this.prefix}logs:drain-lease:${appId}:${drainId}`; }
+  /** The controller's hash of an app: its existence says the app is alive. */
+  app(appId: string) { return `${this.prefix}app:${appId}`; }
   get appNames() { return `${this.prefix}app-names`; }
   get events() { return `${this.prefix}events`; }
 }

@@ -36,18 +36,22 @@ export interface WriterOptions {
   settingsTtlMs?: number;
 }
 
-// KEYS[1] the app's stream, KEYS[2] the cursors hash; ARGV: entry count, then per entry its field
+// KEYS[1] the app's stream, KEYS[2] the cursors hash, KEYS[3] the app's hash (lines of a deleted app are dropped); ARGV: entry count, then per entry its field
 // count and fields; then maxLines, the MINID, the cursor count and container → cursor pairs.
 const BATCH_LUA = `
 local key = KEYS[1]
+-- A deleted app's last lines (its processes stopping) must not bring its stream back.
+local live = redis.call('EXISTS', KEYS[3]) == 1
 local i = 2
 for e = 1, tonumber(ARGV[1]) do
   local c = tonumber(ARGV[i])
-  redis.call('XADD', key, '*', unpack(ARGV, i + 1, i + c))
+  if live then redis.call('XADD', key, '*', unpack(ARGV, i + 1, i + c)) end
   i = i + c + 1
 end
-redis.call('XTRIM', key, 'MAXLEN', ARGV[i])
-redis.call('XTRIM', key, 'MINID', ARGV[i + 1])
+if live then
+  redis.call('XTRIM', key, 'MAXLEN', ARGV[i])
+  redis.call('XTRIM', key, 'MINID', ARGV[i + 1])
+end
 local nc = tonumber(ARGV[i + 2])
 i = i + 3
 for c = 1, nc do
@@ -58,7 +62,7 @@ return 1
 `;
 
 interface BatchRedis {
-  slipwayLogBatch(stream: string, cursors: string, ...args: (string | number)[]): Promise<number>;
+  slipwayLogBatch(stream: string, cursors: string, app: string, ...args: (string | number)[]): Promise<number>;
 }
 
 export class LogWriter {
@@ -77,7 +81,7 @@ export class LogWriter {
     this.maxQueue = o.maxQueue ?? 20_000;
     this.batch = o.batch ?? 1000;
     this.settingsTtlMs = o.settingsTtlMs ?? 5000;
-    if (!(redis as unknown as Partial<BatchRedis>).slipwayLogBatch) redis.defineCommand('slipwayLogBatch', { numberOfKeys: 2, lua: BATCH_LUA });
+    if (!(redis as unknown as Partial<BatchRedis>).slipwayLogBatch) redis.defineCommand('slipwayLogBatch', { numberOfKeys: 3, lua: BATCH_LUA });
     this.loop = this.run();
   }
 
@@ -147,7 +151,7 @@ export class LogWriter {
     for (const [c, v] of cursors) args.push(c, v);
     for (;;) {
       try {
-        await (this.redis as unknown as BatchRedis).slipwayLogBatch(key, this.keys.cursors, ...args);
+        await (this.redis as unknown as BatchRedis).slipwayLogBatch(key, this.keys.cursors, this.keys.app(q.appId), ...args);
         break;
       } catch (err) {
         if (this.closed) throw err;
