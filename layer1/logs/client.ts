@@ -94,8 +94,8 @@ export class LogsClient {
     return { lines: out.reverse(), last: lastId };
   }
 
-  /** Lines after stream id `after`, as they arrive (each read's matching lines at once), until `signal` aborts. Uses its own connection. */
-  async *follow(appId: string, after: string, o: LogFilter & { signal?: AbortSignal; blockMs?: number; onIdle?: () => void } = {}): AsyncGenerator<LogLine[]> {
+  /** Lines after stream id `after`, as they arrive (each read's matching lines at once; an empty batch when idle for `blockMs`), until `signal` aborts. Uses its own connection. */
+  async *follow(appId: string, after: string, o: LogFilter & { signal?: AbortSignal; blockMs?: number } = {}): AsyncGenerator<LogLine[]> {
     const key = this.keys.logs(appId);
     const reader = this.redis.duplicate();
     reader.on('error', () => undefined);
@@ -112,14 +112,14 @@ export class LogsClient {
           throw err;
         }
         const rows = res?.[0]?.[1] ?? [];
-        if (!rows.length) o.onIdle?.();
         const out: LogLine[] = [];
         for (const [id, f] of rows) {
           last = id;
           const l = toLogLine(id, f);
           if (matches(l, o)) out.push(l);
         }
-        if (out.length) yield out;
+        // An empty batch after a quiet `blockMs`: the caller may send a keep-alive and re-check access.
+        if (out.length || !rows.length) yield out;
       }
     } finally {
       o.signal?.removeEventListener('abort', onAbort);

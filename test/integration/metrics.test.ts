@@ -65,7 +65,6 @@ describe('metrics', { timeout: 180_000 }, () => {
 
   it('shows a container burning CPU and holding memory, its limit, and restarts', async () => {
     const burner = await run('x=$(head -c 40000000 /dev/zero | tr "\\0" a); while :; do :; done', { type: 'web', memory: 128 * MiB });
-    const t0 = Date.now();
     const crasher = await run('echo up; sleep 0.3; exit 1', { type: 'worker', restart: true });
     const m = await until('numbers for both processes', async () => {
       const r = await ctl.request('GET', '/v1/apps/metered/metrics?since=5m', { token: ctl.adminToken });
@@ -74,7 +73,6 @@ describe('metrics', { timeout: 180_000 }, () => {
       const worker = r.body.processes.find((p: { process: string }) => p.process === 'worker.1');
       return web && worker && web.cpuPercent > 30 && web.memoryBytes > 40e6 && web.history.length >= 2 && worker.restarts >= 2 ? r.body : null;
     }, 60_000, 500);
-    console.log(`numbers after ${Date.now() - t0} ms`);
     const web = m.processes.find((p: { process: string }) => p.process === 'web.1');
     assert.equal(web.memoryLimit, 128 * MiB);
     assert.equal(web.host, 'test-host');
@@ -97,9 +95,7 @@ describe('metrics', { timeout: 180_000 }, () => {
     assert.equal(prom.status, 200);
     assert.match(prom.text, new RegExp(`slipway_container_memory_limit_bytes\\{id="${burner.slice(0, 12)}",name="[^"]+"\\} ${128 * MiB}`));
     assert.match(prom.text, /slipway_container_restarts_total\{[^}]+\} [2-9]/);
-    const t1 = Date.now();
     for (const id of [burner, crasher]) await agent.removeContainer(id, true);
-    console.log(`removed in ${Date.now() - t1} ms`);
   });
 
   it('sums the router\'s counters into requests, status classes and latency percentiles', async () => {

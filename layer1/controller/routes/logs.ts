@@ -15,6 +15,8 @@ if (!components.has(LogLineSchema)) components.add(LogLineSchema, { id: 'LogLine
 
 const STREAM_ID_RE = /^\d{1,20}-\d{1,20}$/;
 const RECHECK_MS = 5000;
+/** How long a quiet follow waits before a keep-alive comment (SSE) and an access re-check. */
+const heartbeatMs = 15_000;
 
 /** `2026-01-01T00:00:00Z`, unix seconds, or a duration before now (`30s`, `10m`, `2h`, `1d`). */
 export function parseSince(v: string, now = Date.now()): number | null {
@@ -101,9 +103,13 @@ export function logRoutes(deps: RouteDeps): AnyRoute[] {
         return allowed();
       };
       try {
-        for await (const batch of logs.follow(appId, last, { ...follow, signal: ac.signal, onIdle: () => sse && out.write(': keep-alive\n\n') })) {
-          // Back-pressure: a slow client makes the reader wait rather than the buffer grow.
-          if (!write(batch)) await new Promise((r) => out.once('drain', r));
+        for await (const batch of logs.follow(appId, last, { ...follow, signal: ac.signal, blockMs: heartbeatMs })) {
+          if (!batch.length) {
+            if (sse) out.write(': keep-alive\n\n');
+          } else if (!write(batch)) {
+            // Back-pressure: a slow client makes the reader wait rather than the buffer grow.
+            await new Promise((r) => out.once('drain', r));
+          }
           if (!(await recheck())) break;
         }
       } catch (err) {
