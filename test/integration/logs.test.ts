@@ -4,6 +4,10 @@
 // router and platform lines; a shipper restart loses and repeats nothing; a chatty app does not
 // slow another app's follow nor the API.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createReadStream } from 'node:fs';
 import { createServer as createHttpServer, request, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
@@ -310,6 +314,47 @@ describe('logs', { timeout: 300_000 }, () => {
     assert.match(r.message, /method=GET path="\/hello" host=events\.localhost request_id=req-1 .*status=200/);
     assert.equal(r.status, 200);
     for (const id of [crash, oom]) await agent.removeContainer(id, true);
+  });
+
+  it('slipway logs, drains, drains:add, drains:remove', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'slwt-logs-cli-'));
+    const cli = (...args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+      execFile(process.execPath, [resolve(import.meta.dirname, '../../bin/slipway.js'), ...args], {
+        env: { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, 'cfg'), NO_COLOR: '1', SLIPWAY_URL: `http://127.0.0.1:${ctl.port}`, SLIPWAY_TOKEN: ctl.adminToken },
+        timeout: 30_000,
+      }, (err, stdout, stderr) => res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    });
+    try {
+      const out = await cli('logs', '-a', 'filters', '--ps', 'web', '--source', 'app');
+      assert.equal(out.code, 0, out.stderr);
+      const lines = out.stdout.trim().split('\n').sort();
+      assert.equal(lines.length, 3, out.stdout);
+      assert.match(lines.find((l) => l.endsWith('web-two'))!, /^\d{4}-\d\d-\d\dT[\d:.]+Z app\[web\.2\]: web-two$/);
+      const json = await cli('logs', '-a', 'filters', '--tail', '2', '--json', '--source', 'app');
+      assert.equal(json.stdout.trim().split('\n').map((l) => JSON.parse(l)).length, 2);
+      const add = await cli('drains:add', 'syslog://127.0.0.1:9', '-a', 'filters');
+      assert.equal(add.code, 0, add.stderr);
+      const id = /drain (drn_\w+)/.exec(add.stdout)![1]!;
+      assert.match((await cli('drains', '-a', 'filters')).stdout, new RegExp(`${id}\\s+syslog://127\\.0\\.0\\.1:9`));
+      assert.equal((await cli('drains:remove', id, '-a', 'filters')).code, 0);
+      assert.match((await cli('drains', '-a', 'filters')).stdout, /no drains/);
+      const bad = await cli('logs', '-a', 'nosuchapp');
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /not found|no app/i);
+      // Following ends with the client: a line written meanwhile is printed.
+      const follower = execFile(process.execPath, [resolve(import.meta.dirname, '../../bin/slipway.js'), 'logs', '-f', '-a', 'followme', '--tail', '0', '--source', 'app'], {
+        env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1', SLIPWAY_URL: `http://127.0.0.1:${ctl.port}`, SLIPWAY_TOKEN: ctl.adminToken },
+      });
+      let followed = '';
+      follower.stdout!.on('data', (d) => (followed += d));
+      await sleep(1500);
+      const c = await run('followme', 'echo cli-follow-line');
+      await until('the followed line in the CLI', () => followed.includes('app[web.1]: cli-follow-line'), 10_000);
+      follower.kill('SIGTERM');
+      await agent.removeContainer(c, true);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('a chatty app (10,000 lines/s) slows neither another app\'s follow nor the API', async () => {
