@@ -34,6 +34,20 @@ export function describeAppEvent(type: string, d: Record<string, unknown>): { ev
   }
 }
 
+/** `slipway.type` of build containers (layer1/builder). */
+export const BUILD_TYPE = 'build';
+
+/** A build container's start and end (its output stays with the build record). */
+export function describeBuildEvent(action: string, attrs: Record<string, string>, killed: boolean): { event: string; message: string } | null {
+  const id = attrs['slipway.build'] ?? '';
+  if (action === 'start') return { event: 'build', message: `build ${id} started` };
+  if (action === 'oom') return { event: 'build', message: `build ${id} ran out of memory` };
+  if (action !== 'die') return null;
+  const code = Number(attrs.exitCode ?? 0);
+  if (killed) return { event: 'build', message: `build ${id} stopped` };
+  return { event: 'build', message: code === 0 ? `build ${id} finished compiling` : `build ${id} failed (exit code ${code})` };
+}
+
 /** From an agent container event, the platform line (if any). `killed`: whether a stop or kill was asked for just before. */
 export function describeContainerEvent(action: string, attrs: Record<string, string>, t: ContainerTags, killed: boolean): { event: string; message: string } | null {
   const who = `${t.process} (${t.id.slice(0, 12)})`;

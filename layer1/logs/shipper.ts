@@ -10,7 +10,7 @@ import { connectRedis } from '../../layer0/discovery/client.ts';
 import { DrainSender } from './drains.ts';
 import { Follower, type ContainerTags } from './follower.ts';
 import { parseCursor } from './lines.ts';
-import { describeContainerEvent, EventBridge, platformFields } from './platform-lines.ts';
+import { BUILD_TYPE, describeBuildEvent, describeContainerEvent, EventBridge, platformFields } from './platform-lines.ts';
 import { RouterLines, type AccessRecordLike } from './router-lines.ts';
 import { LABELS, LogKeys, type ProcessSample } from './types.ts';
 import { LogWriter, type WriterOptions, type WriterStats } from './writer.ts';
@@ -70,7 +70,8 @@ export async function startShipper(o: ShipperOptions): Promise<Shipper> {
     const existing = followers.get(id);
     if (existing) return existing.kick();
     const tags = tagsOf(id, labels);
-    if (!tags || closed) return;
+    // A build's output stays with its build record; the log gets only its start and end (onEvent).
+    if (!tags || closed || tags.type === BUILD_TYPE) return;
     const f = new Follower(tags, parseCursor(cursors[id]), o.agent, writer, log);
     followers.set(id, f);
     void f.done.finally(() => {
@@ -87,8 +88,8 @@ export async function startShipper(o: ShipperOptions): Promise<Shipper> {
     if (e.Action === 'kill') killedAt.set(id, Date.now());
     if (e.Action === 'start' || e.Action === 'restart') follow(id, attrs);
     const killed = Date.now() - (killedAt.get(id) ?? 0) < 120_000;
-    const line = describeContainerEvent(e.Action, attrs, tags, killed);
-    if (line && e.Action !== 'start') {
+    const line = tags.type === BUILD_TYPE ? describeBuildEvent(e.Action, attrs, killed) : describeContainerEvent(e.Action, attrs, tags, killed);
+    if (line && (e.Action !== 'start' || tags.type === BUILD_TYPE)) {
       const at = new Date(Math.floor(e.timeNano / 1e6)).toISOString();
       void writer.push(tags.appId, [{ fields: platformFields(line.message, line.event, tags, at) }]);
     }
@@ -133,7 +134,7 @@ export async function startShipper(o: ShipperOptions): Promise<Shipper> {
     const byApp = new Map<string, ProcessSample[]>();
     for (const c of all) {
       const t = tagsOf(c.id, c.labels);
-      if (!t || t.type === 'run') continue;
+      if (!t || t.type === 'run' || t.type === BUILD_TYPE) continue;
       if (c.status === 'running' && !c.read) continue; // not sampled yet
       const s: ProcessSample = {
         t: now, id: c.id, type: t.type, process: t.process, release: t.release, host, status: c.status,

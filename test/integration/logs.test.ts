@@ -301,6 +301,12 @@ describe('logs', { timeout: 300_000 }, () => {
     shipper.access({ time: new Date().toISOString(), app: 'nosuchapp', method: 'GET', host: 'x', path: '/', status: 404, bytesIn: 0, bytesOut: 0, durationMs: 1, backend: null, requestId: 'req-2' });
     // The deploy core's events stream (as controller/deploy writes it) is bridged.
     await redis.connect().xadd(`${prefix}events`, '*', 'type', 'release.created', 'app', 'events', 'appId', apps.events!, 'at', new Date().toISOString(), 'data', JSON.stringify({ version: 4, createdBy: 'admin' }));
+    // A build container: its output stays with the build record, the log says it started and failed.
+    const build = await agent.createContainer({
+      Image: 'bb:1', Cmd: ['sh', '-c', 'echo compiling-secret-output; exit 2'],
+      Labels: { 'slipway.app': 'events', 'slipway.app-id': apps.events!, 'slipway.type': 'build', 'slipway.build': 'bld_1' },
+    } as never);
+    await agent.startContainer(build);
     const crash = await run('events', 'echo dying; exit 3', { type: 'worker' });
     const oom = await run('events', 'echo eating; tail -c 200000000 /dev/zero', { type: 'hog', memory: 24 * 1024 * 1024 });
     await agent.waitContainer(crash);
@@ -309,6 +315,11 @@ describe('logs', { timeout: 300_000 }, () => {
     const p = (await logs('events', 'source=platform')).lines;
     assert.ok(p.some((l) => l.event === 'crashed' && /exit code 3/.test(l.message) && l.process === 'worker.1'), JSON.stringify(p));
     assert.ok(p.some((l) => l.event === 'oom' && l.process === 'hog.1'), JSON.stringify(p));
+    await agent.waitContainer(build);
+    await until('build lines', async () => (await logs('events', 'source=platform')).lines.some((l) => /build bld_1 failed \(exit code 2\)/.test(l.message)), 10_000);
+    assert.ok((await logs('events', 'source=platform')).lines.some((l) => l.message === 'build bld_1 started'));
+    assert.ok(!(await logs('events', 'tail=1000')).lines.some((l) => l.message.includes('compiling-secret-output')));
+    await agent.removeContainer(build, true);
     assert.ok(p.some((l) => l.event === 'release' && /release v4 created by admin/.test(l.message)), JSON.stringify(p));
     const r = await until('the router line', async () => (await logs('events', 'source=router')).lines[0]);
     assert.match(r.message, /method=GET path="\/hello" host=events\.localhost request_id=req-1 .*status=200/);
