@@ -81,6 +81,14 @@ describe('slipway up and down', () => {
     assert.equal(((await released.json()) as { deployment: { state: string } }).deployment.state, 'succeeded');
     assert.deepEqual(await viaRouter('comeback').then((r) => [r.status, r.body]), [200, 'up'], 'served through the router');
     assert.equal((await httpGet(Number(env.SLIPWAY_ROUTER_ADMIN_PORT), '/healthz')).status, 200);
+    // The log shipper runs inside `up`: that request is a router line, the rollout platform lines.
+    let logLines: { source: string; message: string; status?: number }[] = [];
+    for (let i = 0; i < 50 && !logLines.some((l) => l.source === 'router'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      logLines = (await (await v1('GET', '/apps/comeback/logs?tail=500')).text()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    }
+    assert.ok(logLines.some((l) => l.source === 'router' && l.status === 200), JSON.stringify(logLines));
+    assert.ok(logLines.some((l) => l.source === 'platform' && /deploy .* succeeded|release v1 created/.test(l.message)), JSON.stringify(logLines));
     const redisUrl = `unix://${join(dir, 'run', 'redis.sock')}`;
     const discovery = createDiscovery({ url: redisUrl });
     const sched = createSchedulerClient({ redisUrl, discovery });
