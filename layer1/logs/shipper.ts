@@ -173,7 +173,8 @@ export async function startShipper(o: ShipperOptions): Promise<Shipper> {
       await bridge?.close();
       await drains?.close();
       await writer.close();
-      await redis.quit().catch(() => undefined);
+      // A Redis that is gone must not hold the host's shutdown.
+      await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       redis.disconnect();
     },
   };
