@@ -4,12 +4,13 @@
 // router and platform lines; a shipper restart loses and repeats nothing; a chatty app does not
 // slow another app's follow nor the API.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createReadStream } from 'node:fs';
 import { createServer as createHttpServer, request, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent, type AgentClient } from '../../layer0/agent/index.ts';
@@ -234,7 +235,7 @@ describe('logs', { timeout: 300_000 }, () => {
     await agent.removeContainer(id, true);
   });
 
-  it('drains to syslog over TCP (RFC 5424, octet counting) and to HTTP', async () => {
+  it('drains to syslog over TCP (RFC 5424, octet counting), to HTTP and to HTTPS (the host bundle trusted)', async () => {
     let syslogText = '';
     const tcp: TcpServer = createTcpServer((s) => s.on('data', (d) => (syslogText += d.toString())));
     const posts: string[] = [];
@@ -246,8 +247,24 @@ describe('logs', { timeout: 300_000 }, () => {
         res.end('ok');
       });
     });
+    // HTTPS with a certificate of the machine's own authority: the drain trusts the host bundle
+    // (here SLIPWAY_CA_BUNDLE names it, as a host's /etc/ssl/certs/ca-certificates.crt would hold it).
+    const certDir = mkdtempSync(join(tmpdir(), 'slwt-drain-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+    process.env.SLIPWAY_CA_BUNDLE = join(certDir, 'cert.pem');
+    const tlsPosts: string[] = [];
+    const https = createHttpsServer({ cert: readFileSync(join(certDir, 'cert.pem')), key: readFileSync(join(certDir, 'key.pem')) }, (req, res) => {
+      let b = '';
+      req.on('data', (d) => (b += d));
+      req.on('end', () => {
+        tlsPosts.push(b);
+        res.end('ok');
+      });
+    });
     await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
     try {
       const sp = (tcp.address() as { port: number }).port;
       const hp = (http.address() as { port: number }).port;
@@ -256,17 +273,20 @@ describe('logs', { timeout: 300_000 }, () => {
       const b = await ctl.request('POST', '/v1/apps/drained/drains', { token: ctl.adminToken, body: { url: `http://user:secret@127.0.0.1:${hp}/logs` } });
       assert.equal(b.status, 201, b.text);
       assert.equal(b.body.url, `http://user:***@127.0.0.1:${hp}/logs`);
+      const tp = (https.address() as { port: number }).port;
+      assert.equal((await ctl.request('POST', '/v1/apps/drained/drains', { token: ctl.adminToken, body: { url: `https://127.0.0.1:${tp}/in` } })).status, 201);
       assert.equal((await ctl.request('POST', '/v1/apps/drained/drains', { token: ctl.adminToken, body: { url: 'ftp://x' } })).status, 422);
       assert.equal((await ctl.request('POST', '/v1/apps/drained/drains', { token: ctl.adminToken, body: { url: `syslog://127.0.0.1:${sp}` } })).status, 409);
       const viewer = await ctl.user('drainviewer', { app: 'drained', grant: 'view' });
       assert.equal((await ctl.request('GET', '/v1/apps/drained/drains', { token: viewer })).status, 403);
       const list = await ctl.request('GET', '/v1/apps/drained/drains', { token: ctl.adminToken });
-      assert.equal(list.body.items.length, 2);
+      assert.equal(list.body.items.length, 3);
 
       const id = await run('drained', 'i=1; while [ $i -le 50 ]; do echo "drain $i"; i=$((i+1)); done; echo "drain-err" >&2');
       await agent.waitContainer(id);
       await until('syslog lines', () => syslogText.includes('drain-err'), 15_000);
       await until('http lines', () => posts.join('').includes('drain-err'), 15_000);
+      await until('https lines', () => tlsPosts.join('').includes('drain-err'), 15_000);
       // Octet-counted frames: `LEN SP <PRI>1 …`, every frame whole.
       const frames: string[] = [];
       let rest = syslogText;
@@ -293,6 +313,9 @@ describe('logs', { timeout: 300_000 }, () => {
       tcp.close();
       http.closeAllConnections();
       http.close();
+      https.closeAllConnections();
+      https.close();
+      rmSync(certDir, { recursive: true, force: true });
     }
   });
 
