@@ -5,22 +5,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../layer0/common/logger.ts';
 import { LATENCY_BUCKETS_MS, type LogKeys, type RouterSample } from './types.ts';
 import type { LogWriter } from './writer.ts';
+import type { AccessRecord } from '../router/types.ts';
 
-/** The router's AccessRecord (layer1/router/types.ts), the fields used here. */
-export interface AccessRecordLike {
-  time: string;
-  app: string | null;
-  method: string;
-  host: string;
-  path: string;
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  durationMs: number;
-  backend: string | null;
-  requestId: string;
-  error?: string;
-}
+/** The router's access record, under the name this file has used. */
+export type AccessRecordLike = AccessRecord;
 
 export function accessMessage(r: AccessRecordLike): string {
   const path = r.path.length > 2048 ? `${r.path.slice(0, 2048)}…` : r.path;
