@@ -1,8 +1,9 @@
 // `slipway up --detach` on a fresh SLIPWAY_HOME becomes ready with the stack imported from the
 // machine cache and Redis, the agent and the scheduler running; a container and a scheduled job
-// run; `slipway down` removes everything (Redis too) and is idempotent.
+// run; `slipway down` removes everything (Redis too) and is idempotent. In the foreground (as
+// `npm start` runs it), Ctrl-C does the same clean-up, and the next start brings the apps back.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -139,5 +140,52 @@ describe('slipway up and down', () => {
     assert.deepEqual([back.status, back.body], [200, 'up'], 'back through the router after up again');
     await slipway(['down'], 70_000);
     assert.deepEqual(await findLeaks(env.SLIPWAY_PREFIX, { runcRoots: [join(dir, 'run', 'runc')] }), []);
+  });
+
+  it('in the foreground (npm start): Ctrl-C leaves nothing behind, and the next start brings the app back', { timeout: 240_000 }, async () => {
+    const api = `http://127.0.0.1:${env.SLIPWAY_API_PORT}`;
+    /** `slipway up` as `npm start` runs it; resolves with its exit code once it ended. */
+    const foreground = async () => {
+      const child = spawn(process.execPath, [BIN, 'up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d));
+      child.stderr!.on('data', (d: Buffer) => (out += d));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      for (let i = 0; i < 600; i++) {
+        if ((await fetch(`${api}/readyz`).then((r) => r.status, () => 0)) === 200) return { child, exited, out: () => out };
+        if (child.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGKILL');
+      throw new Error(`slipway up did not get ready:\n${out}`);
+    };
+    const stop = async (p: Awaited<ReturnType<typeof foreground>>) => {
+      const t0 = Date.now();
+      p.child.kill('SIGINT'); // what Ctrl-C sends
+      const code = await p.exited;
+      assert.equal(code, 0, p.out());
+      assert.ok(Date.now() - t0 < 60_000, 'down within 60 s');
+      assert.deepEqual(await findLeaks(env.SLIPWAY_PREFIX, { runcRoots: [join(dir, 'run', 'runc')] }), []);
+    };
+    const token = () => readFileSync(join(dir, 'home', 'admin-token'), 'utf8').trim();
+    const v1 = (method: string, path: string, body?: unknown) => fetch(`${api}/v1${path}`, {
+      method, headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const first = await foreground();
+    assert.equal((await v1('POST', '/apps', { name: 'fground' })).status, 201);
+    const web = `node -e "require('http').createServer((q, s) => s.end('fg')).listen(process.env.PORT)"`;
+    const released = await v1('POST', '/apps/fground/releases?wait=true', { image: 'slipway/stack:bookworm', procfile: { web } });
+    assert.equal(released.status, 201, await released.clone().text());
+    assert.deepEqual(await viaRouter('fground').then((r) => [r.status, r.body]), [200, 'fg']);
+    await stop(first);
+
+    const second = await foreground();
+    let back = { status: 0, body: '' };
+    for (let i = 0; i < 300 && back.status !== 200; i++) {
+      back = await viaRouter('fground').catch(() => back);
+      if (back.status !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual([back.status, back.body], [200, 'fg'], 'back through the router after Ctrl-C and a new start');
+    await stop(second);
   });
 });
