@@ -20,6 +20,8 @@ export interface RedisServerOptions {
   binary?: string;
   /** How long to wait for the first PING (default 10 s). */
   startTimeoutMs?: number;
+  /** SIGTERM it when the process that started it dies, even by SIGKILL (tests: a killed test run leaves no Redis). */
+  dieWithParent?: boolean;
 }
 
 export interface RedisServer {
@@ -76,7 +78,9 @@ export async function startRedis(opts: RedisServerOptions): Promise<RedisServer>
 
   // Its own process group: a Ctrl-C at the terminal must not stop Redis before the platform's
   // own shutdown (which still needs it) has run; the owner stops it last.
-  const child = spawn(opts.binary ?? 'redis-server', [confPath], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // setpriv sets the parent-death signal, then execs Redis (same pid).
+  const [cmd, args] = opts.dieWithParent ? ['setpriv', ['--pdeathsig', 'SIGTERM', opts.binary ?? 'redis-server', confPath]] : [opts.binary ?? 'redis-server', [confPath]];
+  const child = spawn(cmd as string, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tail: string[] = [];
   const onLine = (buf: Buffer) => {
     for (const line of buf.toString('utf8').split('\n')) {

@@ -28,7 +28,7 @@ export async function startTestRedis(): Promise<TestRedis> {
   const tag = process.env.SLIPWAY_TEST_PREFIX ?? `slwt${randomBytes(2).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), `${tag}-redis-`));
   const socketPath = join(dir, 'redis.sock');
-  const start = () => startRedis({ dir: join(dir, 'data'), socketPath });
+  const start = () => startRedis({ dir: join(dir, 'data'), socketPath, dieWithParent: true });
   let server = await start();
   const conns: Redis[] = [];
   let n = 0;
