@@ -90,7 +90,7 @@ export interface RouteTable {
   secureContext(servername: string): import('node:tls').SecureContext | null;
 }
 
-/** One line per request, handed to whoever wants it (the logs component, later). */
+/** One line per request, handed to `onAccess` (`slipway up` gives them to the log shipper: router lines and app metrics). */
 export interface AccessRecord {
   time: string;
   app: string | null;

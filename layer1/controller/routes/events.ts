@@ -3,6 +3,7 @@
 // carries its stream id as the SSE `id`, so a client resumes with `Last-Event-ID` (or `?after=`);
 // without either the stream starts at the present. A comment every heartbeat keeps proxies open;
 // the caller's token and access are checked again while it runs (revocation ends the stream).
+import { streamHead } from '../http/stream.ts';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
@@ -56,11 +57,7 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
       out.end();
     };
     ctx.res.once('close', close);
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.type = 'text/event-stream';
-    ctx.set('Cache-Control', 'no-cache, no-transform');
-    ctx.set('X-Accel-Buffering', 'no');
+    streamHead(ctx, 'text/event-stream');
     out.write(`retry: 2000\n\n`);
     void (async () => {
       let checked = Date.now();

@@ -1,6 +1,7 @@
 // An app's logs (`GET /v1/apps/:app/logs`: tail, since, follow and filters, as Server-Sent Events
 // when asked for `text/event-stream`, else NDJSON), its retention settings, its drains and its
 // metrics. Everything is read from Redis through layer1/logs' client; the shipper writes it.
+import { streamHead } from '../http/stream.ts';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
@@ -80,19 +81,15 @@ export function logRoutes(deps: RouteDeps): AnyRoute[] {
       for (const l of ls) s += text(l);
       return out.write(s);
     };
-    ctx.type = sse ? 'text/event-stream' : 'application/x-ndjson';
-    ctx.set('Cache-Control', 'no-cache, no-transform');
+    streamHead(ctx, sse ? 'text/event-stream' : 'application/x-ndjson');
     if (sse) out.write('retry: 2000\n\n');
     if (lines.length) write(lines);
     if (!follow) {
       out.end();
       return out;
     }
-    ctx.set('X-Accel-Buffering', 'no');
     // Koa writes the head with the first line; a follower waiting for lines should see 200 at once.
     ctx.res.once('pipe', () => ctx.res.headersSent || ctx.res.flushHeaders());
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
     const ac = new AbortController();
     ctx.res.once('close', () => ac.abort());
     void (async () => {

@@ -3,6 +3,7 @@
 // comes as newline-delimited JSON: `{"stream":"stdout"|"stderr","data":"…"}` lines, then
 // `{"exitCode":N}`. A client that leaves, or a run longer than its timeout, gets the container
 // killed (137) and removed. The interactive form (a TTY over a WebSocket) is run-attach.ts.
+import { streamHead } from '../http/stream.ts';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -145,11 +146,7 @@ export function runRoutes(deps: RouteDeps, d: DeployDeps): AnyRoute[] {
       out.end();
     })();
 
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.type = 'application/x-ndjson';
-    ctx.set('Cache-Control', 'no-cache, no-transform');
-    ctx.set('X-Accel-Buffering', 'no');
+    streamHead(ctx, 'application/x-ndjson');
     ctx.status = 200;
     ctx.flushHeaders();
     return out;
