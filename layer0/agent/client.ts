@@ -19,6 +19,10 @@ export interface AgentClient {
   removeContainer(id: string, force?: boolean): Promise<void>;
   waitContainer(id: string, condition?: 'not-running' | 'next-exit' | 'removed'): Promise<number>;
   inspectContainer(id: string): Promise<Docker.ContainerInspectInfo>;
+  /** `docker cp` in: extracts the tar into `path` (a directory that exists) in the container. */
+  putArchive(id: string, path: string, tar: Readable): Promise<void>;
+  /** `docker cp` out: a tar stream of `path` in the container (its base name is the top entry). */
+  getArchive(id: string, path: string): Promise<Readable>;
   listContainers(opts?: { all?: boolean; labels?: string[] }): Promise<Docker.ContainerInfo[]>;
   logs(id: string, opts?: { follow?: boolean; tail?: number; since?: number; timestamps?: boolean; signal?: AbortSignal }): AsyncIterable<LogChunk>;
   /** The same stream as `logs`, as the frames of each read (no per-frame stream hops: log shippers). */
@@ -219,6 +223,14 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
         docker.modem.dial({ path: '/slipway/metrics', method: 'GET', options: {}, statusCodes: { 200: true, 500: 'server error' } },
           (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as ContainerMetrics[])));
       }),
+    async putArchive(id, path, tar) {
+      const res = await docker.getContainer(id).putArchive(tar, { path });
+      // docker-modem hands back the (empty) response stream: drain it.
+      (res as unknown as NodeJS.ReadableStream | undefined)?.resume?.();
+    },
+    async getArchive(id, path) {
+      return (await docker.getContainer(id).getArchive({ path })) as unknown as Readable;
+    },
     listImages: () => docker.listImages(),
     inspectImage: (ref) => docker.getImage(ref).inspect(),
     async pruneImages(filters) {

@@ -7,7 +7,6 @@ import { chown, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { AgentClient } from '../../layer0/agent/client.ts';
 import type { BlobClient } from '../blobstore/client.ts';
-import type { AgentArchive } from './agent-archive.ts';
 import { BUILDPACK_MOUNT, cloneBuildpack, isGitUrl, type ClonedBuildpack } from './buildpack-source.ts';
 import { readOutputs, skeletonTar } from './container-files.ts';
 import { CONTAINER_CA_PATH, type HostBuildEnv } from './host-env.ts';
@@ -19,7 +18,6 @@ export const APP_ID_LABEL = 'slipway.app-id';
 
 export interface RunBuildDeps {
   agent: AgentClient;
-  archive: AgentArchive;
   blobs: BlobClient;
   host: HostBuildEnv;
   /** Host dir bind-mounted read-only at /slipway/buildpacks. */
@@ -129,9 +127,9 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
     HostConfig: { Memory: d.memoryBytes, ...(d.pidsLimit > 0 ? { PidsLimit: d.pidsLimit } : {}), NetworkMode: 'bridge', Binds: binds, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } },
   });
   try {
-    await d.archive.put(id, '/tmp', Readable.from([skeletonTar(job.request.config, d.appUid)]));
+    await d.agent.putArchive(id, '/tmp', Readable.from([skeletonTar(job.request.config, d.appUid)]));
     const src = 'path' in job.request.sourceTar ? createReadStream(job.request.sourceTar.path) : await d.blobs.get(job.request.sourceTar.blobId);
-    await d.archive.put(id, '/tmp/build', src);
+    await d.agent.putArchive(id, '/tmp/build', src);
     if (signal.aborted) return cancelled(null);
 
     await d.agent.startContainer(id);
@@ -183,7 +181,7 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
       }
       return failed({ code: 'build_failed', message: `the build failed (exit code ${exitCode})`, exitCode });
     }
-    const outs = await readOutputs(await d.archive.get(id, '/tmp/out'), d.blobs);
+    const outs = await readOutputs(await d.agent.getArchive(id, '/tmp/out'), d.blobs);
     if (!outs.slug) return failed({ code: 'no_slug', message: 'the build ended without a slug (/tmp/out/slug.tgz)', exitCode });
     if (outs.resultError) return failed({ code: 'build_failed', message: outs.resultError, exitCode });
     return { ok: true, exitCode, slug: { blobId: outs.slug.id, size: outs.slug.size }, result: outs.result, failure: null };

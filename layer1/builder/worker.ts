@@ -9,7 +9,6 @@ import type { AgentClientOptions } from '../../layer0/agent/types.ts';
 import { silentLogger, type Logger } from '../../layer0/common/logger.ts';
 import { connectRedis } from '../../layer0/discovery/client.ts';
 import type { BlobClient } from '../blobstore/client.ts';
-import { agentArchive } from './agent-archive.ts';
 import { readHostBuildEnv, type HostBuildEnv } from './host-env.ts';
 import { createBuildQueue, DEFAULT_STACK, QUEUE_NAME, type BuildJobData, type BuildQueue } from './queue.ts';
 import { runBuild, type BuildRun, type RunBuildDeps } from './run-build.ts';
@@ -66,7 +65,6 @@ export async function startBuilder(o: BuilderOptions): Promise<RunningBuilder> {
   const { store } = queue;
   const deps: RunBuildDeps = {
     agent: connectAgent(o.agent),
-    archive: agentArchive(o.agent),
     blobs: o.blobs,
     host: o.host ?? (await readHostBuildEnv()),
     buildpacksDir: o.buildpacksDir ?? DEFAULT_BUILDPACKS_DIR,
