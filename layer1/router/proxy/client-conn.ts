@@ -17,6 +17,7 @@ import type { ProxyCore } from './core.ts';
 import { forwardRequestHead, responseHead } from './headers.ts';
 import { page } from './pages.ts';
 import { hasBareLf, hasToken, headEnd, HeadError, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './parse.ts';
+import { isShared, owned } from './shared-read.ts';
 
 // Connection states.
 const HEAD = 0; // waiting for a request head
@@ -50,6 +51,10 @@ const CONN = Symbol('slipway.clientConn');
 type ConnSocket = Socket & { [CONN]: ClientConn };
 function onSockData(this: ConnSocket, chunk: Buffer): void {
   this[CONN].onData(chunk);
+}
+/** The `onread` callback of a client socket that reads into the shared buffer (shared-read.ts). */
+export function onSharedRead(this: Socket, n: number, buf: Buffer): void {
+  (this as ConnSocket)[CONN].onData(buf.subarray(0, n));
 }
 function onSockDrain(this: ConnSocket): void {
   this[CONN].onDrain();
@@ -109,7 +114,7 @@ export class ClientConn implements BackendUser {
   private reqLeft = 0;
   private reqChunk: ChunkScanner | null = null;
   private reqDone = true;
-  private fwdHead = '';
+  private fwdHead: Buffer | null = null;
   /** Body bytes that came with the head (sent with it; kept for a retry). */
   private held: Buffer | null = null;
   /** Nothing beyond `held` went to a backend yet: the request can be sent again. */
@@ -145,6 +150,8 @@ export class ClientConn implements BackendUser {
     private readonly core: ProxyCore,
     private readonly sock: Socket,
     private readonly proto: 'http' | 'https',
+    /** The socket reads through onSharedRead (views of the shared buffer), not 'data' events. */
+    sharedReads = false,
   ) {
     const ip = sock.remoteAddress ?? '';
     this.ip = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
@@ -152,7 +159,7 @@ export class ClientConn implements BackendUser {
     this.lastActive = performance.now();
     sock.setNoDelay(true);
     (sock as ConnSocket)[CONN] = this;
-    sock.on('data', onSockData);
+    if (!sharedReads) sock.on('data', onSockData);
     sock.on('drain', onSockDrain);
     sock.on('end', onSockEnd);
     sock.on('error', onSockError);
@@ -163,19 +170,23 @@ export class ClientConn implements BackendUser {
 
   // ---- client socket events ----
 
+  /**
+   * `chunk` may be a view of the shared read buffer, valid only during this call: what is kept
+   * (`buf`, `held`) or written on is copied (see the end of this method, send, relayBody).
+   */
   onData(chunk: Buffer): void {
     this.lastActive = performance.now();
     switch (this.state) {
       case HEAD:
         this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
         this.readRequests();
-        return;
+        break;
       case BODY:
         this.relayBody(chunk);
-        return;
+        break;
       case TUNNEL:
         this.bytesIn += chunk.length;
-        if (this.conn !== null && !this.conn.sock.write(chunk)) this.pause();
+        if (this.conn !== null && !this.conn.sock.write(owned(chunk))) this.pause();
         return;
       case CLOSED:
         return;
@@ -183,6 +194,7 @@ export class ClientConn implements BackendUser {
         this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
         if (this.buf.length > MAX_EARLY) this.pause();
     }
+    if (this.buf !== null && isShared(this.buf)) this.buf = Buffer.from(this.buf);
   }
 
   onDrain(): void {
@@ -259,7 +271,7 @@ export class ClientConn implements BackendUser {
         if (err instanceof HeadError) return this.badRequest(err.status, err.reason);
         throw err;
       }
-      this.begin(h);
+      this.begin(h, buf);
     }
   }
 
@@ -282,7 +294,8 @@ export class ClientConn implements BackendUser {
     this.answer(status, 'bad_request', title, `The router refused this request: ${why}.`);
   }
 
-  private begin(h: RequestHead): void {
+  /** `src` holds the head from its first byte (read here, not kept). */
+  private begin(h: RequestHead, src: Buffer): void {
     this.req = h;
     this.start = performance.now();
     this.recorded = false;
@@ -349,12 +362,12 @@ export class ClientConn implements BackendUser {
       const b = this.buf;
       const n = this.takeBody(b);
       if (n < 0) return this.badRequest(400, 'malformed chunked framing');
-      this.held = n === b.length ? b : b.subarray(0, n);
+      this.held = owned(n === b.length ? b : b.subarray(0, n)); // kept for a retry
       this.buf = n === b.length ? null : b.subarray(n);
       this.bytesIn += n;
     }
     this.heldAll = this.reqDone;
-    this.fwdHead = forwardRequestHead(h, { clientIp: this.ip, proto: this.proto, port: this.port, requestId: this.requestId, target, upgrade: this.upgrade });
+    this.fwdHead = forwardRequestHead(src, h, { clientIp: this.ip, proto: this.proto, port: this.port, requestId: this.requestId, target, upgrade: this.upgrade });
     this.connectNext();
   }
 
@@ -407,10 +420,10 @@ export class ClientConn implements BackendUser {
     const s = c.sock;
     if (this.held !== null) {
       s.cork();
-      s.write(this.fwdHead, 'latin1');
+      s.write(this.fwdHead!);
       s.write(this.held);
       s.uncork();
-    } else s.write(this.fwdHead, 'latin1');
+    } else s.write(this.fwdHead!);
     if (this.reqDone) {
       this.state = AWAIT;
       return;
@@ -437,7 +450,8 @@ export class ClientConn implements BackendUser {
       this.bytesIn += n;
       this.heldAll = false;
       this.sentAt = performance.now();
-      if (!this.conn!.sock.write(n === chunk.length ? chunk : chunk.subarray(0, n))) this.pause();
+      // a write the kernel does not take at once keeps its buffer: never a view of the shared one
+      if (!this.conn!.sock.write(owned(n === chunk.length ? chunk : chunk.subarray(0, n)))) this.pause();
     }
     if (this.reqDone) {
       this.state = AWAIT;
@@ -611,7 +625,7 @@ export class ClientConn implements BackendUser {
     this.req = null;
     this.held = null;
     // an idle keep-alive connection should hold as little as possible
-    this.fwdHead = '';
+    this.fwdHead = null;
     this.requestId = '';
     this.host = '';
     this.path = '';

@@ -5,9 +5,10 @@ import { createSecureContext, createServer as createTlsServer, type TLSSocket } 
 import type { Logger } from '../../../layer0/common/logger.ts';
 import type { AccessRecord, RouteTable } from '../types.ts';
 import { BackendPool } from './backend-pool.ts';
-import { ClientConn } from './client-conn.ts';
+import { ClientConn, onSharedRead } from './client-conn.ts';
 import type { ProxyCore } from './core.ts';
 import { Metrics } from './metrics.ts';
+import { adoptWithSharedReads } from './shared-read.ts';
 
 export interface ProxyOptions {
   table: RouteTable;
@@ -72,9 +73,14 @@ export function createProxy(o: ProxyOptions): Proxy {
 
   return {
     listenHttp(host, port) {
-      const server = createServer({ allowHalfOpen: true, noDelay: true }, (sock: Socket) => {
-        if (core.closing) sock.destroy();
-        else new ClientConn(core, sock, 'http');
+      const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {
+        if (core.closing) return void accepted.destroy();
+        const sock = adoptWithSharedReads(server, accepted, onSharedRead);
+        if (sock !== null) new ClientConn(core, sock, 'http', true);
+        else {
+          new ClientConn(core, accepted, 'http');
+          accepted.resume();
+        }
       });
       return listen(server, host, port);
     },

@@ -1,32 +1,19 @@
-// HTTP/1.1 message heads (RFC 9112), parsed from one latin1 string with indexOf and slices: the
-// proxy's hot path, so no regex per line beyond two small ones and no intermediate arrays. Strict
+// HTTP/1.1 message heads (RFC 9112), parsed from one latin1 string with indexOf and character
+// codes: the proxy's hot path, so no regex or slice per line (only for the few fields the proxy
+// acts on) and no per-field objects: heads are forwarded as byte ranges (headers.ts). Strict
 // on purpose: whatever two HTTP parsers could read differently (obs-fold, bare CR/LF, Content-Length
 // with Transfer-Encoding, differing Content-Lengths, a final coding other than chunked) is refused,
 // which is what keeps request smuggling out.
 
 export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Field values: visible ASCII, obs-text, SP and HTAB; never CR, LF, NUL or other controls.
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^[0-9]{1,15}$/;
 
-/** The fields both heads share, plus what framing and forwarding need from them. */
-export class Fields {
-  names: string[] = [];
-  lower: string[] = [];
-  values: string[] = [];
-  /** -1: none. */
-  contentLength = -1;
-  /** Transfer-Encoding as sent (null: none); `chunked` when its final coding is chunked. */
-  transferEncoding: string | null = null;
-  chunked = false;
-  /** The Connection header's tokens, lowercased and comma-joined (null: none). */
-  connection: string | null = null;
-  upgrade: string | null = null;
-}
-
-export class RequestHead extends Fields {
+/**
+ * What the proxy needs from a request head. Like a response head it is not split into fields:
+ * the backend gets the client's field lines as bytes minus the `drops` (see headers.ts).
+ */
+export class RequestHead {
   method = '';
   target = '';
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
@@ -36,8 +23,24 @@ export class RequestHead extends Fields {
   forwardedFor: string | null = null;
   requestId: string | null = null;
   via: string | null = null;
+  /** -1: none. */
+  contentLength = -1;
+  /** Transfer-Encoding as sent (null: none); `chunked` when its final coding is chunked. */
+  transferEncoding: string | null = null;
+  chunked = false;
+  /** The Connection header's tokens, lowercased and comma-joined (null: none). */
+  connection: string | null = null;
+  upgrade: string | null = null;
   /** Bytes of the head, CRLFCRLF included. */
   size = 0;
+  /** Where the field lines start (past the request line). */
+  fieldsStart = 0;
+  /**
+   * [start, end) byte ranges of the field lines the backend does not get as they came, in order:
+   * hop-by-hop fields, framing (written again, normalized) and the forwarding fields the proxy
+   * writes itself.
+   */
+  drops: number[] = [];
 }
 
 /**
@@ -105,53 +108,6 @@ function contentLengthOf(v: string): number {
   return n;
 }
 
-/**
- * Reads field lines from s[pos..] up to the empty line that ends the head (s ends with CRLFCRLF).
- * `onField` sees request- or response-specific fields; it returns an error reason or null.
- */
-function parseFields<T extends Fields>(s: string, pos: number, h: T, status: 400 | 502, onField: (h: T, lower: string, value: string) => string | null): void {
-  const last = s.length - 2; // where the final CRLF starts
-  while (pos < last) {
-    const eol = s.indexOf('\r\n', pos);
-    const first = s.charCodeAt(pos);
-    if (first === 32 || first === 9) throw new HeadError(status, 'obsolete line folding');
-    const colon = s.indexOf(':', pos);
-    if (colon < 0 || colon > eol) throw new HeadError(status, 'a header line without a colon');
-    const name = s.slice(pos, colon);
-    if (!TOKEN.test(name)) throw new HeadError(status, 'a malformed header name');
-    const value = trimmedValue(s, colon + 1, eol);
-    if (BAD_VALUE.test(value)) throw new HeadError(status, `a control character in ${name}`);
-    const lower = name.toLowerCase();
-    switch (lower) {
-      case 'content-length': {
-        const n = contentLengthOf(value);
-        if (n === -2) throw new HeadError(status, 'a malformed Content-Length');
-        if (h.contentLength >= 0 && h.contentLength !== n) throw new HeadError(status, 'two different Content-Lengths');
-        h.contentLength = n;
-        break;
-      }
-      case 'transfer-encoding':
-        h.transferEncoding = h.transferEncoding === null ? value : `${h.transferEncoding}, ${value}`;
-        break;
-      case 'connection':
-        h.connection = h.connection === null ? value.toLowerCase() : `${h.connection}, ${value.toLowerCase()}`;
-        break;
-      case 'upgrade':
-        h.upgrade = value;
-        break;
-      default: {
-        const err = onField(h, lower, value);
-        if (err !== null) throw new HeadError(status, err);
-      }
-    }
-    h.names.push(name);
-    h.lower.push(lower);
-    h.values.push(value);
-    pos = eol + 2;
-  }
-  checkFraming(h, status);
-}
-
 /** Transfer-Encoding alone, with chunked as its final coding, once (RFC 9112 §6.3). */
 function checkFraming(h: { transferEncoding: string | null; contentLength: number; chunked: boolean }, status: 400 | 502): void {
   if (h.transferEncoding === null) return;
@@ -164,32 +120,101 @@ function checkFraming(h: { transferEncoding: string | null; contentLength: numbe
   h.chunked = true;
 }
 
-function onRequestField(h: RequestHead, lower: string, value: string): string | null {
-  switch (lower) {
-    case 'host':
-      if (h.host !== null) return 'two Host headers';
-      h.host = value;
-      break;
-    case 'expect':
-      if (value.toLowerCase() === '100-continue') h.expectContinue = true;
-      break;
-    case 'x-forwarded-for':
-      h.forwardedFor = h.forwardedFor === null ? value : `${h.forwardedFor}, ${value}`;
-      break;
-    case 'x-request-id':
-      h.requestId = value;
-      break;
-    case 'via':
-      h.via = h.via === null ? value : `${h.via}, ${value}`;
-      break;
-  }
-  return null;
-}
-
 // tchar (RFC 9110 §5.6.2) by character code, for methods.
 const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
 const isTchar = (c: number) => c < 128 && TCHAR[c] === 1;
+
+/**
+ * Reads the field lines of a request head from s[pos..] (s ends with CRLFCRLF). Every line is
+ * checked (a token name, a colon, no folding, no control characters in the value); only the
+ * fields the proxy acts on are looked into, by their first letter (c e h k p t u v x).
+ */
+function parseRequestFields(s: string, pos: number, h: RequestHead): void {
+  const last = s.length - 2; // where the final CRLF starts
+  while (pos < last) {
+    const eol = s.indexOf('\r\n', pos);
+    const first = s.charCodeAt(pos);
+    if (first === 32 || first === 9) throw new HeadError(400, 'obsolete line folding');
+    const colon = s.indexOf(':', pos);
+    if (colon < 0 || colon > eol) throw new HeadError(400, 'a header line without a colon');
+    if (colon === pos) throw new HeadError(400, 'a malformed header name');
+    for (let i = pos; i < colon; i++) if (!isTchar(s.charCodeAt(i))) throw new HeadError(400, 'a malformed header name');
+    let from = colon + 1;
+    let to = eol;
+    while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+    while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+    for (let i = from; i < to; i++) {
+      // visible ASCII, obs-text, SP and HTAB; never CR, LF, NUL or other controls
+      const c = s.charCodeAt(i);
+      if ((c < 32 && c !== 9) || c === 127) throw new HeadError(400, `a control character in ${s.slice(pos, colon)}`);
+    }
+    const c = first | 0x20;
+    if ((c === 99 || c === 101 || c === 104 || c === 107 || c === 112 || c === 116 || c === 117 || c === 118 || c === 120) && requestField(h, s.slice(pos, colon).toLowerCase(), s, from, to)) {
+      h.drops.push(pos, eol + 2);
+    }
+    pos = eol + 2;
+  }
+}
+
+/** Records what the proxy needs from a field; true when the backend must not get its line as it came. */
+function requestField(h: RequestHead, lower: string, s: string, from: number, to: number): boolean {
+  switch (lower) {
+    case 'content-length': {
+      const n = contentLengthOf(s.slice(from, to));
+      if (n === -2) throw new HeadError(400, 'a malformed Content-Length');
+      if (h.contentLength >= 0 && h.contentLength !== n) throw new HeadError(400, 'two different Content-Lengths');
+      h.contentLength = n;
+      return true; // written again, once, normalized
+    }
+    case 'transfer-encoding': {
+      const v = s.slice(from, to);
+      h.transferEncoding = h.transferEncoding === null ? v : `${h.transferEncoding}, ${v}`;
+      return true;
+    }
+    case 'connection': {
+      const v = s.slice(from, to).toLowerCase();
+      h.connection = h.connection === null ? v : `${h.connection}, ${v}`;
+      return true;
+    }
+    case 'upgrade':
+      h.upgrade = s.slice(from, to);
+      return true; // written again when the upgrade is forwarded
+    case 'host':
+      if (h.host !== null) throw new HeadError(400, 'two Host headers');
+      h.host = s.slice(from, to);
+      return false;
+    case 'expect':
+      if (to - from === 12 && s.slice(from, to).toLowerCase() === '100-continue') h.expectContinue = true;
+      return false;
+    case 'x-forwarded-for': {
+      const v = s.slice(from, to);
+      h.forwardedFor = h.forwardedFor === null ? v : `${h.forwardedFor}, ${v}`;
+      return true; // the proxy writes it with the client's address appended
+    }
+    case 'x-request-id':
+      h.requestId = s.slice(from, to);
+      return true;
+    case 'via': {
+      const v = s.slice(from, to);
+      h.via = h.via === null ? v : `${h.via}, ${v}`;
+      return true;
+    }
+    case 'x-forwarded-proto':
+    case 'x-forwarded-port':
+    case 'x-forwarded-host':
+    case 'x-request-start':
+      return true; // the proxy's own, whatever the client said
+    case 'keep-alive':
+    case 'te':
+    case 'trailer':
+    case 'proxy-connection':
+    case 'proxy-authenticate':
+    case 'proxy-authorization':
+      return true;
+  }
+  return false;
+}
 
 /** Parses a request head: `s` is the head as latin1, ending with CRLFCRLF. Throws HeadError. */
 export function parseRequestHead(s: string): RequestHead {
@@ -211,7 +236,10 @@ export function parseRequestHead(s: string): RequestHead {
     if (c <= 32 || c >= 127) throw new HeadError(400, 'a malformed request target');
   }
   h.minor = minor;
-  parseFields(s, eol + 2, h, 400, onRequestField);
+  h.fieldsStart = eol + 2;
+  parseRequestFields(s, eol + 2, h);
+  checkFraming(h, 400);
+  if (h.connection !== null && h.connection !== 'keep-alive' && h.connection !== 'close') dropNamedByConnection(s, h, eol + 2);
   if (h.chunked && minor === 0) throw new HeadError(400, 'Transfer-Encoding in an HTTP/1.0 request');
   if (h.host === null && minor === 1) throw new HeadError(400, 'no Host header');
   return h;
@@ -305,7 +333,7 @@ function isHopByHopResponseField(h: ResponseHead, lower: string, s: string, from
 }
 
 /** The rare Connection that names other fields: their lines go too (RFC 9110 §7.6.1). */
-function dropNamedByConnection(s: string, h: ResponseHead, from: number): void {
+function dropNamedByConnection(s: string, h: { connection: string | null; drops: number[] }, from: number): void {
   const named = h.connection!.split(',').map((t) => t.trim()).filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive');
   if (named.length === 0) return;
   const last = s.length - 2;
