@@ -43,7 +43,6 @@ export class BackendConn {
   constructor(
     readonly pool: BackendPool,
     readonly backend: Backend,
-    readonly key: string,
     user: BackendUser,
   ) {
     this.user = user;
@@ -103,14 +102,18 @@ export class BackendConn {
 }
 
 export class BackendPool {
-  private readonly idleBy = new Map<string, BackendConn[]>();
+  /**
+   * Idle connections by backend object: the control plane keeps a backend's object while its
+   * address stays the same and makes a new one when it changes (backends.ts), so the object is
+   * the key, with no string built per request.
+   */
+  private readonly idleBy = new Map<Backend, BackendConn[]>();
   readonly all = new Set<BackendConn>();
   idleCount = 0;
 
   /** An idle keep-alive connection to `b`, or a new one (connecting: wait for onBackendConnect). */
   acquire(b: Backend, user: BackendUser): BackendConn {
-    const key = `${b.host}:${b.port}`;
-    const list = this.idleBy.get(key);
+    const list = this.idleBy.get(b);
     if (list !== undefined) {
       while (list.length > 0) {
         const c = list.pop()!;
@@ -126,7 +129,7 @@ export class BackendPool {
         return c;
       }
     }
-    const c = new BackendConn(this, b, key, user);
+    const c = new BackendConn(this, b, user);
     this.all.add(c);
     return c;
   }
@@ -136,8 +139,8 @@ export class BackendPool {
     c.maxIdleMs = maxIdleMs;
     c.user = null;
     c.resume();
-    let list = this.idleBy.get(c.key);
-    if (list === undefined) this.idleBy.set(c.key, (list = []));
+    let list = this.idleBy.get(c.backend);
+    if (list === undefined) this.idleBy.set(c.backend, (list = []));
     if (list.length >= MAX_IDLE) {
       c.sock.destroy();
       return;
@@ -152,12 +155,12 @@ export class BackendPool {
     this.all.delete(c);
     if (!c.idle) return;
     c.idle = false;
-    const list = this.idleBy.get(c.key);
+    const list = this.idleBy.get(c.backend);
     const at = list ? list.indexOf(c) : -1;
     if (at >= 0) {
       list!.splice(at, 1);
       this.idleCount--;
-      if (list!.length === 0) this.idleBy.delete(c.key);
+      if (list!.length === 0) this.idleBy.delete(c.backend);
     }
   }
 

@@ -108,7 +108,10 @@ export class ClientConn implements BackendUser {
   private host = '';
   private path = '';
   private requestId = '';
+  /** performance.now() when the request's head was read. */
   private start = 0;
+  /** Date.now() then (X-Request-Start, and the balancer's view of ejections). */
+  private wallStart = 0;
   private keepAlive = true;
   private upgrade = false;
   private reqLeft = 0;
@@ -297,7 +300,9 @@ export class ClientConn implements BackendUser {
   /** `src` holds the head from its first byte (read here, not kept). */
   private begin(h: RequestHead, src: Buffer): void {
     this.req = h;
-    this.start = performance.now();
+    // the clock was read when these bytes arrived (onData), or when the last exchange ended
+    this.start = this.lastActive;
+    this.wallStart = Date.now();
     this.recorded = false;
     this.bytesIn = h.size;
     this.bytesOut = 0;
@@ -367,7 +372,7 @@ export class ClientConn implements BackendUser {
       this.bytesIn += n;
     }
     this.heldAll = this.reqDone;
-    this.fwdHead = forwardRequestHead(src, h, { clientIp: this.ip, proto: this.proto, port: this.port, requestId: this.requestId, target, upgrade: this.upgrade });
+    this.fwdHead = forwardRequestHead(src, h, { clientIp: this.ip, proto: this.proto, port: this.port, requestId: this.requestId, target, upgrade: this.upgrade, now: this.wallStart });
     this.connectNext();
   }
 
@@ -388,7 +393,7 @@ export class ClientConn implements BackendUser {
   /** Picks a backend and gets a connection to it (an idle one sends at once). */
   private connectNext(): void {
     this.state = CONNECTING;
-    const b = this.attempts < MAX_ATTEMPTS ? pickBackend(this.appPool!.backends, Date.now(), this.tried) : null;
+    const b = this.attempts < MAX_ATTEMPTS ? pickBackend(this.appPool!.backends, this.wallStart, this.tried) : null;
     if (b === null) {
       if (this.connectError === 'timeout') return this.answer(504, 'timeout', 'Gateway Timeout', `${this.app!.name} did not accept a connection within ${this.core.connectMs} ms.`);
       if (this.connectError !== null) return this.answer(502, 'connect_failed', 'Bad Gateway', `The router could not connect to ${this.app!.name} (${this.connectError}).`);
@@ -400,23 +405,23 @@ export class ClientConn implements BackendUser {
     this.backendId = b.id;
     const c = this.core.pool.acquire(b, this);
     this.conn = c;
-    if (c.connected) this.send(c);
+    if (c.connected) this.send(c, this.lastActive);
   }
 
   onBackendConnect(c: BackendConn): void {
     if (c !== this.conn) return;
     this.backend!.failures = 0;
-    this.send(c);
+    this.send(c, performance.now());
   }
 
-  /** Writes the head (and the body bytes held with it) to a connected backend. */
-  private send(c: BackendConn): void {
+  /** Writes the head (and the body bytes held with it) to a connected backend; `now` is performance.now(). */
+  private send(c: BackendConn, now: number): void {
     this.resMode = RES_HEAD;
     this.resBuf = null;
     this.resStarted = false;
     this.resDone = false;
     this.connReusable = true;
-    this.sentAt = performance.now();
+    this.sentAt = now;
     const s = c.sock;
     if (this.held !== null) {
       s.cork();
@@ -449,7 +454,7 @@ export class ClientConn implements BackendUser {
     if (n > 0) {
       this.bytesIn += n;
       this.heldAll = false;
-      this.sentAt = performance.now();
+      this.sentAt = this.lastActive; // read when this chunk arrived
       // a write the kernel does not take at once keeps its buffer: never a view of the shared one
       if (!this.conn!.sock.write(owned(n === chunk.length ? chunk : chunk.subarray(0, n)))) this.pause();
     }
@@ -485,9 +490,8 @@ export class ClientConn implements BackendUser {
         return;
       }
       let h: ResponseHead;
-      const s = buf.toString('latin1', 0, end);
       try {
-        h = parseResponseHead(s);
+        h = parseResponseHead(buf, end);
       } catch (err) {
         if (err instanceof HeadError) return this.badGateway(err.reason);
         throw err;
@@ -501,8 +505,8 @@ export class ClientConn implements BackendUser {
       }
       // 1xx (100 Continue, 103 Early Hints): pass on to HTTP/1.1 clients, then read on.
       if (this.req!.minor === 1) {
-        this.sock.write(s, 'latin1');
-        this.bytesOut += s.length;
+        this.sock.write(Buffer.from(buf.subarray(0, end)));
+        this.bytesOut += end;
       }
       if (rest === null) return;
       buf = rest;
@@ -621,7 +625,7 @@ export class ClientConn implements BackendUser {
       else c.discard();
     }
     this.releaseBackend(true);
-    this.record();
+    this.record(this.lastActive);
     this.req = null;
     this.held = null;
     // an idle keep-alive connection should hold as little as possible
@@ -761,10 +765,11 @@ export class ClientConn implements BackendUser {
     if (ok) b.failures = 0;
   }
 
-  private record(): void {
+  /** `end`: performance.now() when the exchange ended (finish passes the clock its event read). */
+  private record(end = performance.now()): void {
     if (this.recorded) return;
     this.recorded = true;
-    const ms = performance.now() - this.start;
+    const ms = end - this.start;
     const app = this.app === null ? null : this.app.name;
     this.core.metrics.record(app, this.status, ms / 1000, this.error);
     const on = this.core.onAccess;

@@ -12,6 +12,8 @@ export interface ForwardInfo {
   /** The request's target, possibly rewritten from absolute-form to origin-form. */
   target: string;
   upgrade: boolean;
+  /** Date.now() when the request arrived (X-Request-Start). */
+  now: number;
 }
 
 /**
@@ -29,7 +31,7 @@ export function forwardRequestHead(src: Buffer, h: RequestHead, f: ForwardInfo):
     `X-Forwarded-For: ${h.forwardedFor === null ? f.clientIp : `${h.forwardedFor}, ${f.clientIp}`}\r\n` +
     `X-Forwarded-Proto: ${f.proto}\r\nX-Forwarded-Port: ${f.port}\r\n` +
     (h.host === null ? '' : `X-Forwarded-Host: ${h.host}\r\n`) +
-    `X-Request-Id: ${f.requestId}\r\nX-Request-Start: t=${Date.now()}\r\n` +
+    `X-Request-Id: ${f.requestId}\r\nX-Request-Start: t=${f.now}\r\n` +
     `Via: ${h.via === null ? '1.1 slipway' : `${h.via}, 1.1 slipway`}\r\n`;
   if (f.upgrade) extra += `Connection: upgrade\r\nUpgrade: ${h.upgrade}\r\n`;
   else if (h.minor === 0) extra += 'Connection: keep-alive\r\n';

@@ -49,7 +49,6 @@ export class RequestHead {
  */
 export class ResponseHead {
   status = 0;
-  reason = '';
   minor = 1;
   size = 0;
   contentLength = -1;
@@ -86,12 +85,6 @@ export function hasToken(list: string | null, token: string): boolean {
     if ((before === 44 || before === 32 || before === 9) && (after === 44 || after === 32 || after === 9)) return true;
     from = end;
   }
-}
-
-function trimmedValue(s: string, from: number, to: number): string {
-  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
-  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
-  return s.slice(from, to);
 }
 
 /** A Content-Length value (a list of equal values is one value); -2 when invalid. */
@@ -245,91 +238,168 @@ export function parseRequestHead(s: string): RequestHead {
   return h;
 }
 
-const KEEP_ALIVE_TIMEOUT = /timeout=(\d{1,6})/i;
-
 /**
- * Parses a response head (latin1, ending with CRLFCRLF). Throws HeadError (502). Only the lines
- * the proxy acts on are looked into (by their first letter: c, k, p, t, u); the others are
- * checked for shape (a colon, no folding, CR and LF only as the line's end, so the client splits
- * the head as we did) and passed on as bytes. Other control characters in values are the app's
- * business, as they are for nginx.
+ * Parses a response head: b[0..size) ending with CRLFCRLF. Throws HeadError (502). It reads the
+ * bytes in one pass, without making a string of the head: only the lines the proxy acts on are
+ * looked into (by their first letter, c k p t u, and their name's length); the others are checked
+ * for shape (a colon, no folding, CR and LF only as the line's end, so the client splits the head
+ * as we did) and passed on as bytes. Other control characters in values are the app's business,
+ * as they are for nginx.
  */
-export function parseResponseHead(s: string): ResponseHead {
+export function parseResponseHead(b: Buffer, size: number): ResponseHead {
   const h = new ResponseHead();
-  h.size = s.length;
-  const eol = s.indexOf('\r\n');
+  h.size = size;
   // "HTTP/1.1 200 OK": the version, a space, three digits, then a space or the line's end.
-  if (eol < 12 || !s.startsWith('HTTP/1.', 0) || s.charCodeAt(8) !== 32) throw new HeadError(502, 'a malformed status line');
-  const minor = s.charCodeAt(7) - 48;
+  if (size < 16 || b[0] !== 72 || b[1] !== 84 || b[2] !== 84 || b[3] !== 80 || b[4] !== 47 || b[5] !== 49 || b[6] !== 46 || b[8] !== 32) {
+    throw new HeadError(502, 'a malformed status line');
+  }
+  const minor = b[7] - 48;
   if (minor !== 0 && minor !== 1) throw new HeadError(502, 'a malformed status line');
   let status = 0;
   for (let i = 9; i < 12; i++) {
-    const d = s.charCodeAt(i) - 48;
+    const d = b[i] - 48;
     if (d < 0 || d > 9) throw new HeadError(502, 'a malformed status code');
     status = status * 10 + d;
   }
   if (status < 100) throw new HeadError(502, 'a malformed status code');
-  if (eol > 12 && s.charCodeAt(12) !== 32) throw new HeadError(502, 'a malformed status line');
+  if (b[12] !== 32 && b[12] !== 13) throw new HeadError(502, 'a malformed status line');
   h.status = status;
   h.minor = minor;
-  h.reason = eol > 13 ? s.slice(13, eol) : '';
-  if (s.indexOf('\r') !== eol || s.indexOf('\n') !== eol + 1) throw new HeadError(502, 'a bare CR or LF');
-  const last = s.length - 2;
-  for (let pos = eol + 2; pos < last; ) {
-    const end = s.indexOf('\r\n', pos);
-    // a line's CR and LF are its CRLF: a bare one would split the head differently downstream
-    if (s.indexOf('\r', pos) !== end || s.indexOf('\n', pos) !== end + 1) throw new HeadError(502, 'a bare CR or LF');
-    const first = s.charCodeAt(pos);
+  let i = 12;
+  for (;;) {
+    const c = b[i];
+    if (c === 13) break;
+    if (c === 10) throw new HeadError(502, 'a bare CR or LF');
+    i++;
+  }
+  if (b[i + 1] !== 10) throw new HeadError(502, 'a bare CR or LF');
+  const fieldsStart = i + 2;
+  const last = size - 2; // where the final CRLF starts
+  for (let pos = fieldsStart; pos < last; ) {
+    const first = b[pos];
     if (first === 32 || first === 9) throw new HeadError(502, 'obsolete line folding');
-    const colon = s.indexOf(':', pos);
-    if (colon < 0 || colon > end) throw new HeadError(502, 'a header line without a colon');
-    const before = s.charCodeAt(colon - 1);
+    // one pass over the line: its colon, and its CR, which must be the CRLF that ends it (a bare
+    // CR or LF would split the head differently downstream)
+    let colon = -1;
+    let end = pos;
+    for (;;) {
+      const c = b[end];
+      if (c === 13) break;
+      if (c === 10) throw new HeadError(502, 'a bare CR or LF');
+      if (c === 58 && colon < 0) colon = end;
+      end++;
+    }
+    if (b[end + 1] !== 10) throw new HeadError(502, 'a bare CR or LF');
+    if (colon < 0) throw new HeadError(502, 'a header line without a colon');
+    const before = b[colon - 1];
     if (colon === pos || before === 32 || before === 9) throw new HeadError(502, 'a malformed header name');
-    const c = first | 0x20;
-    if ((c === 99 || c === 107 || c === 112 || c === 116 || c === 117) && isHopByHopResponseField(h, s.slice(pos, colon).toLowerCase(), s, colon + 1, end)) h.drops.push(pos, end + 2);
+    const f = first | 0x20;
+    if (f === 99 || f === 107 || f === 112 || f === 116 || f === 117) {
+      const kind = responseFieldKind(b, pos, colon - pos);
+      if (kind !== OTHER) {
+        let from = colon + 1;
+        let to = end;
+        while (from < to && (b[from] === 32 || b[from] === 9)) from++;
+        while (to > from && (b[to - 1] === 32 || b[to - 1] === 9)) to--;
+        if (kind !== DROP) responseField(h, kind, b, from, to);
+        h.drops.push(pos, end + 2);
+      }
+    }
     pos = end + 2;
   }
   checkFraming(h, 502);
-  if (h.connection !== null && h.connection !== 'keep-alive' && h.connection !== 'close') dropNamedByConnection(s, h, eol + 2);
+  if (h.connection !== null && h.connection !== 'keep-alive' && h.connection !== 'close') dropNamedByConnection(b.toString('latin1', 0, size), h, fieldsStart);
   return h;
 }
 
-/** Records what the proxy needs from a field; true when the client must not get its line. */
-function isHopByHopResponseField(h: ResponseHead, lower: string, s: string, from: number, to: number): boolean {
-  switch (lower) {
-    case 'content-length': {
-      const n = contentLengthOf(trimmedValue(s, from, to));
+// What a response field is to the proxy (responseFieldKind).
+const OTHER = 0; // end-to-end: passed on as it came
+const DROP = 1; // hop-by-hop, nothing to learn from it
+const CONTENT_LENGTH = 2;
+const TRANSFER_ENCODING = 3;
+const CONNECTION = 4;
+const KEEP_ALIVE = 5;
+const UPGRADE = 6;
+
+/** b[pos..pos+n) equals `lower` ignoring ASCII case (`lower` holds only lowercase letters and '-'). */
+function nameIs(b: Buffer, pos: number, n: number, lower: string): boolean {
+  if (n !== lower.length) return false;
+  for (let i = 0; i < n; i++) if ((b[pos + i] | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Which of the fields the proxy acts on the name b[pos..pos+n) is, by bytes (no string made for the others). */
+function responseFieldKind(b: Buffer, pos: number, n: number): number {
+  switch (n) {
+    case 2:
+      return nameIs(b, pos, n, 'te') ? DROP : OTHER;
+    case 7:
+      if (nameIs(b, pos, n, 'upgrade')) return UPGRADE;
+      return nameIs(b, pos, n, 'trailer') ? DROP : OTHER;
+    case 10:
+      if (nameIs(b, pos, n, 'connection')) return CONNECTION;
+      return nameIs(b, pos, n, 'keep-alive') ? KEEP_ALIVE : OTHER;
+    case 14:
+      return nameIs(b, pos, n, 'content-length') ? CONTENT_LENGTH : OTHER;
+    case 16:
+      return nameIs(b, pos, n, 'proxy-connection') ? DROP : OTHER;
+    case 17:
+      return nameIs(b, pos, n, 'transfer-encoding') ? TRANSFER_ENCODING : OTHER;
+    case 18:
+      return nameIs(b, pos, n, 'proxy-authenticate') ? DROP : OTHER;
+    case 19:
+      return nameIs(b, pos, n, 'proxy-authorization') ? DROP : OTHER;
+  }
+  return OTHER;
+}
+
+/** Reads the value b[from..to) of a field the proxy acts on; the common values without making a string. */
+function responseField(h: ResponseHead, kind: number, b: Buffer, from: number, to: number): void {
+  switch (kind) {
+    case CONTENT_LENGTH: {
+      let n = 0;
+      let i = from;
+      for (; i < to && i - from < 15; i++) {
+        const d = b[i] - 48;
+        if (d < 0 || d > 9) break;
+        n = n * 10 + d;
+      }
+      // a plain number is read here; a list ("5, 5") or anything odd goes the long way
+      if (i !== to || i === from) n = contentLengthOf(b.toString('latin1', from, to));
       if (n === -2) throw new HeadError(502, 'a malformed Content-Length');
       if (h.contentLength >= 0 && h.contentLength !== n) throw new HeadError(502, 'two different Content-Lengths');
       h.contentLength = n;
-      return true; // written again, once, normalized
+      return;
     }
-    case 'transfer-encoding': {
-      const v = trimmedValue(s, from, to);
+    case TRANSFER_ENCODING: {
+      const v = nameIs(b, from, to - from, 'chunked') ? 'chunked' : b.toString('latin1', from, to);
       h.transferEncoding = h.transferEncoding === null ? v : `${h.transferEncoding}, ${v}`;
-      return true; // written again by the proxy
+      return;
     }
-    case 'connection': {
-      const v = trimmedValue(s, from, to).toLowerCase();
+    case CONNECTION: {
+      const v = nameIs(b, from, to - from, 'keep-alive') ? 'keep-alive' : nameIs(b, from, to - from, 'close') ? 'close' : b.toString('latin1', from, to).toLowerCase();
       h.connection = h.connection === null ? v : `${h.connection}, ${v}`;
-      return true;
+      return;
     }
-    case 'keep-alive': {
-      const m = KEEP_ALIVE_TIMEOUT.exec(s.slice(from, to));
-      if (m !== null) h.keepAliveMs = Number(m[1]) * 1000;
-      return true;
+    case KEEP_ALIVE: {
+      // "timeout=5, max=100": the seconds after "timeout=" (the proxy's own idle limit is less)
+      for (let i = from; i + 8 < to; i++) {
+        if (!nameIs(b, i, 8, 'timeout=')) continue;
+        let n = 0;
+        let j = i + 8;
+        for (; j < to && j - i - 8 < 6; j++) {
+          const d = b[j] - 48;
+          if (d < 0 || d > 9) break;
+          n = n * 10 + d;
+        }
+        if (j > i + 8) h.keepAliveMs = n * 1000;
+        return;
+      }
+      return;
     }
-    case 'upgrade':
-      h.upgrade = trimmedValue(s, from, to);
-      return true; // written again for a 101
-    case 'te':
-    case 'trailer':
-    case 'proxy-connection':
-    case 'proxy-authenticate':
-    case 'proxy-authorization':
-      return true;
+    case UPGRADE:
+      h.upgrade = b.toString('latin1', from, to);
   }
-  return false;
 }
 
 /** The rare Connection that names other fields: their lines go too (RFC 9110 §7.6.1). */
