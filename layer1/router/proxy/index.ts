@@ -8,7 +8,7 @@ import { BackendPool } from './backend-pool.ts';
 import { ClientConn, onSharedRead } from './client-conn.ts';
 import type { ProxyCore } from './core.ts';
 import { Metrics } from './metrics.ts';
-import { adoptWithSharedReads } from './shared-read.ts';
+import { useSharedReads } from './shared-read.ts';
 
 export interface ProxyOptions {
   table: RouteTable;
@@ -73,14 +73,10 @@ export function createProxy(o: ProxyOptions): Proxy {
 
   return {
     listenHttp(host, port) {
-      const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {
-        if (core.closing) return void accepted.destroy();
-        const sock = adoptWithSharedReads(server, accepted, onSharedRead);
-        if (sock !== null) new ClientConn(core, sock, 'http', true);
-        else {
-          new ClientConn(core, accepted, 'http');
-          accepted.resume();
-        }
+      const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (sock: Socket) => {
+        if (core.closing) return void sock.destroy();
+        new ClientConn(core, sock, 'http', useSharedReads(sock, onSharedRead));
+        sock.resume();
       });
       return listen(server, host, port);
     },
