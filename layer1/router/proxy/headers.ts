@@ -23,7 +23,10 @@ export interface ForwardInfo {
  * now and not kept.
  */
 export function forwardRequestHead(src: Buffer, h: RequestHead, f: ForwardInfo): Buffer {
-  const line = `${h.method} ${f.target} HTTP/1.${h.minor}\r\n`;
+  // the client's own request line when the target stays (the parser let through only its exact
+  // shape: one space each side of the target); absolute-form is rewritten to origin-form
+  const line = f.target === h.target ? '' : `${h.method} ${f.target} HTTP/1.${h.minor}\r\n`;
+  const lineBytes = line === '' ? h.fieldsStart : line.length;
   let extra = '';
   if (h.chunked) extra += `Transfer-Encoding: ${h.transferEncoding}\r\n`;
   else if (h.contentLength >= 0) extra += `Content-Length: ${h.contentLength}\r\n`;
@@ -40,10 +43,11 @@ export function forwardRequestHead(src: Buffer, h: RequestHead, f: ForwardInfo):
   const drops = h.drops;
   let kept = end - h.fieldsStart;
   for (let i = 0; i < drops.length; i += 2) kept -= drops[i + 1] - drops[i];
-  // one allocation; latin1 writes of the two strings (the request line can hold obs-text)
-  const out = Buffer.allocUnsafe(line.length + kept + extra.length);
-  let o = out.write(line, 0, 'latin1');
-  let from = h.fieldsStart;
+  // one allocation; strings go in as latin1 (a rewritten target can hold obs-text)
+  const out = Buffer.allocUnsafe(lineBytes + kept + extra.length);
+  // with the client's request line, its bytes and the first kept fields are one range
+  let o = line === '' ? 0 : out.write(line, 0, 'latin1');
+  let from = line === '' ? 0 : h.fieldsStart;
   for (let i = 0; i < drops.length; i += 2) {
     o += src.copy(out, o, from, drops[i]);
     from = drops[i + 1];
