@@ -34,6 +34,26 @@ program
   });
 
 program
+  .command('router')
+  .description('run a router on its own (as every joined host does): app traffic by Host to the backends in discovery')
+  .option('--redis <url>', 'the cluster\'s Redis (default SLIPWAY_REDIS_URL)')
+  .option('--bind <address>', 'the address to listen on (default SLIPWAY_BIND or 127.0.0.1)')
+  .option('--http-port <port>', 'HTTP port (default SLIPWAY_HTTP_PORT or 8080)')
+  .option('--https-port <port>', 'HTTPS port (default SLIPWAY_HTTPS_PORT or 8443)')
+  .option('--no-https', 'serve no HTTPS')
+  .option('--admin-port <port>', '/metrics and /healthz (default SLIPWAY_ROUTER_ADMIN_PORT or 7002)')
+  .option('--no-admin', 'serve no admin port')
+  .option('--domain <domain>', 'apps answer on <app>.<domain> (default SLIPWAY_DOMAIN or localhost)')
+  .option('--pid-file <file>', 'write the router\'s pid here once it serves')
+  .action(async (opts: { redis?: string; bind?: string; httpPort?: string; httpsPort?: string; https?: boolean; adminPort?: string; admin?: boolean; domain?: string; pidFile?: string }) => {
+    const { runRouter } = await import('./compose/router.ts');
+    await runRouter({
+      redis: opts.redis, bind: opts.bind, httpPort: opts.httpPort, domain: opts.domain, pidFile: opts.pidFile,
+      httpsPort: opts.https === false ? false : opts.httpsPort, adminPort: opts.admin === false ? false : opts.adminPort,
+    });
+  });
+
+program
   .command('up')
   .description('run the platform on this host in the foreground (Ctrl-C stops it and cleans up)')
   .option('-d, --detach', 'return once the platform is ready; stop it with `slipway down`')
@@ -53,14 +73,15 @@ program
 const cluster = program.command('cluster').description('a cluster on this machine: hosts as network namespaces (for tests and trying Slipway)');
 cluster
   .command('up')
-  .description('start N netns hosts (agent + scheduler standby each) and a Redis; returns once ready')
+  .description('start N netns hosts (agent, scheduler standby and router each) and a Redis; returns once ready')
   .requiredOption('--hosts <n>', 'how many hosts')
   .option('--memory <size>', 'memory each host advertises, e.g. 2g')
   .option('--cpus <n>', 'CPUs each host advertises')
   .option('--no-import-stack', 'do not import the default stack into the hosts')
   .option('--no-schedulers', 'run no scheduler standbys')
+  .option('--no-routers', 'run no router on the hosts')
   .option('--subnet <cidr>', 'the cluster bridge /24 (default 172.30.0.0/24 or the first free one)')
-  .action(async (opts: { hosts: string; memory?: string; cpus?: string; importStack?: boolean; schedulers?: boolean; subnet?: string }) => {
+  .action(async (opts: { hosts: string; memory?: string; cpus?: string; importStack?: boolean; schedulers?: boolean; routers?: boolean; subnet?: string }) => {
     const { clusterUpCommand } = await import('./compose/cluster.ts');
     await clusterUpCommand(opts);
   });
@@ -76,7 +97,7 @@ program
   .command('host')
   .description('this machine as a cluster host')
   .command('join')
-  .description('run an agent (and a scheduler standby) in a remote cluster, in the foreground')
+  .description('run an agent, a scheduler standby and a router in a remote cluster, in the foreground')
   .option('--redis <url>', 'the cluster\'s Redis, redis://:password@host:port (default SLIPWAY_REDIS_URL)')
   .requiredOption('--token-file <file>', 'the agents\' bearer token')
   .requiredOption('--advertise <address>', 'the address other hosts reach this one at')
@@ -87,6 +108,8 @@ program
   .option('--labels <k=v,...>', 'host labels')
   .option('--import-stack', 'import the default stack from the machine cache')
   .option('--no-scheduler', 'run no scheduler standby')
+  .option('--no-router', 'run no router on this host')
+  .option('--router-bind <address>', 'the address this host\'s router listens on (default: the advertised address)')
   .action(async (opts: import('./compose/host-join.ts').HostJoinFlags) => {
     const { hostJoin } = await import('./compose/host-join.ts');
     await hostJoin(opts);

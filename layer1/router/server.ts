@@ -19,6 +19,17 @@ export const DEFAULT_HTTPS_PORT = 8443;
 export const DEFAULT_ADMIN_PORT = 7002;
 export const DEFAULT_DOMAIN = 'localhost';
 
+/** The router's address, ports and domain from the environment (DESIGN.md): SLIPWAY_BIND, SLIPWAY_HTTP_PORT, _HTTPS_PORT, _ROUTER_ADMIN_PORT, SLIPWAY_DOMAIN. */
+export function routerSettings(env: NodeJS.ProcessEnv = process.env): { host: string; httpPort: number; httpsPort: number; adminPort: number; domain: string } {
+  return {
+    host: env.SLIPWAY_BIND ?? '127.0.0.1',
+    httpPort: Number(env.SLIPWAY_HTTP_PORT ?? DEFAULT_HTTP_PORT),
+    httpsPort: Number(env.SLIPWAY_HTTPS_PORT ?? DEFAULT_HTTPS_PORT),
+    adminPort: Number(env.SLIPWAY_ROUTER_ADMIN_PORT ?? DEFAULT_ADMIN_PORT),
+    domain: env.SLIPWAY_DOMAIN || DEFAULT_DOMAIN,
+  };
+}
+
 export interface StartRouterOptions {
   /** The controller's Redis (routes, certificates), also discovery's unless `discovery` is given. */
   redisUrl: string;

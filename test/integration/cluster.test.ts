@@ -1,6 +1,8 @@
-// `slipway cluster up` on one machine: three netns hosts with their own agents and scheduler
-// standbys over one Redis; published ports reachable across hosts; a host killed and brought
-// back adopts its containers; `host join` from a fresh netns host; `cluster down` leaves nothing.
+// `slipway cluster up` on one machine: three netns hosts with their own agents, scheduler
+// standbys and routers over one Redis; published ports reachable across hosts; every host's
+// router serves an app whose process runs on another host; a host killed and brought back adopts
+// its containers; `host join` from a fresh netns host (with its router); `cluster down` leaves
+// nothing.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { createDiscovery } from '../../layer0/discovery/client.ts';
+import { connectRedis, createDiscovery } from '../../layer0/discovery/client.ts';
+import type { Discovery } from '../../layer0/discovery/types.ts';
+import { ROUTER_KEYS } from '../../layer1/router/types.ts';
 import { HOSTS_SERVICE, SCHEDULER_ELECTION } from '../../layer0/discovery/types.ts';
 import { cleanupByPrefix } from '../../layer0/network/index.ts';
 import { createNetnsHost, hostCommand, removeNetnsHost } from '../../layer0/network/netns-host.ts';
@@ -48,10 +52,19 @@ const docker = async (i: number, args: string[]) => {
 };
 
 /** `curl` from inside a host's netns. */
-async function curlFrom(netns: string, url: string): Promise<string> {
-  const cmd = hostCommand({ netns }, ['curl', '-sS', '-m', '5', url]);
+async function curlFrom(netns: string, url: string, headers: string[] = []): Promise<string> {
+  const cmd = hostCommand({ netns }, ['curl', '-sS', '-m', '5', ...headers.flatMap((h) => ['-H', h]), url]);
   return (await execFileP(cmd.file, cmd.args, { timeout: 10_000 })).stdout;
 }
+
+/** Polls `fn` (every 100 ms, 5 s at most) until its answer contains `want`; returns the last answer. */
+async function eventually(fn: () => Promise<string>, want: string): Promise<string> {
+  let got = '';
+  for (let i = 0; i < 50 && !got.includes(want); i++) got = await fn().catch(() => sleep(100).then(() => ''));
+  return got;
+}
+
+let demoDiscovery: Discovery | null = null;
 
 async function hostsInDiscovery(): Promise<Map<string, string>> {
   const d = createDiscovery({ url: c.redisSocketUrl, sweepMs: 0 });
@@ -70,6 +83,7 @@ describe('cluster on one machine', { timeout: 120_000 }, () => {
 
   after(async () => {
     rmSync(fixtures, { recursive: true, force: true });
+    await demoDiscovery?.close();
     if (c && !downed) await c.down(); // a failed test still cleans up
   });
 
@@ -81,6 +95,10 @@ describe('cluster on one machine', { timeout: 120_000 }, () => {
     }
     const registered = [...(await hostsInDiscovery()).values()].sort();
     assert.deepEqual(registered, c.hosts.map((h) => h.address).sort());
+    for (const h of c.hosts) {
+      assert.equal(h.routerUrl, `http://${h.address}:8080`);
+      assert.match(await curlFrom(h.netns, `${h.routerUrl}/`, ['Host: nothing.localhost']), /No such app/, `host ${h.index}'s router answers`);
+    }
     const d = createDiscovery({ url: c.redisSocketUrl, sweepMs: 0 });
     let leader = null;
     for (let i = 0; i < 50 && !leader; i++) {
@@ -100,6 +118,26 @@ describe('cluster on one machine', { timeout: 120_000 }, () => {
     assert.equal(body.trim(), 'hello-from-h2');
     // Host 1 has no such port: the traffic really went to host 2.
     await assert.rejects(curlFrom(h1!.netns, `http://${h1!.address}:18080/`));
+  });
+
+  it('every host\'s router serves an app whose process runs on host 2, as soon as the route and the backend appear', async () => {
+    const [h1, h2, h3] = c.hosts;
+    // What the controller publishes (layer1/controller/router-publisher.ts) and a deploy registers.
+    const redis = connectRedis(c.redisSocketUrl);
+    try {
+      const route = { id: 'app-demo', name: 'demo', service: 'demo-web', domains: [], paths: [], maintenance: false, httpsRedirect: false };
+      await redis.hset(ROUTER_KEYS.apps('ctl:'), route.id, JSON.stringify(route));
+      const version = await redis.incr(ROUTER_KEYS.version('ctl:'));
+      await redis.publish(ROUTER_KEYS.changed('ctl:'), String(version));
+    } finally {
+      redis.disconnect();
+    }
+    for (const h of [h1!, h3!]) assert.match(await eventually(() => curlFrom(h.netns, `${h.routerUrl}/`, ['Host: demo.localhost']), 'No backend'), /No backend/);
+    demoDiscovery = createDiscovery({ url: c.redisSocketUrl, sweepMs: 0 });
+    await demoDiscovery.register('demo-web', { id: 'demo-1', addr: `${h2!.address}:18080` }, { ttlMs: 120_000, heartbeatMs: 5000 });
+    for (const h of [h1!, h2!, h3!]) {
+      assert.equal((await eventually(() => curlFrom(h.netns, `${h.routerUrl}/`, ['Host: demo.localhost']), 'hello')).trim(), 'hello-from-h2', `through host ${h.index}'s router`);
+    }
   });
 
   it('killHost(2) stops its agent and containers; startHost(2) brings the agent back with them adopted', async () => {
@@ -158,6 +196,9 @@ describe('cluster on one machine', { timeout: 120_000 }, () => {
       }
       assert.ok(addrs.includes(host.address), `joined host ${host.address} registered (have ${addrs.join(', ')})`);
       assert.equal(await ping(`http://${host.address}:2375`, c.token), 200);
+      // its router takes the cluster's app traffic too
+      const viaJoined = await eventually(() => curlFrom(host.netns, `http://${host.address}:8080/`, ['Host: demo.localhost']), 'hello');
+      assert.equal(viaJoined.trim(), 'hello-from-h2');
     } finally {
       if (child && child.exitCode === null) {
         const exited = new Promise((r) => child!.once('exit', r));
@@ -176,7 +217,8 @@ describe('cluster on one machine', { timeout: 120_000 }, () => {
   });
 
   it('cluster down removes every process, netns, link, rule, mount and cgroup', async () => {
-    const pids = [...c.hosts.map((h) => h.pid), c.state().redis.pid, ...c.state().hosts.map((h) => h.schedulerPid)];
+    const pids = [...c.hosts.map((h) => h.pid), c.state().redis.pid, ...c.state().hosts.flatMap((h) => [h.schedulerPid, h.routerPid])];
+    assert.equal(pids.filter((p) => p).length, 3 * 3 + 1);
     downed = true;
     await c.down();
     for (const pid of pids) assert.throws(() => process.kill(pid!, 0), `pid ${pid} is gone`);

@@ -22,6 +22,8 @@ import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const BIN = join(ROOT, 'bin/slipway.js');
 export const AGENT_PORT = 2375;
+/** Every host's router, on the host's address (DESIGN.md's ports; each host has its own netns). */
+export const ROUTER_PORTS = { http: 8080, https: 8443, admin: 7002 } as const;
 const HOSTS_SERVICE = 'slipway-hosts';
 
 export interface ClusterUpOptions {
@@ -38,6 +40,8 @@ export interface ClusterUpOptions {
   importStack?: boolean;
   /** Run a scheduler standby on every host (default true). */
   schedulers?: boolean;
+  /** Run a router on every host (default true), as `host join` does. */
+  routers?: boolean;
   /** The cluster bridge's /24 (default 172.30.0.0/24, or the first free one). */
   subnet?: string;
   readyTimeoutMs?: number;
@@ -60,6 +64,8 @@ export interface HostState {
   mountDir: string;
   pid: number | null;
   schedulerPid: number | null;
+  /** Null also in a state file written before hosts ran routers. */
+  routerPid?: number | null;
 }
 
 export interface ClusterState {
@@ -73,6 +79,7 @@ export interface ClusterState {
   redis: { pid: number | null; port: number; socketPath: string; external?: string };
   agentFlags: string[];
   schedulers: boolean;
+  routers?: boolean;
   hosts: HostState[];
 }
 
@@ -83,6 +90,8 @@ export interface ClusterHost {
   agentUrl: string;
   socketPath: string;
   pid: number | null;
+  /** `http://<address>:8080` when the host runs a router, else null. */
+  routerUrl: string | null;
 }
 
 export interface Cluster {
@@ -274,6 +283,20 @@ function startSchedulerProcess(s: ClusterState, h: HostState, env: NodeJS.Proces
   return spawnDetached(c.file, c.args, hostEnv(s, h, env), join(s.dir, 'logs', `scheduler-${h.index}.log`));
 }
 
+function startRouterProcess(s: ClusterState, h: HostState, env: NodeJS.ProcessEnv): number {
+  const argv = [
+    process.execPath, BIN, 'router', '--bind', h.address,
+    '--http-port', String(ROUTER_PORTS.http), '--https-port', String(ROUTER_PORTS.https), '--admin-port', String(ROUTER_PORTS.admin),
+    // in the cluster dir, so the process is recognised as this cluster's (ownsPid)
+    '--pid-file', join(s.dir, 'run', `router-${h.index}.pid`),
+  ];
+  const c = hostCommand({ netns: h.netns }, argv);
+  return spawnDetached(c.file, c.args, hostEnv(s, h, env), join(s.dir, 'logs', `router-${h.index}.log`));
+}
+
+/** True when the host's router answers /healthz (it has loaded the routes). */
+const routerServing = (h: HostState) => fetch(`http://${h.address}:${ROUTER_PORTS.admin}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
+
 /** Ids of the hosts registered in discovery, or null when the discovery client cannot be used. */
 async function registeredHosts(redisSocketUrl: string): Promise<Set<string> | null> {
   const { createDiscovery } = await import('../../../layer0/discovery/client.ts').catch(() => ({ createDiscovery: null }));
@@ -302,10 +325,12 @@ async function waitReady(s: ClusterState, hosts: HostState[], timeoutMs: number)
   for (;;) {
     for (const h of pending) {
       if (!ownsPid(h.pid)) throw new Error(`the agent of host ${h.index} exited; see ${join(s.dir, 'logs', `agent-${h.index}.log`)}`);
+      if (h.routerPid && !ownsPid(h.routerPid)) throw new Error(`the router of host ${h.index} exited; see ${join(s.dir, 'logs', `router-${h.index}.log`)}`);
     }
     const pinged = await Promise.all(pending.map((h) => pings({ url: h.agentUrl, token })));
+    const routing = await Promise.all(pending.map((h) => (h.routerPid ? routerServing(h) : true)));
     const registered = await registeredHosts(socketUrl).catch(() => new Set<string>());
-    pending = pending.filter((h, i) => !(pinged[i] && (registered === null || registered.has(agentId(h) ?? ''))));
+    pending = pending.filter((h, i) => !(pinged[i] && routing[i] && (registered === null || registered.has(agentId(h) ?? ''))));
     if (pending.length === 0) return;
     if (Date.now() > deadline) {
       throw new Error(`hosts ${pending.map((h) => h.index).join(', ')} not ready within ${timeoutMs / 1000} s; see ${join(s.dir, 'logs')}`);
@@ -367,7 +392,7 @@ export async function clusterUp(opts: ClusterUpOptions): Promise<Cluster> {
   const s: ClusterState = {
     dir, prefix, bridge: bridge.name, subnet: bridge.subnet, gateway: bridge.gateway, cache: opts.cache ?? paths.cache,
     redis: { pid: null, port: await freePort(bridge.gateway), socketPath: join(dir, 'run', 'redis.sock'), external: env.SLIPWAY_REDIS_URL || undefined },
-    agentFlags, schedulers: opts.schedulers !== false, hosts: [],
+    agentFlags, schedulers: opts.schedulers !== false, routers: opts.routers !== false, hosts: [],
   };
   for (let i = 1; i <= n; i++) {
     const hdir = join(dir, 'hosts', String(i));
@@ -375,7 +400,7 @@ export async function clusterUp(opts: ClusterUpOptions): Promise<Cluster> {
     s.hosts.push({
       index: i, netns: hostNetnsName(prefix, i), address, agentUrl: `http://${address}:${AGENT_PORT}`,
       socketPath: join(hdir, 'run', 'agent.sock'), prefix: `${prefix}h${i}`, subnet: `172.31.${10 + i}.0/24`,
-      home: join(hdir, 'home'), run: join(hdir, 'run'), mountDir: join(hdir, 'ns'), pid: null, schedulerPid: null,
+      home: join(hdir, 'home'), run: join(hdir, 'run'), mountDir: join(hdir, 'ns'), pid: null, schedulerPid: null, routerPid: null,
     });
   }
   saveState(s);
@@ -391,6 +416,7 @@ export async function clusterUp(opts: ClusterUpOptions): Promise<Cluster> {
       mkdirSync(h.run, { recursive: true });
       h.pid = startAgentProcess(s, h, env);
       if (s.schedulers) h.schedulerPid = startSchedulerProcess(s, h, env);
+      if (s.routers) h.routerPid = startRouterProcess(s, h, env);
       saveState(s);
     }
     await waitReady(s, s.hosts, opts.readyTimeoutMs ?? 60_000);
@@ -414,7 +440,10 @@ export function openCluster(dir: string, env: NodeJS.ProcessEnv = process.env): 
     return h;
   };
   const s0 = load();
-  const view = (h: HostState): ClusterHost => ({ index: h.index, netns: h.netns, address: h.address, agentUrl: h.agentUrl, socketPath: h.socketPath, pid: h.pid });
+  const view = (h: HostState): ClusterHost => ({
+    index: h.index, netns: h.netns, address: h.address, agentUrl: h.agentUrl, socketPath: h.socketPath, pid: h.pid,
+    routerUrl: h.routerPid ? `http://${h.address}:${ROUTER_PORTS.http}` : null,
+  });
   return {
     dir,
     prefix: s0.prefix,
@@ -464,7 +493,7 @@ export async function clusterDown(opts: { dir?: string; log?: Logger; env?: Node
   const dir = resolve(opts.dir ?? defaultClusterDir(env));
   const s = loadState(dir);
   if (!s) return;
-  await Promise.all(s.hosts.map((h) => stopPid(h.schedulerPid, dir)));
+  await Promise.all(s.hosts.flatMap((h) => [stopPid(h.schedulerPid, dir), stopPid(h.routerPid ?? null, dir)]));
   // Containers go through their agent (a live one, else a temporary one in the host's
   // namespaces over the same dirs), so their mounts, netns and rules are undone properly.
   await Promise.all(s.hosts.map(async (h) => {
@@ -515,11 +544,12 @@ export interface ClusterUpFlags {
   cpus?: string;
   importStack?: boolean;
   schedulers?: boolean;
+  routers?: boolean;
   subnet?: string;
 }
 
 export function hostsTable(c: Cluster): string {
-  const rows = [['HOST', 'NETNS', 'ADDRESS', 'AGENT', 'PID'], ...c.hosts.map((h) => [String(h.index), h.netns, h.address, h.agentUrl, String(h.pid ?? '-')])];
+  const rows = [['HOST', 'NETNS', 'ADDRESS', 'AGENT', 'ROUTER', 'PID'], ...c.hosts.map((h) => [String(h.index), h.netns, h.address, h.agentUrl, h.routerUrl ?? '-', String(h.pid ?? '-')])];
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((x, i) => x.padEnd(w[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
@@ -527,7 +557,7 @@ export function hostsTable(c: Cluster): string {
 export async function clusterUpCommand(flags: ClusterUpFlags): Promise<void> {
   const c = await clusterUp({
     hosts: Number(flags.hosts), memory: flags.memory, cpus: flags.cpus, importStack: flags.importStack,
-    schedulers: flags.schedulers, subnet: flags.subnet,
+    schedulers: flags.schedulers, routers: flags.routers, subnet: flags.subnet,
   });
   process.stdout.write(hostsTable(c));
   process.stdout.write(`redis: ${c.redisSocketUrl.replace(/password=[^&]*/, 'password=***')} (password and agent token in ${c.dir})\n`);

@@ -1,6 +1,7 @@
 // Composition root of `slipway host join`: this machine becomes a host of a remote cluster.
-// Runs `slipway agent --cluster` and a `slipway scheduler` standby as children in the
-// foreground; SIGTERM/SIGINT stops both (the agent's containers keep running).
+// Runs `slipway agent --cluster`, a `slipway scheduler` standby and a `slipway router` (so this
+// host takes app traffic too) as children in the foreground; SIGTERM/SIGINT stops them all (the
+// agent's containers keep running).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../../../layer0/common/logger.ts';
@@ -19,10 +20,14 @@ export interface HostJoinFlags {
   importStack?: boolean;
   /** false with --no-scheduler. */
   scheduler?: boolean;
+  /** false with --no-router. */
+  router?: boolean;
+  /** Where the router listens (default: the advertised address). */
+  routerBind?: string;
 }
 
-/** The agent's and the scheduler's argv (after `node bin/slipway.js`). */
-export function joinArgs(f: HostJoinFlags): { agent: string[]; scheduler: string[] } {
+/** The agent's, the scheduler's and the router's argv (after `node bin/slipway.js`). */
+export function joinArgs(f: HostJoinFlags): { agent: string[]; scheduler: string[]; router: string[] } {
   const tokenFile = resolve(f.tokenFile);
   const agent = [
     'agent', '--cluster', '--advertise', f.advertise, '--tcp', f.tcp ?? `${f.advertise}:2375`, '--token-file', tokenFile,
@@ -30,7 +35,8 @@ export function joinArgs(f: HostJoinFlags): { agent: string[]; scheduler: string
     ...(f.cpus ? ['--cpus', f.cpus] : []), ...(f.labels ? ['--labels', f.labels] : []),
     ...(f.importStack ? ['--import-stack'] : []),
   ];
-  return { agent, scheduler: ['scheduler', '--token-file', tokenFile] };
+  // ports and domain from the environment (SLIPWAY_HTTP_PORT, ...), as `slipway up` takes them
+  return { agent, scheduler: ['scheduler', '--token-file', tokenFile], router: ['router', '--bind', f.routerBind ?? f.advertise] };
 }
 
 export async function hostJoin(flags: HostJoinFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -43,6 +49,7 @@ export async function hostJoin(flags: HostJoinFlags, env: NodeJS.ProcessEnv = pr
   const start = (argv: string[]) => spawn(process.execPath, [BIN, ...argv], { env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
   const children: ChildProcess[] = [start(args.agent)];
   if (flags.scheduler !== false) children.push(start(args.scheduler));
+  if (flags.router !== false) children.push(start(args.router));
   log.info({ advertise: flags.advertise, pids: children.map((c) => c.pid) }, 'joining the cluster');
 
   let stopping = false;

@@ -19,7 +19,7 @@ import { createSchedulerClient } from '../../../layer0/scheduler/index.ts';
 import { createDeploy } from '../../controller/deploy/index.ts';
 import { platformRedis, stopOrphanRedis } from './redis.ts';
 import { startController } from '../../controller/server.ts';
-import { startRouter, type RunningRouter, DEFAULT_ADMIN_PORT, DEFAULT_DOMAIN, DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT } from '../../router/server.ts';
+import { routerSettings, startRouter, type RunningRouter } from '../../router/server.ts';
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
 import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
 import { ensureStack } from '../../../deploy/stack.ts';
@@ -73,17 +73,6 @@ const agentServing = (p: SlipwayPaths) => agentCall(agentSocketPath(p), 'GET', '
 /** The controller's address (DESIGN.md ports): SLIPWAY_BIND, SLIPWAY_API_PORT (7000). */
 function apiAddress(env: NodeJS.ProcessEnv): { host: string; port: number } {
   return { host: env.SLIPWAY_BIND ?? '127.0.0.1', port: Number(env.SLIPWAY_API_PORT ?? 7000) };
-}
-
-/** The router's ports and domain (DESIGN.md): SLIPWAY_HTTP_PORT, _HTTPS_PORT, _ROUTER_ADMIN_PORT, SLIPWAY_DOMAIN. */
-function routerAddress(env: NodeJS.ProcessEnv) {
-  return {
-    host: env.SLIPWAY_BIND ?? '127.0.0.1',
-    httpPort: Number(env.SLIPWAY_HTTP_PORT ?? DEFAULT_HTTP_PORT),
-    httpsPort: Number(env.SLIPWAY_HTTPS_PORT ?? DEFAULT_HTTPS_PORT),
-    adminPort: Number(env.SLIPWAY_ROUTER_ADMIN_PORT ?? DEFAULT_ADMIN_PORT),
-    domain: env.SLIPWAY_DOMAIN || DEFAULT_DOMAIN,
-  };
 }
 
 /** The blobstore's port (DESIGN.md): SLIPWAY_BLOB_PORT (7001). */
@@ -142,7 +131,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const shipper = await startShipper({ agent: connectAgent({ socketPath: agent.socketPath }), redisUrl: redis.url, host: hostname(), log });
   const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
   const api = apiAddress(env);
-  const routes = routerAddress(env);
+  const routes = routerSettings(env);
   let router: RunningRouter | null = null;
   // The controller's deploy core turns releases into formations through the scheduler's client.
   const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery });
@@ -234,7 +223,7 @@ async function detach(paths: SlipwayPaths, env: NodeJS.ProcessEnv): Promise<void
     if (child.exitCode !== null) break;
     if (runningPid(paths) === child.pid && (await ready(paths, env))) {
       const { host, port } = apiAddress(env);
-      const r = routerAddress(env);
+      const r = routerSettings(env);
       process.stdout.write(`slipway is up (pid ${child.pid}) at http://${host}:${port}; apps at http://<app>.${r.domain}:${r.httpPort}; admin token in ${join(paths.home, 'admin-token')}; logs: ${logFile(paths)}\n`);
       return;
     }
