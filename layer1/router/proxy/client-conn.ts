@@ -393,7 +393,9 @@ export class ClientConn implements BackendUser {
   /** Picks a backend and gets a connection to it (an idle one sends at once). */
   private connectNext(): void {
     this.state = CONNECTING;
-    const b = this.attempts < MAX_ATTEMPTS ? pickBackend(this.appPool!.backends, this.wallStart, this.tried) : null;
+    // a retry comes after a failed connect, possibly seconds later: read the clocks again
+    const retry = this.attempts > 0;
+    const b = this.attempts < MAX_ATTEMPTS ? pickBackend(this.appPool!.backends, retry ? Date.now() : this.wallStart, this.tried) : null;
     if (b === null) {
       if (this.connectError === 'timeout') return this.answer(504, 'timeout', 'Gateway Timeout', `${this.app!.name} did not accept a connection within ${this.core.connectMs} ms.`);
       if (this.connectError !== null) return this.answer(502, 'connect_failed', 'Bad Gateway', `The router could not connect to ${this.app!.name} (${this.connectError}).`);
@@ -405,7 +407,7 @@ export class ClientConn implements BackendUser {
     this.backendId = b.id;
     const c = this.core.pool.acquire(b, this);
     this.conn = c;
-    if (c.connected) this.send(c, this.lastActive);
+    if (c.connected) this.send(c, retry ? performance.now() : this.lastActive);
   }
 
   onBackendConnect(c: BackendConn): void {
