@@ -19,13 +19,21 @@ export const DEFAULT_HTTPS_PORT = 8443;
 export const DEFAULT_ADMIN_PORT = 7002;
 export const DEFAULT_DOMAIN = 'localhost';
 
+/** A port from a flag or the environment (`what` names it in the error); `fallback` when unset. */
+export function portSetting(v: string | undefined, fallback: number, what: string): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${what} must be a port number (0-65535), got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** The router's address, ports and domain from the environment (DESIGN.md): SLIPWAY_BIND, SLIPWAY_HTTP_PORT, _HTTPS_PORT, _ROUTER_ADMIN_PORT, SLIPWAY_DOMAIN. */
 export function routerSettings(env: NodeJS.ProcessEnv = process.env): { host: string; httpPort: number; httpsPort: number; adminPort: number; domain: string } {
   return {
     host: env.SLIPWAY_BIND ?? '127.0.0.1',
-    httpPort: Number(env.SLIPWAY_HTTP_PORT ?? DEFAULT_HTTP_PORT),
-    httpsPort: Number(env.SLIPWAY_HTTPS_PORT ?? DEFAULT_HTTPS_PORT),
-    adminPort: Number(env.SLIPWAY_ROUTER_ADMIN_PORT ?? DEFAULT_ADMIN_PORT),
+    httpPort: portSetting(env.SLIPWAY_HTTP_PORT, DEFAULT_HTTP_PORT, 'SLIPWAY_HTTP_PORT'),
+    httpsPort: portSetting(env.SLIPWAY_HTTPS_PORT, DEFAULT_HTTPS_PORT, 'SLIPWAY_HTTPS_PORT'),
+    adminPort: portSetting(env.SLIPWAY_ROUTER_ADMIN_PORT, DEFAULT_ADMIN_PORT, 'SLIPWAY_ROUTER_ADMIN_PORT'),
     domain: env.SLIPWAY_DOMAIN || DEFAULT_DOMAIN,
   };
 }

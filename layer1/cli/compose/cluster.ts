@@ -18,12 +18,13 @@ import {
   createClusterBridge, createNetnsHost, hostAddress, hostCommand, hostNetnsName, removeClusterBridge, removeNetnsHost,
 } from '../../../layer0/network/netns-host.ts';
 import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
+import { DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT } from '../../router/server.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const BIN = join(ROOT, 'bin/slipway.js');
 export const AGENT_PORT = 2375;
-/** Every host's router, on the host's address (DESIGN.md's ports; each host has its own netns). */
-export const ROUTER_PORTS = { http: 8080, https: 8443, admin: 7002 } as const;
+/** Every host's router listens on the host's address at DESIGN.md's ports (each host has its own netns). */
+const ROUTER_PORTS = { http: DEFAULT_HTTP_PORT, https: DEFAULT_HTTPS_PORT, admin: DEFAULT_ADMIN_PORT } as const;
 const HOSTS_SERVICE = 'slipway-hosts';
 
 export interface ClusterUpOptions {

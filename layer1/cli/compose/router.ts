@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { createLogger } from '../../../layer0/common/logger.ts';
 import { slipwayPaths } from '../../../layer0/common/paths.ts';
 import { startAccessLog } from '../../logs/access-log.ts';
-import { routerSettings, startRouter } from '../../router/server.ts';
+import { portSetting as port, routerSettings, startRouter } from '../../router/server.ts';
 
 export interface RouterFlags {
   redis?: string;
@@ -19,13 +19,6 @@ export interface RouterFlags {
   domain?: string;
   /** Written with this process's pid once serving, removed at stop. */
   pidFile?: string;
-}
-
-function port(v: string | undefined, fallback: number, what: string): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${what} must be a port number (0-65535), got ${JSON.stringify(v)}`);
-  return n;
 }
 
 export async function runRouter(flags: RouterFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {

@@ -5,7 +5,7 @@
 // with Transfer-Encoding, differing Content-Lengths, a final coding other than chunked) is refused,
 // which is what keeps request smuggling out.
 
-export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 const DIGITS = /^[0-9]{1,15}$/;
 
