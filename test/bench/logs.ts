@@ -48,7 +48,8 @@ function follow(port: number, token: string, app: string, onLine: (l: LogLine, a
         let i: number;
         let start = 0;
         while ((i = buf.indexOf('\n', start)) >= 0) {
-          onLine(JSON.parse(buf.slice(start, i)) as LogLine, at);
+          // A blank line is the follow's keep-alive.
+          if (i > start) onLine(JSON.parse(buf.slice(start, i)) as LogLine, at);
           start = i + 1;
         }
         buf = buf.slice(start);

@@ -14,6 +14,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent, type AgentClient } from '../../layer0/agent/index.ts';
+import { logRoutes } from '../../layer1/controller/routes/logs.ts';
 import { startShipper, type Shipper } from '../../layer1/logs/shipper.ts';
 import type { LogLine } from '../../layer1/logs/types.ts';
 import { startTestAgent, type TestAgent } from '../helpers/agent.ts';
@@ -91,7 +92,9 @@ const flushed = async () => {
 describe('logs', { timeout: 300_000 }, () => {
   before(async () => {
     redis = await startTestRedis();
-    ctl = await startTestController({ redis });
+    // The logs route once more at /logs-quick with a 300 ms heartbeat, to see a quiet follow's keep-alive.
+    const quick = (d: Parameters<typeof logRoutes>[0]) => logRoutes(d, { heartbeatMs: 300 }).filter((r) => r.path === '/apps/:app/logs').map((r) => ({ ...r, path: '/apps/:app/logs-quick' }));
+    ctl = await startTestController({ redis, routes: quick });
     agentHost = await startTestAgent({ suffix: 'lg' });
     agent = connectAgent({ socketPath: agentHost.socketPath });
     await agent.importImage(createReadStream(agentHost.busyboxTar), { repo: 'bb', tag: '1' });
@@ -172,6 +175,27 @@ describe('logs', { timeout: 300_000 }, () => {
     nd.close();
     sse.close();
     await agent.removeContainer(id, true);
+  });
+
+  it('a quiet follow gets a keep-alive (a blank line in NDJSON, a comment in SSE) each heartbeat', async () => {
+    const raw = (accept: string) => new Promise<string>((resolve, reject) => {
+      let text = '';
+      const req = request({ host: '127.0.0.1', port: ctl.port, path: '/v1/apps/empty/logs-quick?follow=true&tail=0', headers: { authorization: `Bearer ${ctl.adminToken}`, accept } }, (res) => {
+        assert.equal(res.statusCode, 200);
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('error', () => undefined);
+        setTimeout(() => {
+          req.destroy();
+          resolve(text);
+        }, 1000);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const [nd, sse] = await Promise.all([raw('application/x-ndjson'), raw('text/event-stream')]);
+    assert.match(nd, /^\n\n+$/, `NDJSON: ${JSON.stringify(nd)}`);
+    assert.ok((sse.match(/: keep-alive\n\n/g) ?? []).length >= 2, `SSE: ${JSON.stringify(sse)}`);
   });
 
   it('trims by count and by age, per app', async () => {

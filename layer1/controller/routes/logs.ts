@@ -16,8 +16,8 @@ if (!components.has(LogLineSchema)) components.add(LogLineSchema, { id: 'LogLine
 
 const STREAM_ID_RE = /^\d{1,20}-\d{1,20}$/;
 const RECHECK_MS = 5000;
-/** How long a quiet follow waits before a keep-alive comment (SSE) and an access re-check. */
-const heartbeatMs = 15_000;
+/** How long a quiet follow waits before a keep-alive (an SSE comment, a blank NDJSON line) and an access re-check. */
+const HEARTBEAT_MS = 15_000;
 
 /** `2026-01-01T00:00:00Z`, unix seconds, or a duration before now (`30s`, `10m`, `2h`, `1d`). */
 export function parseSince(v: string, now = Date.now()): number | null {
@@ -44,7 +44,7 @@ const LogsQuery = z.strictObject({
   after: z.string().regex(STREAM_ID_RE).optional().describe('follow from this line id (Last-Event-ID wins)'),
 });
 
-const LogsBody = z.string().describe('application/x-ndjson: one LogLine per line; text/event-stream (Accept): `id: <line id>`, `event: log`, `data: <LogLine>`');
+const LogsBody = z.string().describe('application/x-ndjson: one LogLine per line (a follow sends a blank line when quiet); text/event-stream (Accept): `id: <line id>`, `event: log`, `data: <LogLine>`');
 
 const SettingsBody = LogSettingsSchema.partial().strict().refine((s) => Object.keys(s).length > 0, 'give maxLines and/or maxAgeSec');
 const DrainBody = z.strictObject({ url: z.string().min(1).max(2048).describe('syslog://host:port (RFC 5424 over TCP) or https://… (POSTed NDJSON batches)') });
@@ -67,8 +67,9 @@ const MetricsBody = z.object({
 }).describe('Per process: CPU, memory, restarts (sampled by the agents every few seconds, kept an hour); per app: the router\'s counters');
 if (!components.has(MetricsBody)) components.add(MetricsBody, { id: 'AppMetrics' });
 
-export function logRoutes(deps: RouteDeps): AnyRoute[] {
+export function logRoutes(deps: RouteDeps, o: { heartbeatMs?: number } = {}): AnyRoute[] {
   const { store, log } = deps;
+  const heartbeatMs = o.heartbeatMs ?? HEARTBEAT_MS;
   const logs = new LogsClient(store.redis, store.keys.prefix);
 
   function serve(ctx: Ctx, appId: string, lines: LogLine[], last: string, follow: LogFilter | null, allowed: () => Promise<boolean>): PassThrough {
@@ -102,7 +103,8 @@ export function logRoutes(deps: RouteDeps): AnyRoute[] {
       try {
         for await (const batch of logs.follow(appId, last, { ...follow, signal: ac.signal, blockMs: heartbeatMs })) {
           if (!batch.length) {
-            if (sse) out.write(': keep-alive\n\n');
+            // NDJSON too: fetch (the CLI) gives up on a body silent for 5 minutes; readers skip blank lines.
+            out.write(sse ? ': keep-alive\n\n' : '\n');
           } else if (!write(batch)) {
             // Back-pressure: a slow client makes the reader wait rather than the buffer grow.
             await new Promise((r) => out.once('drain', r));
