@@ -76,7 +76,8 @@ export class LogsClient {
     if (tail === 0) return { lines: [], last: lastId };
     const min = o.sinceMs !== undefined ? `${Math.max(0, Math.floor(o.sinceMs))}-0` : '-';
     const out: LogLine[] = [];
-    let end = lastId === '0-0' ? null : '+';
+    // From `lastId` back, not from '+': a line written since that read comes with the follow after `last`, not twice.
+    let end: string | null = lastId === '0-0' ? null : lastId;
     // Backwards in chunks until enough lines match, bounded so a rare filter cannot scan forever.
     let scanned = 0;
     while (end !== null && out.length < tail && scanned < 500_000) {
