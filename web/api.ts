@@ -11,10 +11,10 @@ export class ApiError extends Error {
 
 export interface Api {
   get<T = any>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
-  /** A GET whose 404 (or 405: a route this controller does not have yet) is `null`. */
+  /** A GET whose 404 (the thing asked for is not there, or no longer) is `null`. */
   maybe<T = any>(path: string, query?: Record<string, string | number | undefined>): Promise<T | null>;
   send<T = any>(method: string, path: string, body?: unknown): Promise<T>;
-  /** Opens a stream (`accept` header as given); the caller pipes or reads the response. */
+  /** Opens a stream (`accept` header as given); the caller pipes or reads the response. An answer of 400 or more is an ApiError, as for JSON calls. */
   stream(path: string, opts: { accept: string; query?: Record<string, string | undefined>; headers?: Record<string, string>; signal: AbortSignal }): Promise<IncomingMessage>;
 }
 
@@ -28,6 +28,20 @@ function withQuery(path: string, query?: Record<string, string | number | undefi
   for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') qs.set(k, String(v));
   const s = qs.toString();
   return `/v1${path}${s ? (path.includes('?') ? '&' : '?') + s : ''}`;
+}
+
+async function text(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parse(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null; // not JSON
+  }
 }
 
 export function createApi(base: ApiBase, token: string, requestId?: string): Api {
@@ -49,29 +63,25 @@ export function createApi(base: ApiBase, token: string, requestId?: string): Api
     });
   }
 
-  async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** The response of a call; an unreachable API is a 502 and an answer of 400 or more an ApiError (with the API's code and message). */
+  async function call(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
     let res: IncomingMessage;
     try {
-      res = await raw(method, path, { accept: 'application/json' }, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+      res = await raw(method, path, headers, body, signal);
     } catch (err) {
       if (err instanceof ApiError) throw err;
+      if (signal?.aborted) throw new ApiError(504, 'timeout', `the API did not answer ${method} ${path.split('?')[0]} in time`);
       throw new ApiError(502, 'unavailable', 'the platform API cannot be reached');
     }
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    let parsed: any = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      /* not JSON */
-    }
     const status = res.statusCode ?? 502;
-    if (status >= 400) {
-      const e = parsed?.error as { code?: string; message?: string } | undefined;
-      throw new ApiError(status, e?.code ?? String(status), e?.message ?? `the API answered ${status}`);
-    }
-    return parsed as T;
+    if (status < 400) return res;
+    const parsed = parse(await text(res)) as { error?: { code?: string; message?: string } } | null;
+    throw new ApiError(status, parsed?.error?.code ?? String(status), parsed?.error?.message ?? `the API answered ${status}`);
+  }
+
+  async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await call(method, path, { accept: 'application/json' }, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+    return parse(await text(res)) as T;
   }
 
   return {
@@ -80,11 +90,11 @@ export function createApi(base: ApiBase, token: string, requestId?: string): Api
       try {
         return await json('GET', withQuery(path, query));
       } catch (err) {
-        if (err instanceof ApiError && (err.code === 'not_found' || err.status === 405)) return null;
+        if (err instanceof ApiError && err.status === 404) return null;
         throw err;
       }
     },
     send: (method, path, body) => json(method, withQuery(path), body),
-    stream: (path, o) => raw('GET', withQuery(path, o.query), { accept: o.accept, ...o.headers }, undefined, o.signal),
+    stream: (path, o) => call('GET', withQuery(path, o.query), { accept: o.accept, ...o.headers }, undefined, o.signal),
   };
 }

@@ -1,7 +1,6 @@
 // What every page of one app needs: the app (its name checked before it reaches an API path),
 // the caller's effective role on it (to hide controls the API would refuse anyway), its URL,
 // and the tabs. Loaded through the session's token, so a hidden app is a 404 here too.
-import { ApiError } from './api.ts';
 import { PageError, type WebCtx } from './http.ts';
 import { can, effectiveRole } from './present.ts';
 
@@ -14,7 +13,7 @@ export interface AppView {
   role: string;
   canDeploy: boolean;
   canOwn: boolean;
-  url: string | null;
+  url: string;
 }
 
 const TABS = [
@@ -38,11 +37,12 @@ export async function loadApp(ctx: WebCtx): Promise<AppView> {
   const api = ctx.state.api!;
   const [app, grant, settings] = await Promise.all([
     api.get<{ name: string; createdAt: string; createdBy: string }>(`/apps/${name}`),
-    s.admin ? Promise.resolve(null) : api.maybe<{ role: string }>(`/apps/${name}/access/${encodeURIComponent(s.user)}`).catch(() => null),
-    api.maybe<{ url: string }>(`/apps/${name}/settings`).catch((err: unknown) => (err instanceof ApiError ? null : Promise.reject(err))),
+    // No grant (404): the app is hidden from the user too, and its own lookup answers 404.
+    s.admin ? Promise.resolve(null) : api.maybe<{ role: string }>(`/apps/${name}/access/${encodeURIComponent(s.user)}`),
+    api.get<{ url: string }>(`/apps/${name}/settings`),
   ]);
   const role = effectiveRole(s, grant?.role ?? null) ?? 'view';
-  return { name: app.name, createdAt: app.createdAt, createdBy: app.createdBy, role, canDeploy: can(role, 'deploy'), canOwn: can(role, 'owner'), url: settings?.url ?? null };
+  return { name: app.name, createdAt: app.createdAt, createdBy: app.createdBy, role, canDeploy: can(role, 'deploy'), canOwn: can(role, 'owner'), url: settings.url };
 }
 
 export function tabs(app: string, current: string) {

@@ -3,6 +3,7 @@
 // config vars (hidden until revealed), domains and live logs. Reads only; forms post to
 // app-actions.ts. Controls show only for roles the API would accept (it checks anyway).
 import type Router from '@koa/router';
+import { ApiError } from '../api.ts';
 import type { DashboardDeps } from '../app.ts';
 import { loadApp, tabs } from '../app-data.ts';
 import { PageError, type WebCtx, type WebState } from '../http.ts';
@@ -15,23 +16,23 @@ type Formation = Record<string, { count: number; memory: string; cpu: number }>;
 
 export const LOG_FILTERS = ['type', 'process', 'release', 'stream', 'source'] as const;
 
-/** The processes table's data, with CPU and memory samples when the platform has metrics. */
+/** The processes table's data, with CPU and memory samples once the platform has some. */
 export async function processesView(ctx: WebCtx, name: string) {
   const api = ctx.state.api!;
   const [ps, metrics] = await Promise.all([
-    api.maybe<List<Process>>(`/apps/${name}/processes`),
-    api.maybe(`/apps/${name}/metrics`).catch(() => null),
+    api.get<List<Process>>(`/apps/${name}/processes`),
+    api.get(`/apps/${name}/metrics`),
   ]);
   const byId = metricsByProcess(metrics);
   const counts = new Map<string, number>();
-  const processes = (ps?.items ?? []).map((p) => {
+  const processes = ps.items.map((p) => {
     const n = (counts.get(p.type) ?? 0) + 1;
     counts.set(p.type, n);
     const m = byId.get(p.id) ?? [...byId.entries()].find(([id]) => id.startsWith(p.id) || p.id.startsWith(id))?.[1];
     return { ...p, name: `${p.type}.${n}`, status: processState(p), running: p.state === 'running', cpu: m?.cpu ?? [], memory: m?.memory ?? [] };
   });
   const running = processes.filter((p) => p.state === 'running').length;
-  return { processes, running, total: processes.length, hasMetrics: byId.size > 0, metricsAvailable: metrics !== null, traffic: traffic(metrics) };
+  return { processes, running, total: processes.length, hasMetrics: byId.size > 0, traffic: traffic(metrics) };
 }
 
 export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps): void {
@@ -40,14 +41,14 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
     const api = ctx.state.api!;
     const [procs, formation, releases, deployments] = await Promise.all([
       processesView(ctx, app.name),
-      api.maybe<Formation>(`/apps/${app.name}/formation`),
-      api.maybe<List<Release>>(`/apps/${app.name}/releases`, { limit: 3 }),
-      api.maybe<List<Deployment>>(`/apps/${app.name}/deployments`, { limit: 1 }),
+      api.get<Formation>(`/apps/${app.name}/formation`),
+      api.get<List<Release>>(`/apps/${app.name}/releases`, { limit: 3 }),
+      api.get<List<Deployment>>(`/apps/${app.name}/deployments`, { limit: 1 }),
     ]);
-    const current = currentVersion(releases?.items ?? []);
-    const rels = (releases?.items ?? []).map((r) => ({ ...r, status: releaseState(r.status, r.version === current) }));
-    const latest = deployments?.items[0];
-    const types = Object.entries(formation ?? {}).map(([type, f]) => ({ type, ...f }));
+    const current = currentVersion(releases.items);
+    const rels = releases.items.map((r) => ({ ...r, status: releaseState(r.status, r.version === current) }));
+    const latest = deployments.items[0];
+    const types = Object.entries(formation).map(([type, f]) => ({ type, ...f }));
     await pages.render(ctx, 'app', app.name, {
       app, tabs: tabs(app.name, 'overview'), ...procs,
       state: appState(procs.processes, rels.length > 0, latest?.state),
@@ -80,10 +81,10 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
     const after = typeof ctx.query.after === 'string' && /^\d{1,12}$/.test(ctx.query.after) ? ctx.query.after : undefined;
     const [list, builds] = await Promise.all([
       api.get<List<Deployment>>(`/apps/${app.name}/deployments`, { limit: 25, after }),
-      api.maybe<List<{ id: string; state?: string; status?: string; commit?: string; createdAt?: string }>>(`/apps/${app.name}/builds`, { limit: 10 }),
+      api.get<List<{ id: string; state?: string; status?: string; commit?: string; createdAt?: string }>>(`/apps/${app.name}/builds`, { limit: 10 }),
     ]);
     const deployments = list.items.map((d) => ({ ...d, state: deploymentState(d.state) }));
-    const bs = (builds?.items ?? []).map((b) => ({ ...b, state: deploymentState(b.state ?? b.status ?? 'unknown') }));
+    const bs = builds.items.map((b) => ({ ...b, state: deploymentState(b.state ?? b.status ?? 'unknown') }));
     await pages.render(ctx, 'deployments', `Deployments · ${app.name}`, { app, tabs: tabs(app.name, 'deployments'), deployments, builds: bs, next: list.next, live: `/apps/${app.name}/live/events` });
   });
 
@@ -124,27 +125,29 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
     }
     const [recent, formation] = await Promise.all([
       readLogs(ctx, app.name, filters),
-      ctx.state.api!.maybe<Formation>(`/apps/${app.name}/formation`),
+      ctx.state.api!.get<Formation>(`/apps/${app.name}/formation`),
     ]);
     const qs = new URLSearchParams(filters).toString();
     await pages.render(ctx, 'logs', `Logs · ${app.name}`, {
       app, tabs: tabs(app.name, 'logs'), filters,
-      types: Object.keys(formation ?? {}).map((t) => ({ t, selected: filters.type === t })),
+      types: Object.keys(formation).map((t) => ({ t, selected: filters.type === t })),
       streams: ['stdout', 'stderr'].map((t) => ({ t, selected: filters.stream === t })),
       sources: [['app', 'app processes'], ['router', 'router (requests)'], ['platform', 'platform (deploys, crashes)']].map(([t, label]) => ({ t, label, selected: filters.source === t })),
-      logsAvailable: recent !== null, lines: recent ?? [],
+      lines: recent,
       follow: `/apps/${app.name}/live/logs${qs ? `?${qs}` : ''}`,
     });
   });
 }
 
-/** The last lines (NDJSON from the logs API); null when this platform has no logs API yet. */
+/** The last lines (NDJSON from the logs API). */
 async function readLogs(ctx: WebCtx, app: string, filters: Record<string, string>) {
-  const res = await ctx.state.api!.stream(`/apps/${app}/logs`, { accept: 'application/x-ndjson', query: { tail: '200', ...filters }, signal: AbortSignal.timeout(10_000) }).catch(() => null);
-  if (!res) return null;
+  const res = await ctx.state.api!.stream(`/apps/${app}/logs`, { accept: 'application/x-ndjson', query: { tail: '200', ...filters }, signal: AbortSignal.timeout(10_000) });
   let text = '';
-  for await (const c of res) text += c;
-  if ((res.statusCode ?? 500) >= 400) return null;
+  try {
+    for await (const c of res) text += c;
+  } catch {
+    throw new ApiError(504, 'timeout', 'the logs did not arrive in time');
+  }
   return text.split('\n').filter(Boolean).flatMap((l) => {
     try {
       return [logLine(JSON.parse(l) as Record<string, unknown>)];

@@ -15,25 +15,27 @@ export function appsRoutes(router: Router<WebState>, { pages }: DashboardDeps): 
     const s = ctx.state.session!;
     const apps = await api.get<List<App>>('/apps', { limit: 200 });
     const rows = await Promise.all(apps.items.map(async (a) => {
+      // A 404 here: the app was deleted since the list was read; it is left out.
       const [ps, rel, dep] = await Promise.all([
-        api.maybe<List<Process>>(`/apps/${a.name}/processes`).catch(() => null),
-        api.maybe<List<{ version: number; createdAt: string }>>(`/apps/${a.name}/releases`, { limit: 1 }).catch(() => null),
-        api.maybe<List<{ state: string; kind: string; createdAt: string; finishedAt: string | null }>>(`/apps/${a.name}/deployments`, { limit: 1 }).catch(() => null),
+        api.maybe<List<Process>>(`/apps/${a.name}/processes`),
+        api.maybe<List<{ version: number; createdAt: string }>>(`/apps/${a.name}/releases`, { limit: 1 }),
+        api.maybe<List<{ state: string; kind: string; createdAt: string; finishedAt: string | null }>>(`/apps/${a.name}/deployments`, { limit: 1 }),
       ]);
-      const release = rel?.items[0];
-      const deploy = dep?.items[0];
-      const processes = ps?.items ?? [];
-      return {
+      if (!ps || !rel || !dep) return [];
+      const release = rel.items[0];
+      const deploy = dep.items[0];
+      const processes = ps.items;
+      return [{
         name: a.name,
         state: appState(processes, !!release, deploy?.state),
         running: processes.filter((p) => p.state === 'running').length,
         total: processes.length,
         release: release ? `v${release.version}` : null,
         deploy: deploy ? { ...deploy, state: deploymentState(deploy.state) } : null,
-      };
+      }];
     }));
     await pages.render(ctx, 'apps', 'Apps', {
-      apps: rows,
+      apps: rows.flat(),
       more: apps.next !== null,
       // POST /v1/apps wants an owner (or admin) token that reaches every app.
       canCreate: can(s.tokenRole, 'owner') && s.tokenApp === null,

@@ -1,8 +1,8 @@
 // Live updates for the pages' script, as Server-Sent Events the browser's EventSource reads:
 // the app's events (/v1/apps/:app/events) and its logs (/v1/apps/:app/logs, with the page's
 // filters), both followed over loopback with the session's token and re-sent as plain
-// `message` events of one shape ({kind, id, at, source, stream, text}). Without a logs API the
-// log stream says so once and carries the app's events instead.
+// `message` events of one shape ({kind, id, at, source, stream, text}). A refusal of the API is
+// the request's error page.
 import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type Router from '@koa/router';
@@ -13,7 +13,7 @@ import { logLine } from '../present.ts';
 import { LOG_FILTERS } from './app-pages.ts';
 
 export interface LiveLine {
-  kind: 'log' | 'event' | 'notice';
+  kind: 'log' | 'event';
   id: string;
   at: string;
   source: string;
@@ -21,7 +21,8 @@ export interface LiveLine {
   text: string;
 }
 
-const EVENT_ID_RE = /^[0-9]{1,20}-[0-9]{1,20}$/;
+/** A Redis stream id: what the API's event and log streams send as `id` (and take back as `Last-Event-ID`). */
+const STREAM_ID_RE = /^[0-9]{1,20}-[0-9]{1,20}$/;
 /** How often an open stream checks that its session still exists (logged out elsewhere: it ends). */
 const SESSION_CHECK_MS = 5000;
 
@@ -63,19 +64,29 @@ async function readSse(res: IncomingMessage, each: (f: Record<string, string>) =
 }
 
 export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps): void {
-  function open(ctx: WebCtx) {
-    const out = new PassThrough();
+  /**
+   * Follows `path` of the API (Server-Sent Events) and re-sends each block as `each` makes it
+   * (null: not sent), with its id, until the browser goes, the session ends or the API ends the
+   * stream. A refusal of the API (an answer of 400 or more) is this request's error page.
+   */
+  async function relay(ctx: WebCtx, path: string, o: { query?: Record<string, string>; lastId?: string }, each: (data: string) => LiveLine | null) {
     const gone = new AbortController();
     const sessionId = ctx.state.session!.id;
-    const check = setInterval(() => void sessions.exists(sessionId).then((ok) => ok || end(), () => undefined), SESSION_CHECK_MS);
+    const check = setInterval(() => void sessions.exists(sessionId).then((ok) => ok || gone.abort(), () => undefined), SESSION_CHECK_MS);
     check.unref();
-    const end = () => {
-      clearInterval(check);
-      gone.abort();
-      out.end();
-    };
+    gone.signal.addEventListener('abort', () => clearInterval(check), { once: true });
+    const end = () => gone.abort();
     ctx.req.once('close', end);
     ctx.res.once('close', end);
+    let res: IncomingMessage;
+    try {
+      res = await ctx.state.api!.stream(path, { accept: 'text/event-stream', query: o.query, headers: o.lastId ? { 'last-event-id': o.lastId } : {}, signal: gone.signal });
+    } catch (err) {
+      end();
+      throw err;
+    }
+    const out = new PassThrough();
+    gone.signal.addEventListener('abort', () => out.end(), { once: true });
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
     ctx.type = 'text/event-stream';
@@ -83,37 +94,27 @@ export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps
     ctx.set('X-Accel-Buffering', 'no');
     ctx.body = out;
     out.write('retry: 3000\n\n');
-    const send = (l: LiveLine) => {
-      if (!out.writableEnded) out.write(`${l.id ? `id: ${l.id}\n` : ''}data: ${JSON.stringify(l)}\n\n`);
-    };
-    const ping = () => !out.writableEnded && out.write(': ping\n\n');
-    return { out, signal: gone.signal, end, send, ping };
-  }
-
-  async function followEvents(ctx: WebCtx, app: string, s: ReturnType<typeof open>, lastId: string | undefined) {
-    const res = await ctx.state.api!.stream(`/apps/${app}/events`, { accept: 'text/event-stream', headers: lastId ? { 'last-event-id': lastId } : {}, signal: s.signal });
-    if ((res.statusCode ?? 500) !== 200) {
-      res.resume();
-      s.send({ kind: 'notice', id: '', at: new Date().toISOString(), source: 'dashboard', stream: 'system', text: `the event stream is unavailable (${res.statusCode})` });
-      return;
-    }
-    await readSse(res, (f) => {
-      if (f.comment !== undefined && !f.data) return void s.ping();
+    void readSse(res, (f) => {
+      if (out.writableEnded) return;
+      if (f.comment !== undefined && !f.data) return void out.write(': ping\n\n');
       if (!f.data) return;
+      let l: LiveLine | null;
       try {
-        const e = JSON.parse(f.data) as { id: string; type: string; at: string; data: Record<string, unknown> };
-        s.send({ kind: 'event', id: e.id, at: e.at, source: 'slipway', stream: 'event', text: eventText(e.type, e.data ?? {}) });
+        l = each(f.data);
       } catch {
-        /* a block that is not an event */
+        return; // not JSON
       }
-    });
+      if (l) out.write(`${f.id ? `id: ${f.id}\n` : ''}data: ${JSON.stringify(l)}\n\n`);
+    }).catch(() => undefined).finally(end);
   }
 
   router.get('/apps/:app/live/events', async (ctx) => {
     const app = appName(ctx);
     const last = ctx.get('Last-Event-ID');
-    const s = open(ctx);
-    void followEvents(ctx, app, s, EVENT_ID_RE.test(last) ? last : undefined).catch(() => undefined).finally(s.end);
+    await relay(ctx, `/apps/${app}/events`, { lastId: STREAM_ID_RE.test(last) ? last : undefined }, (data) => {
+      const e = JSON.parse(data) as { id: string; type: string; at: string; data: Record<string, unknown> };
+      return { kind: 'event', id: e.id, at: e.at, source: 'slipway', stream: 'event', text: eventText(e.type, e.data ?? {}) };
+    });
   });
 
   router.get('/apps/:app/live/logs', async (ctx) => {
@@ -124,24 +125,6 @@ export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps
       if (typeof v === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(v)) query[k] = v;
     }
     const last = ctx.get('Last-Event-ID');
-    const s = open(ctx);
-    void (async () => {
-      const res = await ctx.state.api!.stream(`/apps/${app}/logs`, { accept: 'text/event-stream', query, headers: last && /^[\w.:-]{1,64}$/.test(last) ? { 'last-event-id': last } : {}, signal: s.signal });
-      if (res.statusCode === 404 || res.statusCode === 405 || !String(res.headers['content-type']).startsWith('text/event-stream')) {
-        res.resume();
-        s.send({ kind: 'notice', id: '', at: new Date().toISOString(), source: 'dashboard', stream: 'system', text: 'This platform has no log stream yet: showing the app\'s platform events as they happen.' });
-        return followEvents(ctx, app, s, undefined);
-      }
-      await readSse(res, (f) => {
-        if (f.comment !== undefined && !f.data) return void s.ping();
-        if (!f.data) return;
-        try {
-          const line = logLine(JSON.parse(f.data) as Record<string, unknown>);
-          s.send({ kind: 'log', ...line, id: line.id || f.id || '' });
-        } catch {
-          /* not a log record */
-        }
-      });
-    })().catch(() => undefined).finally(s.end);
+    await relay(ctx, `/apps/${app}/logs`, { query, lastId: STREAM_ID_RE.test(last) ? last : undefined }, (data) => ({ kind: 'log', ...logLine(JSON.parse(data) as Record<string, unknown>) }));
   });
 }

@@ -63,7 +63,8 @@
     };
     var stream = new EventSource(log.getAttribute('data-follow'));
     stream.onopen = function () { setState('Following live', true); };
-    stream.onerror = function () { setState('Reconnecting…', false); };
+    // An error answer (not a dropped connection) closes the stream for good.
+    stream.onerror = function () { setState(stream.readyState === EventSource.CLOSED ? 'Not following: reload to try again.' : 'Reconnecting…', false); };
     stream.onmessage = function (m) {
       var l;
       try { l = JSON.parse(m.data); } catch (e) { return; }
