@@ -1,16 +1,16 @@
 // What every page of one app needs: the app (its name checked before it reaches an API path),
 // the caller's effective role on it (to hide controls the API would refuse anyway), its URL,
 // and the tabs. Loaded through the session's token, so a hidden app is a 404 here too.
+import { APP_NAME_RE, type AppRole } from '../layer1/controller/types.ts';
+import type { Role } from '../layer1/controller/auth/roles.ts';
 import { PageError, type WebCtx } from './http.ts';
 import { can, effectiveRole } from './present.ts';
-
-export const APP_NAME_RE = /^[a-z][a-z0-9-]{2,29}$/;
 
 export interface AppView {
   name: string;
   createdAt: string;
   createdBy: string;
-  role: string;
+  role: Role;
   canDeploy: boolean;
   canOwn: boolean;
   url: string;
@@ -38,7 +38,7 @@ export async function loadApp(ctx: WebCtx): Promise<AppView> {
   const [app, grant, settings] = await Promise.all([
     api.get<{ name: string; createdAt: string; createdBy: string }>(`/apps/${name}`),
     // No grant (404): the app is hidden from the user too, and its own lookup answers 404.
-    s.admin ? Promise.resolve(null) : api.maybe<{ role: string }>(`/apps/${name}/access/${encodeURIComponent(s.user)}`),
+    s.admin ? Promise.resolve(null) : api.maybe<{ role: AppRole }>(`/apps/${name}/access/${encodeURIComponent(s.user)}`),
     api.get<{ url: string }>(`/apps/${name}/settings`),
   ]);
   const role = effectiveRole(s, grant?.role ?? null) ?? 'view';

@@ -1,6 +1,9 @@
 // Pure functions from API records to what the views show: the state of a process and of an
 // app (a colour class and words, never colour alone), the caller's role on an app, sparklines
-// (inline SVG, no script), and tolerant readers for log lines and metrics samples.
+// (inline SVG, no script), log lines, and tolerant readers for metrics samples.
+import { atLeast, weaker, type Role } from '../layer1/controller/auth/roles.ts';
+import type { AppRole } from '../layer1/controller/types.ts';
+import type { LogLine } from '../layer1/logs/types.ts';
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'idle';
 export interface State {
@@ -71,18 +74,14 @@ export function currentVersion(releases: { version: number; status: string }[]):
   return releases.find((r) => r.status === 'deployed')?.version;
 }
 
-const RANK: Record<string, number> = { view: 1, deploy: 2, owner: 3, admin: 4 };
-
 /** The caller's role on an app: the weaker of the user's (admins: admin) and the token's. */
-export function effectiveRole(user: { admin: boolean; tokenRole: string }, grant: string | null): string | null {
+export function effectiveRole(user: { admin: boolean; tokenRole: Role }, grant: AppRole | null): Role | null {
   const mine = user.admin ? 'admin' : grant;
-  if (!mine || !RANK[mine]) return null;
-  return (RANK[mine] ?? 0) <= (RANK[user.tokenRole] ?? 0) ? mine : user.tokenRole;
+  return mine === null ? null : weaker(mine, user.tokenRole);
 }
 
-export function can(role: string | null, needed: 'view' | 'deploy' | 'owner'): boolean {
-  return role !== null && (RANK[role] ?? 0) >= RANK[needed]!;
-}
+/** Whether a role reaches `needed` (the API's own rule). */
+export { atLeast as can };
 
 /** A small line chart as inline SVG (presentation attributes only: the CSP forbids inline styles). */
 export function sparkline(values: number[], label: string, unit: string, w = 96, h = 24): string {
@@ -112,29 +111,29 @@ function escapeAttr(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export interface LogLine {
+/** A log line as the logs page shows it. */
+export interface ShownLine {
   id: string;
   at: string;
+  /** The process (web.1), `slipway` (the platform's lines) or `router`. */
   source: string;
+  /** stdout or stderr (the app's output), `event` (the platform's) or `router`. */
   stream: string;
   text: string;
 }
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
-
-/** A line of the logs API (`LogLine` in layer1/logs/types.ts) as one displayable line. */
-export function logLine(r: Record<string, unknown>): LogLine {
-  const source = str(r.source) || 'app';
-  const who = source === 'app' ? str(r.process) || str(r.type) || 'app' : source === 'platform' ? 'slipway' : source;
-  const part = str(r.part);
+/** A line of the logs API as one displayable line. */
+export function logLine(r: LogLine): ShownLine {
   return {
-    id: str(r.id),
-    at: str(r.time ?? r.at),
-    source: who,
-    stream: source === 'app' ? str(r.stream) || 'stdout' : source === 'platform' ? 'event' : 'router',
-    text: `${str(r.message ?? r.line)}${part ? ` (part ${part})` : ''}`,
+    id: r.id,
+    at: r.time,
+    source: r.source === 'app' ? r.process || r.type || 'app' : r.source === 'platform' ? 'slipway' : r.source,
+    stream: r.source === 'app' ? r.stream ?? 'stdout' : r.source === 'platform' ? 'event' : 'router',
+    text: r.part ? `${r.message} (part ${r.part})` : r.message,
   };
 }
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
 export interface ProcessMetrics {
   cpu: number[];

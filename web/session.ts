@@ -3,6 +3,7 @@
 // reaches the browser and logging out (or idling 12 hours) ends the session on the server.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { TOKEN_ROLES, type TokenRole } from '../layer1/controller/types.ts';
 
 export const COOKIE = 'slipway_session';
 const TTL_SEC = 12 * 3600;
@@ -14,7 +15,7 @@ export interface Session {
   user: string;
   admin: boolean;
   /** The token's own role and app scope (the session's ceiling on every app). */
-  tokenRole: string;
+  tokenRole: TokenRole;
   tokenApp: string | null;
   /** One message for the next page (after a redirect). */
   flash?: Flash;
@@ -57,7 +58,7 @@ export class Sessions {
         /* a damaged message is dropped */
       }
     }
-    return { id, token: h.token, csrf: h.csrf ?? '', user: h.user ?? '', admin: h.admin === '1', tokenRole: h.tokenRole ?? 'view', tokenApp: h.tokenApp || null, ...(flash ? { flash } : {}) };
+    return { id, token: h.token, csrf: h.csrf ?? '', user: h.user ?? '', admin: h.admin === '1', tokenRole: TOKEN_ROLES.find((r) => r === h.tokenRole) ?? 'view', tokenApp: h.tokenApp || null, ...(flash ? { flash } : {}) };
   }
 
   /** Whether a session still exists (without restarting its idle timer). */

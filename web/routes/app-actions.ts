@@ -6,6 +6,7 @@ import { ApiError } from '../api.ts';
 import type { DashboardDeps } from '../app.ts';
 import { appName, loadApp, tabs } from '../app-data.ts';
 import { PageError, type WebCtx, type WebState } from '../http.ts';
+import { remoteUrl } from '../../layer1/cli/client/git-remote.ts';
 
 const TYPE_RE = /^[a-z][a-z0-9_-]{0,19}$/;
 const CONFIG_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -101,7 +102,7 @@ export function appActionRoutes(router: Router<WebState>, { pages }: DashboardDe
   router.post('/apps/:app/deploy-token', async (ctx) => {
     const app = await loadApp(ctx);
     const t = await ctx.state.api!.send<{ id: string; token: string }>('POST', '/tokens', { role: 'deploy', app: app.name, description: `git remote (dashboard, ${ctx.state.session!.user})` });
-    const remote = `${ctx.protocol}://git:${t.token}@${ctx.host}/git/${app.name}.git`;
+    const remote = remoteUrl(`${ctx.protocol}://${ctx.host}`, app.name, t.token);
     await pages.render(ctx, 'deploy-token', `Git remote · ${app.name}`, { app, tabs: tabs(app.name, 'overview'), remote, tokenId: t.id }, 201);
   });
 

@@ -7,6 +7,7 @@ import { ApiError } from '../api.ts';
 import type { DashboardDeps } from '../app.ts';
 import { loadApp, tabs } from '../app-data.ts';
 import { PageError, type WebCtx, type WebState } from '../http.ts';
+import type { LogLine } from '../../layer1/logs/types.ts';
 import { appState, currentVersion, deploymentState, traffic, logLine, metricsByProcess, processState, releaseState, type Process } from '../present.ts';
 
 interface List<T> { items: T[]; next: string | null }
@@ -150,7 +151,7 @@ async function readLogs(ctx: WebCtx, app: string, filters: Record<string, string
   }
   return text.split('\n').filter(Boolean).flatMap((l) => {
     try {
-      return [logLine(JSON.parse(l) as Record<string, unknown>)];
+      return [logLine(JSON.parse(l) as LogLine)];
     } catch {
       return [];
     }

@@ -7,12 +7,13 @@ import { ApiError, createApi } from '../api.ts';
 import type { DashboardDeps } from '../app.ts';
 import { PageError, type WebCtx, type WebState } from '../http.ts';
 import { COOKIE } from '../session.ts';
+import type { TokenRole } from '../../layer1/controller/types.ts';
 
 const LOGIN_COOKIE = 'slipway_login';
 
 interface WhoAmI {
   user: { name: string; admin: boolean };
-  token: { role: string; app: string | null };
+  token: { role: TokenRole; app: string | null };
 }
 
 /** Only a path of this site (`/apps/x`), never `//other.example` or a full URL. */

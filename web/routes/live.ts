@@ -1,7 +1,8 @@
 // Live updates for the pages' script, as Server-Sent Events the browser's EventSource reads:
 // the app's events (/v1/apps/:app/events) and its logs (/v1/apps/:app/logs, with the page's
 // filters), both followed over loopback with the session's token and re-sent as plain
-// `message` events of one shape ({kind, id, at, source, stream, text}). A refusal of the API is
+// `message` events: a log line to show ({kind: 'log', id, at, source, stream, text}), or that
+// the app changed ({kind: 'event', type, at}; the page re-reads itself). A refusal of the API is
 // the request's error page.
 import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
@@ -9,35 +10,18 @@ import type Router from '@koa/router';
 import type { DashboardDeps } from '../app.ts';
 import { appName } from '../app-data.ts';
 import type { WebCtx, WebState } from '../http.ts';
-import { logLine } from '../present.ts';
+import { logLine, type ShownLine } from '../present.ts';
+import type { AppEvent } from '../../layer1/controller/deploy/types.ts';
+import type { LogLine } from '../../layer1/logs/types.ts';
 import { LOG_FILTERS } from './app-pages.ts';
 
-export interface LiveLine {
-  kind: 'log' | 'event';
-  id: string;
-  at: string;
-  source: string;
-  stream: string;
-  text: string;
-}
+/** What the pages' script gets: a log line to show, or that the app changed. */
+export type LiveLine = ({ kind: 'log' } & ShownLine) | { kind: 'event'; type: string; at: string };
 
 /** A Redis stream id: what the API's event and log streams send as `id` (and take back as `Last-Event-ID`). */
 const STREAM_ID_RE = /^[0-9]{1,20}-[0-9]{1,20}$/;
 /** How often an open stream checks that its session still exists (logged out elsewhere: it ends). */
 const SESSION_CHECK_MS = 5000;
-
-export function eventText(type: string, d: Record<string, unknown>): string {
-  const v = (k: string) => (d[k] === undefined || d[k] === null ? '' : String(d[k]));
-  switch (type) {
-    case 'release.created': return `release v${v('version')} created by ${v('createdBy')}${d.reason ? `: ${v('reason')}` : ''}`;
-    case 'release.failed': return `release v${v('version')} failed (${v('check')}): ${v('message')}`;
-    case 'deployment.queued': return `deployment ${v('id')} queued: ${v('kind')}${d.to ? ` to v${v('to')}` : ''}`;
-    case 'deployment.superseded': return `deployment ${v('id')} superseded by ${v('supersededBy')}`;
-    default:
-      if (type.startsWith('deployment.')) return `deployment ${v('id')} ${type.slice('deployment.'.length)}`;
-      return `${type}${Object.keys(d).length ? ` ${Object.entries(d).map(([k, x]) => `${k}=${typeof x === 'string' ? x : JSON.stringify(x)}`).join(' ')}` : ''}`;
-  }
-}
 
 /** Reads SSE blocks from `res` and hands each (fields by name; comments as `comment`) to `each`. */
 async function readSse(res: IncomingMessage, each: (f: Record<string, string>) => void): Promise<void> {
@@ -111,9 +95,10 @@ export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps
   router.get('/apps/:app/live/events', async (ctx) => {
     const app = appName(ctx);
     const last = ctx.get('Last-Event-ID');
+    // The page's script only needs to know that something happened (it re-reads the page).
     await relay(ctx, `/apps/${app}/events`, { lastId: STREAM_ID_RE.test(last) ? last : undefined }, (data) => {
-      const e = JSON.parse(data) as { id: string; type: string; at: string; data: Record<string, unknown> };
-      return { kind: 'event', id: e.id, at: e.at, source: 'slipway', stream: 'event', text: eventText(e.type, e.data ?? {}) };
+      const e = JSON.parse(data) as AppEvent;
+      return { kind: 'event', type: e.type, at: e.at };
     });
   });
 
@@ -125,6 +110,6 @@ export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps
       if (typeof v === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(v)) query[k] = v;
     }
     const last = ctx.get('Last-Event-ID');
-    await relay(ctx, `/apps/${app}/logs`, { query, lastId: STREAM_ID_RE.test(last) ? last : undefined }, (data) => ({ kind: 'log', ...logLine(JSON.parse(data) as Record<string, unknown>) }));
+    await relay(ctx, `/apps/${app}/logs`, { query, lastId: STREAM_ID_RE.test(last) ? last : undefined }, (data) => ({ kind: 'log', ...logLine(JSON.parse(data) as LogLine) }));
   });
 }
