@@ -1,15 +1,13 @@
 // The forms of an app's pages, each one call of /v1 with the session's token (so the API's
 // roles, validation and audit apply), then back to the page with a message. A 403 from the
-// API is a 403 page (errors.ts); bad input (422, 409) comes back as the page's message.
+// API is a 403 page (errors.ts); bad input (422, 409) comes back as the page's message: the
+// fields are the API's to check (only the app's name is checked here, before it is in a path).
 import type Router from '@koa/router';
 import { ApiError } from '../api.ts';
 import type { DashboardDeps } from '../app.ts';
 import { appName, loadApp, tabs } from '../app-data.ts';
-import { PageError, type WebCtx, type WebState } from '../http.ts';
+import type { WebCtx, WebState } from '../http.ts';
 import { remoteUrl } from '../../layer1/cli/client/git-remote.ts';
-
-const TYPE_RE = /^[a-z][a-z0-9_-]{0,19}$/;
-const CONFIG_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function appActionRoutes(router: Router<WebState>, { pages }: DashboardDeps): void {
   /** Runs one change; a refusal on its input comes back to `back` as an error message. */
@@ -28,9 +26,8 @@ export function appActionRoutes(router: Router<WebState>, { pages }: DashboardDe
   router.post('/apps/:app/scale', async (ctx) => {
     const app = appName(ctx);
     const { type = '', count = '' } = form(ctx);
-    if (!TYPE_RE.test(type)) throw new PageError(422, 'Not a process type', 'Choose a process type of the app.');
-    const n = Number(count);
-    if (!/^\d{1,3}$/.test(count) || n > 100) return pages.back(ctx, `/apps/${app}`, { kind: 'error', text: 'The number of processes is a whole number from 0 to 100.' });
+    // An empty field is no number (not 0); the API refuses what is not a whole number from 0 to 100.
+    const n = count.trim() === '' ? null : Number(count);
     await act(ctx, `/apps/${app}`, async () => {
       await ctx.state.api!.send('PATCH', `/apps/${app}/formation`, { [type]: n });
       return `Scaling ${type} to ${n}. The processes below follow the rollout.`;
@@ -40,7 +37,6 @@ export function appActionRoutes(router: Router<WebState>, { pages }: DashboardDe
   router.post('/apps/:app/restart', async (ctx) => {
     const app = appName(ctx);
     const type = form(ctx).type || undefined;
-    if (type && !TYPE_RE.test(type)) throw new PageError(422, 'Not a process type', 'Choose a process type of the app.');
     await act(ctx, `/apps/${app}`, async () => {
       await ctx.state.api!.send('POST', `/apps/${app}/processes/restart`, type ? { type } : {});
       return `Restarting ${type ?? 'every'} process${type ? 'es' : ''}, one at a time.`;
@@ -51,7 +47,6 @@ export function appActionRoutes(router: Router<WebState>, { pages }: DashboardDe
     const app = appName(ctx);
     const name = (form(ctx).name ?? '').trim();
     const value = form(ctx).value ?? '';
-    if (!CONFIG_NAME_RE.test(name)) return pages.back(ctx, `/apps/${app}/config`, { kind: 'error', text: 'Config names are letters, digits and "_", not starting with a digit.' });
     await act(ctx, `/apps/${app}/config`, async () => {
       const r = await ctx.state.api!.send<{ release: { version: number } | null }>('PATCH', `/apps/${app}/config`, { [name]: value });
       return `Set ${name}${r.release ? `: release v${r.release.version} is rolling out` : ''}.`;
@@ -61,7 +56,6 @@ export function appActionRoutes(router: Router<WebState>, { pages }: DashboardDe
   router.post('/apps/:app/config/unset', async (ctx) => {
     const app = appName(ctx);
     const name = form(ctx).name ?? '';
-    if (!CONFIG_NAME_RE.test(name)) throw new PageError(422, 'Not a config name', 'Choose a config var of the app.');
     await act(ctx, `/apps/${app}/config`, async () => {
       const r = await ctx.state.api!.send<{ release: { version: number } | null }>('PATCH', `/apps/${app}/config`, { [name]: null });
       return `Removed ${name}${r.release ? `: release v${r.release.version} is rolling out` : ''}.`;
@@ -70,11 +64,11 @@ export function appActionRoutes(router: Router<WebState>, { pages }: DashboardDe
 
   router.post('/apps/:app/rollback', async (ctx) => {
     const app = appName(ctx);
+    // Always a version ("7" or "v7"): without one the API would roll back to the previous release.
     const version = form(ctx).version ?? '';
-    if (!/^\d{1,9}$/.test(version)) throw new PageError(422, 'Not a release', 'Choose a release to roll back to.');
     await act(ctx, `/apps/${app}/releases`, async () => {
-      const r = await ctx.state.api!.send<{ release: { version: number } | null }>('POST', `/apps/${app}/rollback`, { version: Number(version) });
-      return `Rolling back to v${version}${r.release ? ` as release v${r.release.version}` : ''}.`;
+      const r = await ctx.state.api!.send<{ release: { version: number } | null }>('POST', `/apps/${app}/rollback`, { version });
+      return `Rolling back to v${version.replace(/^v/, '')}${r.release ? ` as release v${r.release.version}` : ''}.`;
     });
   });
 
@@ -90,7 +84,6 @@ export function appActionRoutes(router: Router<WebState>, { pages }: DashboardDe
   router.post('/apps/:app/domains/remove', async (ctx) => {
     const app = appName(ctx);
     const domain = form(ctx).domain ?? '';
-    if (!/^[a-z0-9*.-]{1,253}$/.test(domain)) throw new PageError(422, 'Not a domain', 'Choose a domain of the app.');
     await act(ctx, `/apps/${app}/domains`, async () => {
       await ctx.state.api!.send('DELETE', `/apps/${app}/domains/${encodeURIComponent(domain)}`);
       return `Removed ${domain}.`;
