@@ -3,6 +3,7 @@
 import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
+import { FrameReader, STDERR, STDOUT, type Frame } from './mux.ts';
 import type { AgentClientOptions, AgentEvent, ContainerMetrics, ContainerCreateRequest, ExecResult, LogChunk, TtyExec } from './types.ts';
 
 export interface AgentClient {
@@ -51,38 +52,33 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
     ? new Docker({ socketPath: opts.socketPath, headers } as Docker.DockerOptions)
     : new Docker({ host: opts.host, port: opts.port, protocol: 'http', headers } as Docker.DockerOptions);
 
-  async function* demuxed(stream: NodeJS.ReadableStream, signal?: AbortSignal): AsyncGenerator<LogChunk> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const queue: LogChunk[] = [];
-    let wake: (() => void) | null = null;
-    let ended = false;
-    const push = (c: LogChunk) => {
-      queue.push(c);
-      wake?.();
-    };
-    out.on('data', (d: Buffer) => push({ stream: 'stdout', data: d }));
-    err.on('data', (d: Buffer) => push({ stream: 'stderr', data: d }));
-    docker.modem.demuxStream(stream, out, err);
-    const finish = () => {
-      ended = true;
-      wake?.();
-    };
-    stream.on('end', finish);
-    stream.on('close', finish);
-    stream.on('error', finish);
+  /** A framed stream's (or buffer's) frames, a batch per read, until it ends or `signal` aborts. */
+  async function* frameBatches(got: NodeJS.ReadableStream | Buffer, signal?: AbortSignal): AsyncGenerator<Frame[]> {
+    const stream = Buffer.isBuffer(got) ? new PassThrough().end(got) : got;
     const onAbort = () => (stream as Readable).destroy?.();
     signal?.addEventListener('abort', onAbort);
+    const reader = new FrameReader();
     try {
-      for (;;) {
-        if (queue.length) yield queue.shift()!;
-        else if (ended) return;
-        else await new Promise<void>((r) => (wake = r));
-        wake = null;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const frames = reader.push(chunk);
+        if (frames.length) yield frames;
       }
+    } catch (err) {
+      if (!signal?.aborted) throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
       (stream as Readable).destroy?.();
+    }
+  }
+
+  /** One chunk per frame, for `logs` and `exec`: as docker-modem's demuxStream did, anything not stdout (an in-band error) counts as stderr, and a broken stream just ends. */
+  async function* chunksOf(got: NodeJS.ReadableStream | Buffer, signal?: AbortSignal): AsyncGenerator<LogChunk> {
+    try {
+      for await (const frames of frameBatches(got, signal)) {
+        for (const f of frames) if (f.data.length) yield { stream: f.type === STDOUT ? 'stdout' : 'stderr', data: f.data };
+      }
+    } catch {
+      /* the stream broke: the output ends there */
     }
   }
 
@@ -143,12 +139,9 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
     logs(id, o = {}) {
       const c = docker.getContainer(id);
       const base = { stdout: true, stderr: true, timestamps: o.timestamps ?? false, ...(o.tail === undefined ? {} : { tail: o.tail }), since: o.since ?? 0 };
-      const get = o.follow
-        ? c.logs({ ...base, follow: true }) as Promise<NodeJS.ReadableStream>
-        : (c.logs({ ...base, follow: false }) as Promise<Buffer>).then((b) => new PassThrough().end(b));
       return {
         async *[Symbol.asyncIterator]() {
-          yield* demuxed(await get, o.signal);
+          yield* chunksOf((await c.logs({ ...base, follow: (o.follow ?? false) as true })) as unknown as NodeJS.ReadableStream | Buffer, o.signal);
         },
       };
     },
@@ -158,31 +151,10 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
       return {
         async *[Symbol.asyncIterator]() {
           const got = (await c.logs({ ...base, follow: (o.follow ?? false) as true })) as unknown as NodeJS.ReadableStream | Buffer;
-          const stream = Buffer.isBuffer(got) ? new PassThrough().end(got) : got;
-          const onAbort = () => (stream as Readable).destroy?.();
-          o.signal?.addEventListener('abort', onAbort);
-          let pending: Buffer = Buffer.alloc(0);
-          try {
-            for await (const chunk of stream as AsyncIterable<Buffer>) {
-              pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-              const out: LogChunk[] = [];
-              let i = 0;
-              // Docker's framing: [type, 0, 0, 0, size BE32] then the payload.
-              while (i + 8 <= pending.length) {
-                const size = pending.readUInt32BE(i + 4);
-                if (i + 8 + size > pending.length) break;
-                const type = pending[i];
-                if (type === 1 || type === 2) out.push({ stream: type === 1 ? 'stdout' : 'stderr', data: pending.subarray(i + 8, i + 8 + size) });
-                i += 8 + size;
-              }
-              pending = pending.subarray(i);
-              if (out.length) yield out;
-            }
-          } catch (err) {
-            if (!o.signal?.aborted) throw err;
-          } finally {
-            o.signal?.removeEventListener('abort', onAbort);
-            (stream as Readable).destroy?.();
+          for await (const frames of frameBatches(got, o.signal)) {
+            const out: LogChunk[] = [];
+            for (const f of frames) if (f.type === STDOUT || f.type === STDERR) out.push({ stream: f.type === STDOUT ? 'stdout' : 'stderr', data: f.data });
+            if (out.length) yield out;
           }
         },
       };
@@ -191,7 +163,7 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
       const ex = await docker.getContainer(id).exec({ Cmd: cmd, Env: o.env, User: o.user, WorkingDir: o.workingDir, AttachStdout: true, AttachStderr: true });
       const stream = await ex.start({ hijack: true, stdin: false });
       const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-      for await (const c of demuxed(stream)) chunks[c.stream].push(c.data);
+      for await (const c of chunksOf(stream)) chunks[c.stream].push(c.data);
       const { ExitCode } = await ex.inspect();
       return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(chunks.stdout).toString(), stderr: Buffer.concat(chunks.stderr).toString() };
     },

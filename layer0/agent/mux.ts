@@ -59,14 +59,31 @@ export class OutputWriter {
   }
 }
 
-/** Splits a framed stream back into (type, payload) pairs; for tests and the client. */
-export function demux(buf: Buffer): { type: number; data: Buffer }[] {
-  const out: { type: number; data: Buffer }[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const size = buf.readUInt32BE(i + 4);
-    out.push({ type: buf[i]!, data: buf.subarray(i + 8, i + 8 + size) });
-    i += 8 + size;
+export interface Frame {
+  type: number;
+  data: Buffer;
+}
+
+/** Reads a framed stream back into whole frames, chunk by chunk (a frame split across reads waits for its rest): the client's one parser. */
+export class FrameReader {
+  private pending: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Frame[] {
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const out: Frame[] = [];
+    let i = 0;
+    while (i + 8 <= buf.length) {
+      const size = buf.readUInt32BE(i + 4);
+      if (i + 8 + size > buf.length) break;
+      out.push({ type: buf[i]!, data: buf.subarray(i + 8, i + 8 + size) });
+      i += 8 + size;
+    }
+    this.pending = buf.subarray(i);
+    return out;
   }
-  return out;
+}
+
+/** The whole frames of a framed buffer. */
+export function demux(buf: Buffer): Frame[] {
+  return new FrameReader().push(buf);
 }

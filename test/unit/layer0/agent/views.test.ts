@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { containerInspect, containerSummary, dockerTimestamp, humanDuration, statusString } from '../../../../layer0/agent/docker-views.ts';
-import { demux, frame } from '../../../../layer0/agent/mux.ts';
+import { FrameReader, demux, frame } from '../../../../layer0/agent/mux.ts';
 import { Router } from '../../../../layer0/agent/router.ts';
 import { goFileMode } from '../../../../layer0/agent/routes/archive.ts';
 import type { ContainerRecord } from '../../../../layer0/runtime/types.ts';
@@ -46,6 +46,11 @@ test('inspect and summary carry ports, names, zero times', () => {
 test('frames and routes', () => {
   assert.deepEqual([...frame(1, Buffer.from('hi\n'))], [1, 0, 0, 0, 0, 0, 0, 3, 0x68, 0x69, 0x0a]);
   assert.deepEqual(demux(Buffer.concat([frame(1, Buffer.from('a')), frame(2, Buffer.from('b'))])).map((f) => [f.type, f.data.toString()]), [[1, 'a'], [2, 'b']]);
+  // A frame split across reads (in its header, then in its payload) comes whole, once.
+  const framed = Buffer.concat([frame(1, Buffer.from('hello')), frame(2, Buffer.from('world!')), frame(1, Buffer.alloc(0))]);
+  const reader = new FrameReader();
+  const got = [framed.subarray(0, 3), framed.subarray(3, 15), framed.subarray(15)].flatMap((c) => reader.push(c).map((f) => [f.type, f.data.toString()]));
+  assert.deepEqual(got, [[1, 'hello'], [2, 'world!'], [1, '']]);
   const h = () => {};
   const r = new Router().add([{ method: 'GET', path: '/images/json', handler: h }, { method: 'GET', path: '/images/{name*}/json', handler: h }, { method: 'GET', path: '/containers/{id}/json', handler: h }]);
   assert.deepEqual(r.match('GET', '/v1.50/images/slipway/stack:bookworm/json')?.params, { name: 'slipway/stack:bookworm' });
