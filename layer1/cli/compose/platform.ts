@@ -152,17 +152,19 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     builds, blobs, deploy: deployDeps, tmpDir: join(paths.home, 'tmp'), log: log.child({ component: 'push' }),
     router: { host: routes.host, httpPort: routes.httpPort, domain: routes.domain },
   });
+  const routerNotReady = () => (router?.stats().ready ? null : 'the router is not serving yet');
   const controller = await startController({
     redisUrl: redis.url, port: api.port, host: api.host, log, home: paths.home,
     deploy: deployDeps,
     git: { dir: join(paths.home, 'git'), hookSocket: join(paths.run, 'git-hook.sock'), pipeline },
     onAppDeleted: (a) => builds.store.forgetApp(a.id),
     // GET /v1/status and DELETE /v1/apps/:app/build-cache.
-    routes: (rd) => opsRoutes(rd, { home: paths.home, blobs: blobServer.store, discovery, scheduler: schedulerClient, routerNotReady: () => (router?.stats().ready ? null : 'the router is not serving yet') }),
-    router: { domain: routes.domain, httpPort: routes.httpPort, notReady: () => (router?.stats().ready ? null : 'the router is not serving yet') },
+    routes: (rd) => opsRoutes(rd, { home: paths.home, blobs: blobServer.store, discovery, scheduler: schedulerClient, routerNotReady }),
+    router: { domain: routes.domain, httpPort: routes.httpPort, notReady: routerNotReady },
   });
   // Slugs no kept release refers to, slug images of releases no longer kept, caches of deleted apps: at start and every 10 min.
-  const disk = startDiskCollector({ store: controller.store, redis: controller.redis, home: paths.home, blobs: blobServer.store, discovery, log: log.child({ component: 'disk' }) });
+  // Joined hosts' agents listen on TCP and want the agents' bearer token (the one `slipway agent` and `slipway scheduler` read by default).
+  const disk = startDiskCollector({ store: controller.store, redis: controller.redis, home: paths.home, blobs: blobServer.store, discovery, agentToken: env.SLIPWAY_AGENT_TOKEN, log: log.child({ component: 'disk' }) });
   // After the controller, which publishes every app's route at start: the router begins with all of them.
   router = await startRouter({
     redisUrl: redis.url, discovery, domain: routes.domain, host: routes.host, home: paths.home, log,
