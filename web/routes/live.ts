@@ -12,6 +12,7 @@ import { appName } from '../app-data.ts';
 import type { WebCtx, WebState } from '../http.ts';
 import { logLine, type ShownLine } from '../present.ts';
 import type { AppEvent } from '../../layer1/controller/deploy/types.ts';
+import { streamHead } from '../../layer1/controller/http/stream.ts';
 import type { LogLine } from '../../layer1/logs/types.ts';
 import { LOG_FILTERS } from './app-pages.ts';
 
@@ -71,11 +72,7 @@ export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps
     }
     const out = new PassThrough();
     gone.signal.addEventListener('abort', () => out.end(), { once: true });
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.type = 'text/event-stream';
-    ctx.set('Cache-Control', 'no-store, no-transform');
-    ctx.set('X-Accel-Buffering', 'no');
+    streamHead(ctx, 'text/event-stream');
     ctx.body = out;
     out.write('retry: 3000\n\n');
     void readSse(res, (f) => {
