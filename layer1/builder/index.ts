@@ -6,3 +6,4 @@ export { createBuildQueue, QUEUE_NAME, type BuildQueue, type BuildQueueOptions }
 export { BuildStore, KEY_PREFIX } from './store.ts';
 export { slugImage, slugBlobsToKeep, SLUG_REPO, SLUG_PARENT, type SlugImage } from './slug.ts';
 export { buildCacheDir, purgeBuildCache } from './cache.ts';
+export { LineSplitter, MAX_LINE } from './lines.ts';

@@ -10,6 +10,7 @@ import type { BlobClient } from '../blobstore/client.ts';
 import { BUILDPACK_MOUNT, cloneBuildpack, isGitUrl, type ClonedBuildpack } from './buildpack-source.ts';
 import { readOutputs, skeletonTar } from './container-files.ts';
 import { CONTAINER_CA_PATH, type HostBuildEnv } from './host-env.ts';
+import { LineSplitter } from './lines.ts';
 import type { StoredRequest } from './store.ts';
 import type { BuildFailure, BuildLogLine, DriverResult } from './types.ts';
 
@@ -54,27 +55,6 @@ export interface BuildRun {
 }
 
 export type LogSink = (stream: BuildLogLine['stream'], lines: string[]) => Promise<void> | void;
-
-/** Splits chunks into lines per stream (a partial line waits for its end or the stream's). */
-class LineSplitter {
-  private rest = '';
-  constructor(private readonly emit: (lines: string[]) => void) {}
-  push(data: Buffer): void {
-    const text = this.rest + data.toString('utf8');
-    const parts = text.split('\n');
-    this.rest = parts.pop() ?? '';
-    if (parts.length) this.emit(parts.map((l) => l.replace(/\r$/, '')));
-    // A progress bar with no newline must not grow without bound.
-    if (this.rest.length > 64 * 1024) {
-      this.emit([this.rest]);
-      this.rest = '';
-    }
-  }
-  end(): void {
-    if (this.rest) this.emit([this.rest.replace(/\r$/, '')]);
-    this.rest = '';
-  }
-}
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;

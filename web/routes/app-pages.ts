@@ -128,7 +128,9 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
       readLogs(ctx, app.name, filters),
       ctx.state.api!.get<Formation>(`/apps/${app.name}/formation`),
     ]);
-    const qs = new URLSearchParams(filters).toString();
+    // The live stream goes on after the last line shown here, so none written meanwhile is lost.
+    const last = recent.at(-1)?.id;
+    const qs = new URLSearchParams({ ...filters, ...(last ? { after: last } : {}) }).toString();
     await pages.render(ctx, 'logs', `Logs · ${app.name}`, {
       app, tabs: tabs(app.name, 'logs'), filters,
       types: Object.keys(formation).map((t) => ({ t, selected: filters.type === t })),

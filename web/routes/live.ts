@@ -101,7 +101,9 @@ export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps
 
   router.get('/apps/:app/live/logs', async (ctx) => {
     const app = appName(ctx);
-    const query: Record<string, string> = { follow: 'true', tail: '0' };
+    // After the last line the page shows (`after`), else from now on.
+    const after = typeof ctx.query.after === 'string' && STREAM_ID_RE.test(ctx.query.after) ? ctx.query.after : undefined;
+    const query: Record<string, string> = { follow: 'true', ...(after ? { after } : { tail: '0' }) };
     for (const k of LOG_FILTERS) {
       const v = ctx.query[k];
       if (typeof v === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(v)) query[k] = v;
