@@ -260,9 +260,10 @@ function underPty(args: string[], size = { cols: 80, rows: 24 }) {
 }
 
 describe("a slug's launcher", { timeout: 120_000 }, () => {
-  it('both forms of run go through /app/.slipway/launch when the image has one (.profile.d, cwd /app)', async () => {
+  it('both forms of run go through /app/.slipway/launch for a built release (.profile.d, cwd /app)', async () => {
     // A slug-like layer over busybox: a launcher that marks the environment, as the real one
-    // (buildpacks/lib/launch) sources .profile.d before `bash -c`.
+    // (buildpacks/lib/launch) sources .profile.d before `bash -c`. A built release (one with a
+    // `build`, as a push makes) runs its commands through it, as its formation does.
     const layer = join(dir, 'slug');
     mkdirSync(join(layer, 'app', '.slipway'), { recursive: true });
     writeFileSync(join(layer, 'app', '.slipway', 'launch'), '#!/bin/sh\nexport LAUNCHED=yes\ncd /app\nexec /bin/sh -c "$1"\n', { mode: 0o755 });
@@ -272,9 +273,11 @@ describe("a slug's launcher", { timeout: 120_000 }, () => {
       await a.inspectImage('bb:1').catch(() => a.importImageFromUrl(p.imageUrl, { repo: 'bb', tag: '1' }));
       await a.importImage(createReadStream(join(dir, 'slug.tar')), { repo: 'bbslug', tag: '1', parent: 'bb:1' });
     }
-    assert.equal((await p.request('POST', '/v1/apps', { token: admin, body: { name: 'ttyslug' } })).status, 201);
-    const rel = await p.request('POST', '/v1/apps/ttyslug/releases?wait=true', { token: admin, body: { image: 'bbslug:1', procfile: { web: WEB } } });
-    assert.equal(rel.status, 201, rel.text);
+    const created = await p.request('POST', '/v1/apps', { token: admin, body: { name: 'ttyslug' } });
+    assert.equal(created.status, 201);
+    const app = { id: created.body.id as string, name: 'ttyslug' };
+    const rel = await p.deploy.createRelease(app, { image: 'bbslug:1', procfile: { web: WEB }, build: { id: 'b_test', commit: 'a'.repeat(40) }, createdBy: 'test' });
+    assert.equal((await p.deploy.waitForDeployment(app, rel.deployment!.id, { timeoutMs: 60_000 })).state, 'succeeded');
     const r = await attach('ttyslug', { command: 'echo "launched=$LAUNCHED in $(pwd)"' });
     assert.equal(r.status, 101);
     const s = (r as { session: Session }).session;

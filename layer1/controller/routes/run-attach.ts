@@ -10,10 +10,10 @@ import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import type { TtyExec } from '../../../layer0/agent/index.ts';
-import { DEFAULT_MEMORY } from '../deploy/index.ts';
+import { DEFAULT_MEMORY, processCommand } from '../deploy/index.ts';
 import { appRoute, type AnyRoute, type Ctx } from '../http/route.ts';
 import { isUpgrade, takeUpgrade } from '../http/upgrade.ts';
-import { brief, createOneOff, runnableRelease, shellCommand, type OneOff } from '../run/one-off.ts';
+import { brief, createOneOff, runnableRelease, type OneOff } from '../run/one-off.ts';
 import { RunCommand, RunEnv, RunMemory } from '../run/schemas.ts';
 import { relayTty } from '../run/tty-session.ts';
 import type { App } from '../types.ts';
@@ -83,7 +83,7 @@ export function runAttachRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
         cmd: ['sleep', String(timeoutSec + KEEPALIVE_GRACE_SEC)], env: q.env, memory: q.memory, signal: left.signal,
       });
       await oneOff.agent.startContainer(oneOff.id);
-      exec = await oneOff.agent.execTty(oneOff.id, shellCommand(q.command), { cols: q.cols ?? DEFAULT_SIZE.cols, rows: q.rows ?? DEFAULT_SIZE.rows });
+      exec = await oneOff.agent.execTty(oneOff.id, processCommand(release, q.command), { cols: q.cols ?? DEFAULT_SIZE.cols, rows: q.rows ?? DEFAULT_SIZE.rows });
       if (left.signal.aborted) {
         exec.stream.destroy();
         throw new SlipwayError('unavailable', 'the client left before the process started');

@@ -1,17 +1,16 @@
 // POST /v1/apps/:app/run: a one-off process of the app's current release (`heroku run`), in a
-// container of its own (run/one-off.ts), started and followed, its output streamed back as it
+// container of its own, started and followed (run/run-to-end.ts), its output streamed back as it
 // comes as newline-delimited JSON: `{"stream":"stdout"|"stderr","data":"…"}` lines, then
 // `{"exitCode":N}`. A client that leaves, or a run longer than its timeout, gets the container
 // killed (137) and removed. The interactive form (a TTY over a WebSocket) is run-attach.ts.
 import { streamHead } from '../http/stream.ts';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
-import { SlipwayError } from '../../../layer0/common/errors.ts';
 import { DEFAULT_MEMORY } from '../deploy/index.ts';
 import { appRoute, type AnyRoute, type Ctx } from '../http/route.ts';
-import { brief, createOneOff, runnableRelease, shellCommand, within } from '../run/one-off.ts';
+import { brief, runnableRelease } from '../run/one-off.ts';
+import { startToEnd } from '../run/run-to-end.ts';
 import { RunCommand, RunEnv, RunMemory } from '../run/schemas.ts';
 import { components, type App } from '../types.ts';
 import { AppParams } from './deployments.ts';
@@ -19,8 +18,6 @@ import type { DeployDeps, RouteDeps } from './deps.ts';
 import { runAttachRoutes } from './run-attach.ts';
 
 const DEFAULT_TIMEOUT_SEC = 600;
-/** After the output ended, how long to wait for the agent's `die` event (the exit code). */
-const EXIT_WAIT_MS = 5000;
 
 export const RunRequest = z
   .strictObject({
@@ -51,100 +48,36 @@ export function runRoutes(deps: RouteDeps, d: DeployDeps): AnyRoute[] {
   const { log } = deps;
   async function run(app: App, body: z.output<typeof RunRequest>, ctx: Ctx): Promise<PassThrough> {
     const release = await runnableRelease(d, app);
-    // The client may leave while the image is fetched: stop there.
+    // A client that leaves (while the image is fetched, or mid-run) gets the process killed.
     const left = new AbortController();
-    const onEarlyClose = () => left.abort();
-    ctx.res.once('close', onEarlyClose);
-    const gone = () => {
-      if (left.signal.aborted) throw new SlipwayError('unavailable', 'the client left before the process started');
-    };
-
-    const { id, dyno, host, agent, remove, release: rel } = await createOneOff(d, log, app, release, {
-      cmd: shellCommand(body.command), env: body.env, memory: body.memory, signal: left.signal,
-    });
-    const since = Math.floor(Date.now() / 1000) - 1;
-
-    // Follow its output and its `die` event before it starts (the events replay from `since`).
-    const stop = new AbortController();
-    const logs = agent.logs(id, { follow: true, signal: stop.signal })[Symbol.asyncIterator]();
-    const firstChunk = logs.next();
-    firstChunk.catch(() => undefined);
-    const exitCode = (async () => {
-      for await (const e of agent.events({ since, filters: { type: ['container'], container: [id], event: ['die'] }, signal: stop.signal })) {
-        if (e.Actor.ID === id && e.Action === 'die') return Number(e.Actor.Attributes.exitCode ?? -1);
-      }
-      return null;
-    })();
-    exitCode.catch(() => undefined);
-    try {
-      // A round trip on another connection, so the log request is in before the start.
-      await agent.inspectContainer(id);
-      gone();
-      await agent.startContainer(id);
-    } catch (err) {
-      stop.abort();
-      await remove();
-      if (err instanceof SlipwayError) throw err;
-      throw new SlipwayError('unavailable', `host ${host.id}: starting the process failed: ${brief(err)}`);
-    }
-    ctx.res.off('close', onEarlyClose);
-    log.info({ app: app.name, release: `v${rel.version}`, dyno, host: host.id, container: id }, 'one-off process started');
-
+    ctx.res.once('close', () => left.abort());
     const out = new PassThrough();
-    let finished = false;
-    let killed: { reason: 'timeout' | 'disconnected'; message: string } | null = null;
     const write = async (line: Line) => {
       if (out.destroyed || out.writableEnded) return;
-      if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain', { signal: stop.signal }).catch(() => undefined);
-    };
-    const kill = (reason: 'timeout' | 'disconnected', message: string) => {
-      if (finished || killed) return;
-      killed = { reason, message };
-      log.info({ app: app.name, dyno, container: id, reason }, 'killing a one-off process');
-      stop.abort();
-      void agent.killContainer(id).catch(() => undefined).then(remove);
+      if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain', { signal: left.signal }).catch(() => undefined);
     };
     const timeoutSec = body.timeoutSec ?? DEFAULT_TIMEOUT_SEC;
-    const timer = setTimeout(() => kill('timeout', `killed: it ran longer than its ${timeoutSec} s timeout`), timeoutSec * 1000);
-    ctx.res.once('close', () => kill('disconnected', 'killed: the client disconnected'));
+    const { one, done } = await startToEnd(d, log, app, release, body.command, {
+      env: body.env, memory: body.memory, signal: left.signal, timeoutMs: timeoutSec * 1000,
+      onData: (data, stream) => write({ stream, data }),
+    });
+    const { dyno, id: container } = one;
+    log.info({ app: app.name, release: `v${one.release.version}`, dyno, host: one.host.id, container }, 'one-off process started');
 
-    void (async () => {
-      const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
-      let failure: string | null = null;
-      try {
-        for (let next = await firstChunk; !next.done; next = await logs.next()) {
-          const text = decoders[next.value.stream].write(next.value.data);
-          if (text) await write({ stream: next.value.stream, data: text });
-        }
-      } catch (err) {
-        if (!stop.signal.aborted) failure = `following its output failed: ${brief(err)}`;
-      }
-      for (const s of ['stdout', 'stderr'] as const) {
-        const rest = decoders[s].end();
-        if (rest && !killed) await write({ stream: s, data: rest });
-      }
-      let code: number | null = null;
-      if (!killed && !failure) {
-        code = await within(exitCode, EXIT_WAIT_MS).catch(() => null);
-        if (code === null) {
-          // No event (the agent restarted?): ask the container itself, if it is still there.
-          code = await agent.inspectContainer(id).then((i) => (i.State.Running ? null : i.State.ExitCode), () => null);
-          if (code === null) failure = 'its exit code could not be read';
-        }
-      }
-      clearTimeout(timer);
-      finished = true;
-      const k = killed as { reason: 'timeout' | 'disconnected'; message: string } | null;
-      if (k) await write({ exitCode: 137, reason: k.reason, message: k.message });
-      else if (failure !== null) {
-        await write({ error: { code: 'unavailable', message: failure } });
-        await agent.killContainer(id).catch(() => undefined);
-      } else await write({ exitCode: code! });
-      stop.abort();
-      if (!k) await remove();
-      log.info({ app: app.name, dyno, container: id, exitCode: k ? 137 : code, reason: k?.reason ?? failure }, 'one-off process ended');
-      out.end();
-    })();
+    void done.then(
+      async (r) => {
+        const reason = r.killed === 'timeout' ? 'timeout' : r.killed === 'aborted' ? 'disconnected' : undefined;
+        if (reason) log.info({ app: app.name, dyno, container, reason }, 'killed a one-off process');
+        await write(reason === 'timeout' ? { exitCode: 137, reason, message: `killed: it ran longer than its ${timeoutSec} s timeout` }
+          : reason === 'disconnected' ? { exitCode: 137, reason, message: 'killed: the client disconnected' }
+          : { exitCode: r.exitCode });
+        log.info({ app: app.name, dyno, container, exitCode: r.exitCode, reason }, 'one-off process ended');
+      },
+      async (err: unknown) => {
+        await write({ error: { code: 'unavailable', message: brief(err) } });
+        log.info({ app: app.name, dyno, container, reason: brief(err) }, 'one-off process ended');
+      },
+    ).finally(() => out.end());
 
     streamHead(ctx, 'application/x-ndjson');
     ctx.status = 200;

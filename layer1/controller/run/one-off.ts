@@ -17,7 +17,7 @@ export const RUN_TYPE = 'run';
 const PICK_TIMEOUT_MS = 2000;
 
 export interface OneOffOptions {
-  /** The container's command (its process 1). */
+  /** The container's command (its process 1): processCommand's, as the app's processes run theirs. */
   cmd: string[];
   /** More environment, over the release's config. */
   env?: Record<string, string>;
@@ -35,15 +35,6 @@ export interface OneOff {
   agent: AgentClient;
   /** Force-removes the container (already gone is fine); never throws. */
   remove(): Promise<void>;
-}
-
-/**
- * A one-off command as the app's own processes run theirs: through a slug's launcher when the
- * image has one (`/app/.slipway/launch`: cwd /app, /etc/profile.d, .profile.d and .profile
- * sourced, then `bash -c`; buildpacks/README.md), else `/bin/sh -c` (an image release).
- */
-export function shellCommand(command: string): string[] {
-  return ['/bin/sh', '-c', 'if [ -x /app/.slipway/launch ]; then exec /app/.slipway/launch "$1"; fi; exec /bin/sh -c "$1"', 'slipway-run', command];
 }
 
 export const brief = (err: unknown) => ((err as Error)?.message ?? String(err)).slice(0, 300);
