@@ -10,7 +10,7 @@ import { DeployStore, KEY_PREFIX } from './store.ts';
 
 export * from './types.ts';
 export { Releases, parseVersion, type ChangeBy, type Rollout } from './releases.ts';
-export { Orchestrator, SERVING_MARK, type OrchestratorOptions } from './orchestrator.ts';
+export { Orchestrator, type OrchestratorOptions, type WaitOptions } from './orchestrator.ts';
 export { DeployStore } from './store.ts';
 export { validateConfigChanges, parseMemory, formatMemory } from './config.ts';
 export { formationId, webService, processCommand, slugEnv, SLUG_LAUNCHER, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE } from './formation.ts';

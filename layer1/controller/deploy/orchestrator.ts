@@ -38,8 +38,16 @@ export interface OrchestratorDeps {
   options?: OrchestratorOptions;
 }
 
+export interface WaitOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** `ended` (default): succeeded or failed; `serving`: also once its new processes serve. */
+  until?: 'ended' | 'serving';
+  onPoll?(d: Deployment): void | Promise<void>;
+}
+
 /** The deployment log line that says every new process is healthy (the rest is the old ones' drain). */
-export const SERVING_MARK = 'serving:';
+const SERVING_MARK = 'serving:';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -221,12 +229,7 @@ export class Orchestrator {
       await say(`${SERVING_MARK} v${to ?? '-'}; stopping the replaced processes`);
       await this.drained(fid, groups, signal);
       await say(`succeeded: v${to ?? '-'} runs`);
-      await store.finish(app, id, {
-        state: 'succeeded',
-        from: deployed.release,
-        deployed: state,
-        ...(to !== null && to !== deployed.release ? { releaseStatus: { version: to, status: 'deployed' as const } } : {}),
-      });
+      await store.finish(app, id, { state: 'succeeded', from: deployed.release });
       return;
     }
 
@@ -261,15 +264,21 @@ export class Orchestrator {
     }
   }
 
-  /** Waits for a deployment to end, following the ones that superseded it. */
-  async wait(appId: string, id: string, o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Deployment> {
+  /**
+   * Waits for a deployment to end, following the ones that superseded it; with `until: 'serving'`,
+   * only until its new processes serve (store.serving(): the rest is the old ones' drain).
+   * `onPoll` sees the deployment at every look (a follower printing its log).
+   */
+  async wait(appId: string, id: string, o: WaitOptions = {}): Promise<Deployment> {
     const end = Date.now() + (o.timeoutMs ?? 300_000);
     let cur = id;
     for (;;) {
       const d = await this.d.store.getDeployment(appId, cur);
       if (!d) throw new SlipwayError('not_found', `no deployment ${cur}`);
+      await o.onPoll?.(d);
       if (d.state === 'superseded' && d.supersededBy) cur = d.supersededBy;
       else if (d.state === 'succeeded' || d.state === 'failed') return d;
+      else if (o.until === 'serving' && d.state === 'running' && (await this.d.store.getDeployed(appId)).deploymentId === cur) return d;
       else if (Date.now() > end) throw new SlipwayError('unavailable', `deployment ${cur} still ${d.state}`);
       else await sleep(this.opts.pollMs, o.signal);
       if (o.signal?.aborted) throw new SlipwayError('unavailable', 'aborted');

@@ -5,7 +5,7 @@ import { SlipwayError } from '../../../layer0/common/errors.ts';
 import type { SchedulerClient } from '../../../layer0/scheduler/index.ts';
 import { applyScale, defaultEntry, validateConfigChanges } from './config.ts';
 import { formationId } from './formation.ts';
-import type { Orchestrator } from './orchestrator.ts';
+import type { Orchestrator, WaitOptions } from './orchestrator.ts';
 import { chooseRollbackTarget, type ReleaseSummary } from './rollback-target.ts';
 import type { DeployStore } from './store.ts';
 import {
@@ -219,8 +219,8 @@ export class Releases {
     return this.store.listDeployments(ref(app).id, page);
   }
 
-  /** Resolves when the rollout ends (following the ones that superseded it). */
-  waitForDeployment(app: AppRef, id: string, o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Deployment> {
+  /** Resolves when the rollout ends, or serves (following the ones that superseded it): Orchestrator.wait. */
+  waitForDeployment(app: AppRef, id: string, o: WaitOptions = {}): Promise<Deployment> {
     return this.orchestrator.wait(ref(app).id, id, o);
   }
 

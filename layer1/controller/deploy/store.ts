@@ -140,17 +140,17 @@ return q
 `);
 
 /**
- * Ends the active rollout. ARGV: 3 id, 4 state, 5 failure JSON or '', 6 deployed-state JSON or ''
- * (unchanged), 7 release version whose status changes or '', 8 its status JSON, 9/10: when the
- * desired release is still ARGV[9] (it failed), make it ARGV[10] (or none), 11 from version.
+ * Ends the active rollout (a succeeded one's deployed state and release status were written by
+ * serving()). ARGV: 3 id, 4 state, 5 failure JSON or '', 6 release version whose status changes
+ * or '', 7 its status JSON, 8/9: when the desired release is still ARGV[8] (it failed), make it
+ * ARGV[9] (or none), 10 from version.
  */
 const FINISH = new LuaScript(`${EVENT_LUA}
 local id = ARGV[3]
-redis.call('HSET', P .. 'deployment:' .. id, 'state', ARGV[4], 'finishedAt', ARGV[2], 'failure', ARGV[5], 'from', ARGV[11])
-if ARGV[6] ~= '' then redis.call('SET', P .. 'deployed', ARGV[6]) end
-if ARGV[7] ~= '' then redis.call('HSET', P .. 'release-status', ARGV[7], ARGV[8]) end
-if ARGV[9] ~= '' and redis.call('GET', P .. 'desired') == ARGV[9] then
-  if ARGV[10] ~= '' then redis.call('SET', P .. 'desired', ARGV[10]) else redis.call('DEL', P .. 'desired') end
+redis.call('HSET', P .. 'deployment:' .. id, 'state', ARGV[4], 'finishedAt', ARGV[2], 'failure', ARGV[5], 'from', ARGV[10])
+if ARGV[6] ~= '' then redis.call('HSET', P .. 'release-status', ARGV[6], ARGV[7]) end
+if ARGV[8] ~= '' and redis.call('GET', P .. 'desired') == ARGV[8] then
+  if ARGV[9] ~= '' then redis.call('SET', P .. 'desired', ARGV[9]) else redis.call('DEL', P .. 'desired') end
 end
 if redis.call('GET', P .. 'active') == id then redis.call('DEL', P .. 'active') end
 event('deployment.' .. ARGV[4], { id = id })
@@ -329,14 +329,12 @@ export class DeployStore {
     state: 'succeeded' | 'failed';
     from: number | null;
     failure?: Failure;
-    deployed?: DeployedState;
     releaseStatus?: { version: number; status: ReleaseStatus; failure?: Failure };
     resetDesired?: { from: number; to: number | null };
   }): Promise<void> {
     const rs = o.releaseStatus;
     await FINISH.run(this.redis, [this.key(app.id), this.eventsKey], [
       app.name, new Date().toISOString(), id, o.state, o.failure ? JSON.stringify(o.failure) : '',
-      o.deployed ? JSON.stringify(o.deployed) : '',
       rs ? String(rs.version) : '', rs ? JSON.stringify({ status: rs.status, ...(rs.failure ? { failure: rs.failure } : {}) }) : '',
       o.resetDesired ? String(o.resetDesired.from) : '', o.resetDesired?.to ? String(o.resetDesired.to) : '',
       o.from === null ? '' : String(o.from),

@@ -10,11 +10,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { pipeline as pipe } from 'node:stream/promises';
+import { SlipwayError } from '../../../layer0/common/errors.ts';
 import { silentLogger, type Logger } from '../../../layer0/common/logger.ts';
 import type { BlobClient } from '../../blobstore/client.ts';
-import { slugImage, type BuildQueue, type BuildRecord } from '../../builder/index.ts';
+import { slugImage, TERMINAL, type BuildQueue, type BuildRecord } from '../../builder/index.ts';
 import type { PushPipeline, PushRequest } from '../../gitreceiver/types.ts';
-import { formationId, LABEL_RELEASE, RELEASE_PHASE_TYPE, SERVING_MARK, type Deployment, type Release } from '../deploy/index.ts';
+import { formationId, LABEL_RELEASE, RELEASE_PHASE_TYPE, type Deployment, type Release } from '../deploy/index.ts';
 import type { DeployDeps } from '../routes/deps.ts';
 import { runToEnd } from '../run/run-to-end.ts';
 import { readAppJson } from './app-json.ts';
@@ -77,7 +78,9 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
           else say(l.line);
           if (l.stream === 'stdout' && l.line.startsWith('-----> Compressing')) clock.mark('build');
         }
-        const rec = await o.builds.waitForBuild(buildId);
+        // followLog ends once the record has ended (the end marker is written after it).
+        const now = await o.builds.getBuild(buildId);
+        const rec = now && TERMINAL.has(now.state) ? now : await o.builds.waitForBuild(buildId);
         clock.mark(clock.has('build') ? 'slug' : 'build');
         return { rec, healthchecks: appJson?.healthchecks ?? {}, why };
       } finally {
@@ -115,31 +118,35 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
     throw new Error(`Release phase failed: the release command ${why}.\nv${release.version} was not deployed${await runningNote(app)}.`);
   }
 
-  /** Follows the rollout, saying its progress, until it ends; throws when it failed. */
+  /**
+   * Follows the rollout (and any that supersede it), saying its log, until its new processes serve
+   * (the rest is the old ones' drain, which the push need not wait for) or it failed.
+   */
   async function rollout(push: PushRequest, id: string, version: number, clock: PhaseClock): Promise<Deployment> {
-    const end = Date.now() + (o.rolloutTimeoutMs ?? 600_000);
+    const timeoutMs = o.rolloutTimeoutMs ?? 600_000;
     let cur = id;
     let said = 0;
-    for (;;) {
-      const d = await deploy.getDeployment(push.app, cur);
+    const onPoll = async (d: Deployment) => {
+      if (d.id !== cur) {
+        cur = d.id;
+        said = 0;
+      }
       for (const line of d.log.slice(said)) push.say(`       ${line.replace(/^\S+Z /, '').replace(/\n/g, '\n       ')}`);
       said = d.log.length;
-      if (!clock.has('health check')) {
+      if (d.state === 'superseded' && d.supersededBy) push.say(`       superseded by deployment ${d.supersededBy} (a newer change); following it`);
+      if (d.state === 'running' && !clock.has('health check')) {
         // The phases of the first new process: running (start), then registered (health check).
         const mine = (await o.deploy.scheduler.listJobs({ formationId: formationId(push.app) }).catch(() => [])).filter((j) => j.labels[LABEL_RELEASE] === `v${version}`);
         if (mine.some((j) => j.state === 'running')) clock.mark('start');
         if (mine.some((j) => j.registered)) clock.mark('health check');
       }
-      // Every new process is healthy: the rest of the rollout is the old ones' drain, which the push need not wait for.
-      if (d.state === 'running' && d.log.some((l) => l.includes(` ${SERVING_MARK} `))) return d;
-      if (d.state === 'superseded' && d.supersededBy) {
-        cur = d.supersededBy;
-        said = 0;
-        push.say(`       superseded by deployment ${cur} (a newer change); following it`);
-      } else if (d.state === 'succeeded' || d.state === 'failed') return d;
-      else if (Date.now() > end) throw new Error(`The rollout (deployment ${cur}) did not end within ${Math.round((o.rolloutTimeoutMs ?? 600_000) / 1000)} s; it goes on: slipway deployments`);
-      else if (push.signal.aborted) throw new Error('the push was cancelled during the rollout; the rollout goes on');
-      await sleep(200);
+    };
+    try {
+      return await deploy.waitForDeployment(push.app, id, { until: 'serving', timeoutMs, signal: push.signal, onPoll });
+    } catch (err) {
+      if (push.signal.aborted) throw new Error('the push was cancelled during the rollout; the rollout goes on');
+      if (err instanceof SlipwayError && err.code === 'unavailable') throw new Error(`The rollout (deployment ${cur}) did not end within ${Math.round(timeoutMs / 1000)} s; it goes on: slipway deployments`);
+      throw err;
     }
   }
 
