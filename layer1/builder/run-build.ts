@@ -7,6 +7,7 @@ import { chown, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { AgentClient } from '../../layer0/agent/client.ts';
 import type { BlobClient } from '../blobstore/client.ts';
+import { buildCacheDir } from './cache.ts';
 import { BUILDPACK_MOUNT, cloneBuildpack, isGitUrl, type ClonedBuildpack } from './buildpack-source.ts';
 import { readOutputs, skeletonTar } from './container-files.ts';
 import { CONTAINER_CA_PATH, type HostBuildEnv } from './host-env.ts';
@@ -23,8 +24,8 @@ export interface RunBuildDeps {
   host: HostBuildEnv;
   /** Host dir bind-mounted read-only at /slipway/buildpacks. */
   buildpacksDir: string;
-  /** Host dir holding one cache dir per app (`$SLIPWAY_HOME/cache/builds`). */
-  cacheRoot: string;
+  /** `$SLIPWAY_HOME`: the app's build cache is buildCacheDir(home, appId). */
+  home: string;
   image: string;
   stack: string;
   driver: string[];
@@ -79,7 +80,7 @@ export async function runBuild(d: RunBuildDeps, job: BuildJob, log: LogSink, sig
 }
 
 async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal: AbortSignal, pack: ClonedBuildpack | null): Promise<BuildRun> {
-  const cacheDir = `${d.cacheRoot}/${job.appId}`;
+  const cacheDir = buildCacheDir(d.home, job.appId);
   await mkdir(cacheDir, { recursive: true });
   await chown(cacheDir, d.appUid, d.appUid).catch(() => undefined);
   // A build re-run after its worker was lost: its old container goes first.

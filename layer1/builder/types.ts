@@ -7,7 +7,6 @@ export const BuildState = z.enum(BUILD_STATES);
 export type BuildState = z.infer<typeof BuildState>;
 export const TERMINAL: ReadonlySet<BuildState> = new Set(['succeeded', 'failed', 'cancelled']);
 
-export const BuildId = z.string().regex(/^b_[0-9a-z]{9}[0-9a-f]{8}$/, 'a build id');
 export const AppRefSchema = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), name: z.string().min(1).max(64) });
 export type AppRef = z.infer<typeof AppRefSchema>;
 

@@ -11,10 +11,10 @@ import { connectRedis } from '../../layer0/discovery/client.ts';
 import type { BlobClient } from '../blobstore/client.ts';
 import { readHostBuildEnv, type HostBuildEnv } from './host-env.ts';
 import { createBuildQueue, DEFAULT_STACK, QUEUE_NAME, type BuildJobData, type BuildQueue } from './queue.ts';
+import { SLUG_PARENT } from './slug.ts';
 import { runBuild, type BuildRun, type RunBuildDeps } from './run-build.ts';
 import { TERMINAL, type BuildRecord } from './types.ts';
 
-export const STACK_IMAGE = 'slipway/stack:bookworm';
 export const DEFAULT_BUILDPACKS_DIR = fileURLToPath(new URL('../../buildpacks', import.meta.url));
 export const DEFAULT_DRIVER = ['/slipway/buildpacks/bin/build'];
 
@@ -23,9 +23,8 @@ export interface BuilderOptions {
   /** How to reach the agent that runs build containers (this host's: `{ socketPath }`). */
   agent: AgentClientOptions;
   blobs: BlobClient;
-  /** `$SLIPWAY_HOME`: build caches live in `cache/builds/<appId>` (or give `cacheRoot`). */
+  /** `$SLIPWAY_HOME`: build caches live in `cache/builds/<appId>` (cache.ts). */
   home?: string;
-  cacheRoot?: string;
   log?: Logger;
   /** Builds at once on this worker (of different apps; default 1). */
   concurrency?: number;
@@ -68,8 +67,9 @@ export async function startBuilder(o: BuilderOptions): Promise<RunningBuilder> {
     blobs: o.blobs,
     host: o.host ?? (await readHostBuildEnv()),
     buildpacksDir: o.buildpacksDir ?? DEFAULT_BUILDPACKS_DIR,
-    cacheRoot: o.cacheRoot ?? `${o.home ?? '/var/lib/slipway'}/cache/builds`,
-    image: o.image ?? STACK_IMAGE,
+    home: o.home ?? '/var/lib/slipway',
+    // Builds run in the stack image the slugs are layers over.
+    image: o.image ?? SLUG_PARENT,
     stack: o.stack ?? DEFAULT_STACK,
     driver: o.driver ?? DEFAULT_DRIVER,
     memoryBytes: o.memoryBytes ?? 2 * 2 ** 30,

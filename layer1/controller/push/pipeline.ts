@@ -16,6 +16,7 @@ import type { BlobClient } from '../../blobstore/client.ts';
 import { slugImage, TERMINAL, type BuildQueue, type BuildRecord } from '../../builder/index.ts';
 import type { PushPipeline, PushRequest } from '../../gitreceiver/types.ts';
 import { formationId, LABEL_RELEASE, RELEASE_PHASE_TYPE, type Deployment, type Release } from '../deploy/index.ts';
+import { appUrl } from '../routes/router.ts';
 import type { DeployDeps } from '../routes/deps.ts';
 import { runToEnd } from '../run/run-to-end.ts';
 import { readAppJson } from './app-json.ts';
@@ -46,7 +47,7 @@ const short = (sha: string) => sha.slice(0, 7);
 export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
   const log = o.log ?? silentLogger;
   const { deploy } = o.deploy;
-  const publicUrl = (app: string) => `http://${app}.${o.router.domain}${o.router.httpPort === 80 ? '' : `:${o.router.httpPort}`}`;
+  const publicUrl = (app: string) => appUrl(app, o.router.domain, o.router.httpPort);
 
   async function build(push: PushRequest, clock: PhaseClock): Promise<{ rec: BuildRecord; healthchecks: Release['healthchecks']; why: string[] }> {
     const { app, say, signal } = push;

@@ -78,9 +78,14 @@ export function parseCertificate(certPem: string, keyPem: string, now = Date.now
   return { names: [...names].sort(), notAfter: new Date(notAfter).toISOString(), fingerprint: x.fingerprint256 };
 }
 
+/** An app's address through the router (`http://web.localhost:8080`; no port for 80): the API's settings and the push's summary. */
+export function appUrl(name: string, domain: string, httpPort: number): string {
+  return `http://${name}.${domain}${httpPort === 80 ? '' : `:${httpPort}`}`;
+}
+
 export function routerRoutes({ store }: RouteDeps, publisher: RouterPublisher, domains: DomainStore, o: RouterApiOptions = {}): AnyRoute[] {
   const domain = (o.domain ?? 'localhost').toLowerCase();
-  const url = (name: string) => `http://${name}.${domain}${(o.httpPort ?? 8080) === 80 ? '' : `:${o.httpPort ?? 8080}`}/`;
+  const url = (name: string) => `${appUrl(name, domain, o.httpPort ?? 8080)}/`;
   const settings = async (app: { id: string; name: string }) => ({ httpsRedirect: (await publisher.settings(app.id)).httpsRedirect, url: url(app.name) });
   const hostOwner = (host: string) => ownerOf(store, domains, domain, host);
   return [
