@@ -22,7 +22,6 @@ export interface PushContext {
 
 interface HookRequest {
   pid: number;
-  gitDir: string;
   updates: { old: string; sha: string; ref: string }[];
   env: Record<string, string>;
 }
@@ -143,7 +142,7 @@ function refuse(updates: HookRequest['updates']): string[] | null {
 
 function parse(raw: string): HookRequest {
   const h = JSON.parse(raw) as HookRequest;
-  if (!Number.isInteger(h.pid) || typeof h.gitDir !== 'string' || !Array.isArray(h.updates) || h.updates.length === 0) throw new Error('a malformed hook request');
+  if (!Number.isInteger(h.pid) || !Array.isArray(h.updates) || h.updates.length === 0) throw new Error('a malformed hook request');
   for (const u of h.updates) if (!SHA.test(u.sha) || !SHA.test(u.old) || typeof u.ref !== 'string') throw new Error('a malformed ref update');
   return h;
 }

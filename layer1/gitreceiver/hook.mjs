@@ -15,7 +15,7 @@ const updates = input.split('\n').filter(Boolean).map((l) => {
 });
 const env = {};
 for (const k of ['GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_QUARANTINE_PATH']) if (process.env[k]) env[k] = process.env[k];
-const body = JSON.stringify({ pid: process.ppid, gitDir: process.cwd(), updates, env });
+const body = JSON.stringify({ pid: process.ppid, updates, env });
 
 let code = 1;
 await new Promise((resolve) => {

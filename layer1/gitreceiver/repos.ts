@@ -1,7 +1,8 @@
 // The app repositories: one bare repo per app under `<dir>/<appId>.git` (by the app's stable id,
-// so a rename keeps its history), with Slipway's pre-receive hook installed.
+// so a rename keeps its history), with Slipway's pre-receive hook installed: at creation, and
+// again in every repo when the receiver starts.
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -21,20 +22,32 @@ export class Repos {
     return stat(join(this.path(appId), 'HEAD')).then(() => true, () => false);
   }
 
-  /** Creates the bare repo if it is missing, and (re)writes its hook, so a moved install or socket still works. */
+  /** The bare repo, created (with its hook) when it is missing. */
   async ensure(appId: string): Promise<string> {
     const p = this.path(appId);
-    if (!(await this.exists(appId))) {
-      await mkdir(this.dir, { recursive: true });
-      await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', p]);
-      // Pushes of large apps in one pack; no auto-gc pauses inside a push.
-      await run('git', ['-C', p, 'config', 'receive.denyDeletes', 'true']);
-      await run('git', ['-C', p, 'config', 'gc.auto', '0']);
+    if (await this.exists(appId)) return p;
+    await mkdir(this.dir, { recursive: true });
+    await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', p]);
+    // Pushes of large apps in one pack; no auto-gc pauses inside a push.
+    await run('git', ['-C', p, 'config', 'receive.denyDeletes', 'true']);
+    await run('git', ['-C', p, 'config', 'gc.auto', '0']);
+    await this.writeHook(p);
+    return p;
+  }
+
+  /** (Re)writes the hook of every repo (at start), so a moved install or hook socket still works. */
+  async installHooks(): Promise<void> {
+    const names = await readdir(this.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+    for (const name of names) {
+      const appId = name.endsWith('.git') ? name.slice(0, -4) : '';
+      if (ID_RE.test(appId) && (await this.exists(appId))) await this.writeHook(this.path(appId));
     }
-    const hook = join(p, 'hooks', 'pre-receive');
+  }
+
+  private async writeHook(repo: string): Promise<void> {
+    const hook = join(repo, 'hooks', 'pre-receive');
     await writeFile(hook, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(HOOK)} ${shellQuote(this.hookSocket)}\n`);
     await chmod(hook, 0o755);
-    return p;
   }
 
   async remove(appId: string): Promise<void> {
