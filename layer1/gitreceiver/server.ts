@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Git } from 'node-git-server';
 import type { Logger } from '../../layer0/common/logger.ts';
-import { appRole, atLeast, type Principal, type Role } from '../controller/auth/roles.ts';
+import { appRole, atLeast, principalOf, type Principal, type Role } from '../controller/auth/roles.ts';
 import type { Store } from '../controller/store/index.ts';
 import { HookServer, type PushContext } from './hook-server.ts';
 import { Repos } from './repos.ts';
@@ -55,8 +55,9 @@ export class GitReceiver {
     this.git.on('fetch', ((f: { accept(): void }) => f.accept()) as never);
   }
 
-  start(): Promise<void> {
-    return this.hooks.listen();
+  async start(): Promise<void> {
+    await this.repos.installHooks();
+    await this.hooks.listen();
   }
 
   async close(): Promise<void> {
@@ -116,9 +117,7 @@ export class GitReceiver {
     const secret = decoded.slice(decoded.indexOf(':') + 1);
     if (!secret) return null;
     const found = await this.o.store.tokens.authenticate(secret);
-    if (!found) return null;
-    const { token, user } = found;
-    return { userId: user.id, userName: user.name, admin: user.admin === '1', tokenId: token.id, tokenRole: token.role, tokenAppId: token.appId || null };
+    return found && principalOf(found);
   }
 }
 

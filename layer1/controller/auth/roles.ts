@@ -23,6 +23,11 @@ export interface Principal {
   tokenAppId: string | null;
 }
 
+/** The caller a valid token stands for (`store.tokens.authenticate`'s answer): the API's Bearer and git's Basic auth. */
+export function principalOf({ token, user }: { token: { id: string; role: Role; appId: string }; user: Record<string, string> }): Principal {
+  return { userId: user.id!, userName: user.name!, admin: user.admin === '1', tokenId: token.id, tokenRole: token.role, tokenAppId: token.appId || null };
+}
+
 /** Platform-wide role of the caller: admin only for an admin user's admin token. */
 export function globalRole(p: Principal): Role {
   return p.tokenRole === 'admin' && !p.admin ? 'owner' : p.tokenRole;

@@ -2,6 +2,7 @@
 // request so a revoked token fails at once. Public routes skip it; anything else is 401.
 import type { Middleware } from 'koa';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
+import { principalOf } from '../auth/roles.ts';
 import { bearer } from '../auth/token.ts';
 import type { Store } from '../store/index.ts';
 import type { AnyRoute, ControllerState } from '../http/route.ts';
@@ -12,15 +13,7 @@ export function authenticate(route: AnyRoute, store: Store): Middleware<Controll
     const secret = bearer(ctx.get('Authorization'));
     const found = secret && (await store.tokens.authenticate(secret));
     if (!found) throw new SlipwayError('unauthorized', secret ? 'the token is unknown or revoked' : 'send a token: Authorization: Bearer <token>');
-    const { token, user } = found;
-    ctx.state.principal = {
-      userId: user.id,
-      userName: user.name,
-      admin: user.admin === '1',
-      tokenId: token.id,
-      tokenRole: token.role,
-      tokenAppId: token.appId || null,
-    };
+    ctx.state.principal = principalOf(found);
     await next();
   };
 }
