@@ -35,11 +35,16 @@ export function parseAppJson(text: string): AppJson {
   return { healthchecks };
 }
 
-/** app.json of a `git archive` tar, or null when it has none. */
+/** app.json of a `git archive` tar, or null when it has none; one over 256 KiB refuses the push. */
 export function readAppJson(tarPath: string): Promise<AppJson | null> {
   return new Promise((resolve, reject) => {
-    execFile('tar', ['-xOf', tarPath, 'app.json'], { maxBuffer: MAX_BYTES, encoding: 'utf8' }, (err, out) => {
-      if (err) return resolve(null); // no app.json (tar says "Not found in archive")
+    const env = { ...process.env, LC_ALL: 'C' }; // tar's "Not found in archive" untranslated
+    execFile('tar', ['-xOf', tarPath, 'app.json'], { maxBuffer: MAX_BYTES, encoding: 'utf8', env }, (err, out, stderr) => {
+      if (err && (err as { code?: unknown }).code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+        return reject(new Error(`app.json is larger than ${MAX_BYTES / 1024} KiB, which is more than Slipway reads.\nMake it smaller and push again.`));
+      }
+      if (err && /Not found in archive/.test(stderr)) return resolve(null);
+      if (err) return reject(new Error(`app.json could not be read from the pushed tree: ${(stderr.trim() || err.message).slice(0, 300)}`));
       try {
         resolve(parseAppJson(out));
       } catch (e) {

@@ -38,6 +38,20 @@ describe('app.json', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('one over 256 KiB refuses the push with a clear message (not ignored)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slwt-appjson-'));
+    try {
+      writeFileSync(join(dir, 'app.json'), JSON.stringify({ description: 'x'.repeat(300 * 1024), healthchecks: { web: { path: '/h' } } }));
+      execFileSync('tar', ['-cf', join(dir, 'big.tar'), '-C', dir, 'app.json']);
+      await assert.rejects(readAppJson(join(dir, 'big.tar')), /app\.json is larger than 256 KiB[\s\S]*push again/);
+      writeFileSync(join(dir, 'app.json'), JSON.stringify({ description: 'x'.repeat(200 * 1024) }));
+      execFileSync('tar', ['-cf', join(dir, 'fits.tar'), '-C', dir, 'app.json']);
+      assert.deepEqual((await readAppJson(join(dir, 'fits.tar')))?.healthchecks, {});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('phase clock', () => {
