@@ -31,7 +31,7 @@ export function compose(list: WebMiddleware[]): WebMiddleware {
   };
 }
 
-export const CSP = [
+const CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",

@@ -96,7 +96,7 @@ export function sparkline(values: number[], label: string, unit: string, w = 96,
     + `<span class="spark-value">${escapeAttr(format(last, unit))}</span>`;
 }
 
-export function format(v: number, unit: string): string {
+function format(v: number, unit: string): string {
   if (unit === 'bytes') {
     if (v >= 1024 ** 3) return `${(v / 1024 ** 3).toFixed(1)} GiB`;
     if (v >= 1024 ** 2) return `${(v / 1024 ** 2).toFixed(0)} MiB`;

@@ -1,5 +1,6 @@
 // The dashboard's Handlebars views: every template in views/ (partials in views/partials/)
-// compiled once at start, the helpers they use, and `render()`, which wraps a page in the layout.
+// compiled once at start, and the helpers they use. `loadViews()` gives a function that renders one
+// view by name (pages.ts puts a page inside the layout).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
@@ -15,9 +16,6 @@ export function loadViews(): Views {
     if (f.endsWith('.hbs')) hb.registerPartial(f.slice(0, -4), readFileSync(join(DIR, 'partials', f), 'utf8'));
   }
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-  hb.registerHelper('not', (a: unknown) => !a);
-  hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
-  hb.registerHelper('and', (...args: unknown[]) => args.slice(0, -1).every(Boolean));
   hb.registerHelper('short', (id: unknown) => (typeof id === 'string' ? id.slice(0, 12) : ''));
   hb.registerHelper('ago', (iso: unknown) => ago(iso));
   hb.registerHelper('since', (iso: unknown) => since(iso));
@@ -39,7 +37,7 @@ export function loadViews(): Views {
 }
 
 /** "3 minutes ago" from an RFC 3339 time (the exact time goes in a <time> element's title). */
-export function ago(iso: unknown): string {
+function ago(iso: unknown): string {
   const t = typeof iso === 'string' ? Date.parse(iso) : NaN;
   if (Number.isNaN(t)) return '';
   const s = Math.round((Date.now() - t) / 1000);
@@ -48,7 +46,7 @@ export function ago(iso: unknown): string {
 }
 
 /** How long since a time, for uptimes: "4m 10s", "3h 2m", "2d 5h". */
-export function since(iso: unknown): string {
+function since(iso: unknown): string {
   const t = typeof iso === 'string' ? Date.parse(iso) : NaN;
   if (Number.isNaN(t)) return '';
   const s = Math.max(0, Math.round((Date.now() - t) / 1000));
@@ -68,12 +66,12 @@ function span(s: number): string {
 }
 
 /** The time of day (UTC) of an RFC 3339 time, for log lines: "14:03:07". */
-export function clock(iso: unknown): string {
+function clock(iso: unknown): string {
   return typeof iso === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(iso) ? iso.slice(11, 19) : '';
 }
 
 /** How long from one time to another: "3.6 s", "2 min 5 s". */
-export function took(from: unknown, to: unknown): string {
+function took(from: unknown, to: unknown): string {
   const a = typeof from === 'string' ? Date.parse(from) : NaN;
   const b = typeof to === 'string' ? Date.parse(to) : NaN;
   if (Number.isNaN(a) || Number.isNaN(b)) return '';

@@ -8,12 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 export interface TestBrowser {
   browser: Browser;
-  pid: number;
   close(): Promise<void>;
 }
 
@@ -49,7 +48,6 @@ export async function startBrowser(): Promise<TestBrowser> {
     const browser = await chromium.connectOverCDP(ws);
     return {
       browser,
-      pid: child.pid!,
       async close() {
         try {
           const cdp = await browser.newBrowserCDPSession();

@@ -15,10 +15,20 @@ interface Release { version: number; status: string; reason: string; createdBy: 
 interface Deployment { id: string; kind: string; from: number | null; to: number | null; state: string; reason: string; createdBy: string; createdAt: string; startedAt: string | null; finishedAt: string | null; failure: { check: string; type: string | null; message: string; output: string[] } | null; log: string[] }
 type Formation = Record<string, { count: number; memory: string; cpu: number }>;
 
-export const LOG_FILTERS = ['type', 'process', 'release', 'stream', 'source'] as const;
+const LOG_FILTERS = ['type', 'process', 'release', 'stream', 'source'] as const;
+
+/** The log filters of a request's query (the logs page's form), those that look like values. */
+export function logFilters(ctx: WebCtx): Record<string, string> {
+  const filters: Record<string, string> = {};
+  for (const k of LOG_FILTERS) {
+    const v = ctx.query[k];
+    if (typeof v === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(v)) filters[k] = v;
+  }
+  return filters;
+}
 
 /** The processes table's data, with CPU and memory samples once the platform has some. */
-export async function processesView(ctx: WebCtx, name: string) {
+async function processesView(ctx: WebCtx, name: string) {
   const api = ctx.state.api!;
   const [ps, metrics] = await Promise.all([
     api.get<List<Process>>(`/apps/${name}/processes`),
@@ -119,11 +129,7 @@ export function appPageRoutes(router: Router<WebState>, { pages }: DashboardDeps
 
   router.get('/apps/:app/logs', async (ctx) => {
     const app = await loadApp(ctx);
-    const filters: Record<string, string> = {};
-    for (const k of LOG_FILTERS) {
-      const v = ctx.query[k];
-      if (typeof v === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(v)) filters[k] = v;
-    }
+    const filters = logFilters(ctx);
     const [recent, formation] = await Promise.all([
       readLogs(ctx, app.name, filters),
       ctx.state.api!.get<Formation>(`/apps/${app.name}/formation`),

@@ -14,10 +14,10 @@ import { logLine, type ShownLine } from '../present.ts';
 import type { AppEvent } from '../../layer1/controller/deploy/types.ts';
 import { streamHead } from '../../layer1/controller/http/stream.ts';
 import type { LogLine } from '../../layer1/logs/types.ts';
-import { LOG_FILTERS } from './app-pages.ts';
+import { logFilters } from './app-pages.ts';
 
 /** What the pages' script gets: a log line to show, or that the app changed. */
-export type LiveLine = ({ kind: 'log' } & ShownLine) | { kind: 'event'; type: string; at: string };
+type LiveLine = ({ kind: 'log' } & ShownLine) | { kind: 'event'; type: string; at: string };
 
 /** A Redis stream id: what the API's event and log streams send as `id` (and take back as `Last-Event-ID`). */
 const STREAM_ID_RE = /^[0-9]{1,20}-[0-9]{1,20}$/;
@@ -103,11 +103,7 @@ export function liveRoutes(router: Router<WebState>, { sessions }: DashboardDeps
     const app = appName(ctx);
     // After the last line the page shows (`after`), else from now on.
     const after = typeof ctx.query.after === 'string' && STREAM_ID_RE.test(ctx.query.after) ? ctx.query.after : undefined;
-    const query: Record<string, string> = { follow: 'true', ...(after ? { after } : { tail: '0' }) };
-    for (const k of LOG_FILTERS) {
-      const v = ctx.query[k];
-      if (typeof v === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(v)) query[k] = v;
-    }
+    const query: Record<string, string> = { ...logFilters(ctx), follow: 'true', ...(after ? { after } : { tail: '0' }) };
     const last = ctx.get('Last-Event-ID');
     await relay(ctx, `/apps/${app}/logs`, { query, lastId: STREAM_ID_RE.test(last) ? last : undefined }, (data) => ({ kind: 'log', ...logLine(JSON.parse(data) as LogLine) }));
   });
