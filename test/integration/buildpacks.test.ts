@@ -163,7 +163,7 @@ describe('buildpacks', () => {
     assert.equal(res.body, `node-deps ok: ms('2 days')=172800000 NODE_ENV=production version=${SHA}\n`);
     assert.equal((await get(app.port, '/env/DYNO')).body, 'web.1\n');
     assert.equal((await get(app.port, '/env/NOPE')).status, 404);
-    // `npm start` is PID 1: it passes SIGTERM on to node, so a stop is quick, not a SIGKILL.
+    // The slug's launcher is PID 1: it passes SIGTERM on to `npm start` (and node), so a stop is quick, not a SIGKILL.
     const t0 = Date.now();
     await t.runtime.stop(app.id, { timeout: 10 });
     assert.notEqual((await app.exit).exitCode, 137);
