@@ -8,12 +8,6 @@ import type { WebCtx } from './http.ts';
 export class Pages {
   constructor(private readonly views: Views, private readonly sessions: Sessions) {}
 
-  /** Only a view's own HTML (a fragment the page's script swaps in). */
-  fragment(ctx: WebCtx, view: string, data: Record<string, unknown>): void {
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = this.views(view, data);
-  }
-
   async render(ctx: WebCtx, view: string, title: string, data: Record<string, unknown> = {}, status = 200): Promise<void> {
     const s = ctx.state.session;
     const flash = s ? await this.sessions.takeFlash(s) : undefined;

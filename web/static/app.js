@@ -1,6 +1,7 @@
 // Slipway dashboard: live updates on top of pages that work without this script.
-// - [data-live]: follows the app's events; on each (and every few seconds while the tab is
-//   visible) re-reads this page and swaps every [data-swap] element (by id) not holding focus.
+// - [data-live]: follows the app's events; on each re-reads this page and swaps every
+//   [data-swap] element (by id) not holding focus. With [data-poll] (the overview: process
+//   states, uptimes and metrics change without an event) also every 5 s while the tab is visible.
 // - #log[data-follow]: follows the app's logs (Server-Sent Events) and appends each line.
 (function () {
   'use strict';
@@ -47,7 +48,7 @@
       clearTimeout(timer);
       timer = setTimeout(refresh, 300);
     };
-    setInterval(function () { if (!document.hidden) refresh(); }, 5000);
+    if (live.hasAttribute('data-poll')) setInterval(function () { if (!document.hidden) refresh(); }, 5000);
     window.addEventListener('pagehide', function () { events.close(); });
   }
 
