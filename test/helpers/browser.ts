@@ -1,6 +1,6 @@
-// Debian's Chromium for browser tests, started by us with exactly the flags DEVELOPERS.md names
-// (plus a fresh --user-data-dir and the DevTools port playwright-core connects to), pages only
-// to 127.0.0.1. `close()` ends it through DevTools (Browser.close), then by its pid if it lingers,
+// Debian's Chromium for browser tests, started by us headless with the flags in FLAGS (plus a
+// fresh --user-data-dir and the DevTools port playwright-core connects to), pages only to
+// 127.0.0.1. `close()` ends it through DevTools (Browser.close), then by its pid if it lingers,
 // and removes the profile directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
