@@ -7,14 +7,16 @@
 // same agent with the build's mounts and env (the host's registry and CA bundle), empty npm cache.
 // Target: warm deploy ≤ 2 × npm ci + 3 s (issue 6).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SLUG_PARENT } from '../../layer1/builder/index.ts';
+import { CONTAINER_CA_PATH, readHostBuildEnv } from '../../layer1/builder/host-env.ts';
 import { APPS, BIN, fixtureRepo, git, push, slipwayIn } from '../helpers/git-push.ts';
 import { httpGet } from '../helpers/http.ts';
 import { testPrefix } from '../helpers/runtime.ts';
-import { freePort } from '../helpers/wait.ts';
+import { freePort, until } from '../helpers/wait.ts';
 import { finish, median, table } from './report.ts';
 
 const execFileP = promisify(execFile);
@@ -56,14 +58,12 @@ async function deployOnce(repo: string, app: string): Promise<Deploy> {
 
 /** `npm ci` of the fixture in a stack container with the build's mounts and env; seconds inside the container. */
 async function npmCi(): Promise<number> {
-  const ca = process.env.NODE_EXTRA_CA_CERTS && existsSync(process.env.NODE_EXTRA_CA_CERTS) ? process.env.NODE_EXTRA_CA_CERTS : '/etc/ssl/certs/ca-certificates.crt';
-  const registry = (await execFileP('npm', ['config', 'get', 'registry'])).stdout.trim() || 'https://registry.npmjs.org/';
-  const caIn = '/etc/ssl/certs/slipway-host-ca.crt';
+  const host = await readHostBuildEnv();
+  const ca = host.caBundle ? ['-v', `${host.caBundle}:${CONTAINER_CA_PATH}:ro`, '-e', `NODE_EXTRA_CA_CERTS=${CONTAINER_CA_PATH}`, '-e', `npm_config_cafile=${CONTAINER_CA_PATH}`] : [];
   const script = 'cp -r /src /tmp/app && cd /tmp/app && s=$(date +%s.%N) && npm ci --no-audit --no-fund >/dev/null && e=$(date +%s.%N) && echo "npmci $s $e"';
   const { stdout } = await docker([
-    'run', '--rm', '--network', 'bridge', '-v', `${join(APPS, 'node-deps')}:/src:ro`, '-v', `${ca}:${caIn}:ro`,
-    '-e', `NODE_EXTRA_CA_CERTS=${caIn}`, '-e', `npm_config_cafile=${caIn}`, '-e', `npm_config_registry=${registry}`,
-    '-e', 'HOME=/tmp/home', '-e', 'NODE_ENV=production', 'slipway/stack:bookworm', 'bash', '-c', script,
+    'run', '--rm', '--network', 'bridge', '-v', `${join(APPS, 'node-deps')}:/src:ro`, ...ca, '-e', `npm_config_registry=${host.npmRegistry}`,
+    '-e', 'HOME=/tmp/home', '-e', 'NODE_ENV=production', SLUG_PARENT, 'bash', '-c', script,
   ]);
   const m = /npmci ([\d.]+) ([\d.]+)/.exec(stdout);
   if (!m) throw new Error(`npm ci did not report: ${stdout}`);
@@ -81,14 +81,11 @@ try {
   const warm: Deploy[] = [];
   // A push returns once the new release serves; the replaced processes then drain (5 s) and the
   // app's next rollout waits for that. Each push here starts after it, as a person's next push would.
-  const settled = async () => {
-    for (;;) {
-      const r = await fetch(`${cli.SLIPWAY_URL}/v1/apps/bench-deploy/deployments?limit=1`, { headers: { authorization: `Bearer ${cli.SLIPWAY_TOKEN}` } });
-      const d = ((await r.json()) as { items: { state: string }[] }).items[0];
-      if (!d || d.state === 'succeeded' || d.state === 'failed') return;
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  };
+  const settled = () => until('the previous rollout ended', async () => {
+    const r = await fetch(`${cli.SLIPWAY_URL}/v1/apps/bench-deploy/deployments?limit=1`, { headers: { authorization: `Bearer ${cli.SLIPWAY_TOKEN}` } });
+    const d = ((await r.json()) as { items: { state: string }[] }).items[0];
+    return !d || d.state === 'succeeded' || d.state === 'failed';
+  }, 300_000, 200);
   for (let i = 0; i < WARM; i++) {
     await settled();
     await git(repo, 'commit', '-q', '--allow-empty', '-m', `warm ${i}`);

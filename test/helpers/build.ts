@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import type { ContainerRuntime, ContainerSpecInput } from '../../layer0/runtime/index.ts';
+import { CONTAINER_CA_PATH, DEFAULT_REGISTRY, hostCaBundle, SYSTEM_CA_BUNDLE } from '../../layer1/builder/host-env.ts';
 
 export const BUILDPACKS_DIR = fileURLToPath(new URL('../../buildpacks', import.meta.url));
 export const FIXTURE_APPS = fileURLToPath(new URL('../fixtures/apps', import.meta.url));
 /** Where the host CA bundle appears inside build containers. */
-export const CONTAINER_CA = '/etc/ssl/certs/slipway-host-ca.crt';
+export const CONTAINER_CA = CONTAINER_CA_PATH;
 
 export interface HostNpmSettings {
   registry: string;
@@ -23,13 +24,11 @@ export interface HostNpmSettings {
 }
 
 let npmSettings: HostNpmSettings | undefined;
-/** `npm config get registry` and the CA bundle from NODE_EXTRA_CA_CERTS (else Debian's bundle). */
+/** `npm config get registry` and the CA bundle the builder uses (host-env.ts), read once. */
 export function hostNpmSettings(): HostNpmSettings {
   if (!npmSettings) {
-    const registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim() || 'https://registry.npmjs.org/';
-    const extra = process.env.NODE_EXTRA_CA_CERTS;
-    const caFile = extra && existsSync(extra) ? extra : '/etc/ssl/certs/ca-certificates.crt';
-    npmSettings = { registry, caFile };
+    const registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim() || DEFAULT_REGISTRY;
+    npmSettings = { registry, caFile: hostCaBundle() ?? SYSTEM_CA_BUNDLE };
   }
   return npmSettings;
 }

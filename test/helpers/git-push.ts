@@ -2,7 +2,7 @@
 // push with its output lines timed as they arrive (to see `remote:` lines stream), the slipway
 // CLI run in a directory, and a keep-alive load generator through the router.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -31,10 +31,7 @@ export async function commitFixture(dir: string, fixture: string, extra: Record<
   await git(dir, 'rm', '-rq', '--cached', '.');
   await execFileP('find', [dir, '-mindepth', '1', '-maxdepth', '1', '!', '-name', '.git', '-exec', 'rm', '-rf', '{}', '+']);
   cpSync(join(APPS, fixture), dir, { recursive: true });
-  for (const [f, body] of Object.entries(extra)) {
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(dir, f), body);
-  }
+  for (const [f, body] of Object.entries(extra)) writeFileSync(join(dir, f), body);
   await git(dir, 'add', '-A');
   await git(dir, 'commit', '-q', '--allow-empty', '-m', `${fixture}`);
   return git(dir, 'rev-parse', 'HEAD');
