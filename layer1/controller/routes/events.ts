@@ -3,14 +3,13 @@
 // carries its stream id as the SSE `id`, so a client resumes with `Last-Event-ID` (or `?after=`);
 // without either the stream starts at the present. A comment every heartbeat keeps proxies open;
 // the caller's token and access are checked again while it runs (revocation ends the stream).
-import { streamHead } from '../http/stream.ts';
-import { PassThrough } from 'node:stream';
+import type { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
-import { SlipwayError } from '../../../layer0/common/errors.ts';
 import { appRole, type Principal } from '../auth/roles.ts';
 import type { AppEvent } from '../deploy/index.ts';
 import { AppEventSchema } from '../deploy/index.ts';
+import { follow, RECHECK_MS, resumeId, STREAM_ID_RE } from '../http/follow.ts';
 import { appRoute, route, type AnyRoute, type Ctx } from '../http/route.ts';
 import { components } from '../types.ts';
 import { AppParams } from './deployments.ts';
@@ -18,13 +17,10 @@ import type { DeployDeps, RouteDeps } from './deps.ts';
 
 if (!components.has(AppEventSchema)) components.add(AppEventSchema, { id: 'AppEvent' });
 
-const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
 const Query = z.strictObject({
-  after: z.string().regex(EVENT_ID_RE, 'an event id like 1700000000000-0').optional().describe('resume after this event id (the Last-Event-ID header wins)'),
+  after: z.string().regex(STREAM_ID_RE, 'an event id like 1700000000000-0').optional().describe('resume after this event id (the Last-Event-ID header wins)'),
 });
 const Stream = z.string().describe('text/event-stream: `id: <event id>`, `event: <type>`, `data: <AppEvent JSON>`');
-/** How often a running stream checks that its token and access still hold. */
-const RECHECK_MS = 5000;
 
 interface Source {
   key: string;
@@ -38,53 +34,41 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
   const heartbeatMs = d.heartbeatMs ?? 15_000;
   const tokenValid = async (p: Principal) => (await store.tokens.get(p.tokenId)) !== null;
 
-  function cursor(ctx: Ctx, after: string | undefined): string | undefined {
-    const header = ctx.get('Last-Event-ID').trim();
-    if (!header) return after;
-    if (!EVENT_ID_RE.test(header)) throw new SlipwayError('invalid_params', 'Last-Event-ID: not an event id like 1700000000000-0');
-    return header;
+  /** The stream's events after `after` (else after its newest) as SSE text; null when quiet for a heartbeat. Its own connection. */
+  async function* events(src: Source, after: string | undefined, signal: AbortSignal): AsyncGenerator<string | null> {
+    const reader: Redis = d.deploy.store.redis.duplicate();
+    reader.on('error', () => undefined);
+    const onAbort = () => reader.disconnect();
+    signal.addEventListener('abort', onAbort);
+    try {
+      let last = after ?? (await reader.xrevrange(src.key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+      while (!signal.aborted) {
+        const res = (await reader.xread('COUNT', 100, 'BLOCK', heartbeatMs, 'STREAMS', src.key, last)) as [string, [string, string[]][]][] | null;
+        if (!res) {
+          yield null;
+          continue;
+        }
+        let text = '';
+        for (const [id, fields] of res[0]?.[1] ?? []) {
+          last = id;
+          const e = toEvent(id, fields);
+          if (src.visible && !(await src.visible(e))) continue;
+          text += `id: ${id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+        }
+        yield text;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      reader.disconnect();
+    }
   }
 
   function stream(ctx: Ctx, src: Source, after: string | undefined): PassThrough {
-    const out = new PassThrough();
-    const reader: Redis = d.deploy.store.redis.duplicate();
-    reader.on('error', () => undefined);
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      reader.disconnect();
-      out.end();
-    };
-    ctx.res.once('close', close);
-    streamHead(ctx, 'text/event-stream');
-    out.write(`retry: 2000\n\n`);
-    void (async () => {
-      let checked = Date.now();
-      try {
-        let last = after ?? (await reader.xrevrange(src.key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
-        while (!closed) {
-          const res = (await reader.xread('COUNT', 100, 'BLOCK', heartbeatMs, 'STREAMS', src.key, last)) as [string, [string, string[]][]][] | null;
-          if (closed) break;
-          for (const [id, fields] of res?.[0]?.[1] ?? []) {
-            last = id;
-            const e = toEvent(id, fields);
-            if (src.visible && !(await src.visible(e))) continue;
-            out.write(`id: ${id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-          }
-          if (!res) out.write(': keep-alive\n\n');
-          if (Date.now() - checked >= Math.min(RECHECK_MS, heartbeatMs)) {
-            checked = Date.now();
-            if (!(await src.allowed())) break;
-          }
-        }
-      } catch (err) {
-        if (!closed) log.warn({ err, key: src.key }, 'event stream failed');
-      } finally {
-        close();
-      }
-    })();
-    return out;
+    return follow(ctx, {
+      sse: true, heartbeatMs, allowed: src.allowed,
+      source: (signal) => events(src, after, signal),
+      onError: (err) => log.warn({ err, key: src.key }, 'event stream failed'),
+    });
   }
 
   return [
@@ -92,7 +76,7 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
       method: 'get', path: '/apps/:app/events', tag: 'events', summary: "The app's events as Server-Sent Events (resume with Last-Event-ID)",
       role: 'view', params: AppParams, query: Query, response: Stream, contentType: 'text/event-stream',
       async handler({ app, query, principal: p, ctx }) {
-        const after = cursor(ctx, query.after);
+        const after = resumeId(ctx, query.after, 'an event id like 1700000000000-0');
         return stream(ctx, {
           key: d.deploy.store.key(app.id, 'events'),
           allowed: async () => (await tokenValid(p)) && (await store.apps.get(app.id)) !== null && appRole(p, app.id, await store.access.get(app.id, p.userId)) !== null,
@@ -103,7 +87,7 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
       method: 'get', path: '/events', tag: 'events', summary: 'Events of every app the caller may see (admins: all), as Server-Sent Events',
       access: { kind: 'user', role: 'view' }, query: Query, response: Stream, contentType: 'text/event-stream',
       async handler({ query, principal: p, ctx }) {
-        const after = cursor(ctx, query.after);
+        const after = resumeId(ctx, query.after, 'an event id like 1700000000000-0');
         // By the app's stable id: a name may since belong to another app (renamed, or deleted and
         // reused). Events recorded before ids were kept fall back to the name.
         let ids = new Set<string>();

@@ -1,21 +1,18 @@
 // An app's logs (`GET /v1/apps/:app/logs`: tail, since, follow and filters, as Server-Sent Events
 // when asked for `text/event-stream`, else NDJSON), its retention settings, its drains and its
 // metrics. Everything is read from Redis through layer1/logs' client; the shipper writes it.
-import { streamHead } from '../http/stream.ts';
-import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import { LogsClient, LogLineSchema, LogSettingsSchema, DrainSchema, LOG_SOURCES, psFilter, redactUrl, type LogFilter, type LogLine } from '../../logs/index.ts';
 import { appRole } from '../auth/roles.ts';
-import { appRoute, type AnyRoute, type Ctx } from '../http/route.ts';
+import { follow, resumeId, STREAM_ID_RE, wantsSse } from '../http/follow.ts';
+import { appRoute, type AnyRoute } from '../http/route.ts';
 import { components } from '../types.ts';
 import { AppParams } from './deployments.ts';
 import type { RouteDeps } from './deps.ts';
 
 if (!components.has(LogLineSchema)) components.add(LogLineSchema, { id: 'LogLine' });
 
-const STREAM_ID_RE = /^\d{1,20}-\d{1,20}$/;
-const RECHECK_MS = 5000;
 /** How long a quiet follow waits before a keep-alive (an SSE comment, a blank NDJSON line) and an access re-check. */
 const HEARTBEAT_MS = 15_000;
 
@@ -72,53 +69,16 @@ export function logRoutes(deps: RouteDeps, o: { heartbeatMs?: number } = {}): An
   const heartbeatMs = o.heartbeatMs ?? HEARTBEAT_MS;
   const logs = new LogsClient(store.redis, store.keys.prefix);
 
-  function serve(ctx: Ctx, appId: string, lines: LogLine[], last: string, follow: LogFilter | null, allowed: () => Promise<boolean>): PassThrough {
-    const sse = /text\/event-stream/.test(ctx.get('Accept'));
-    const out = new PassThrough();
-    const text = sse ? (l: LogLine) => `id: ${l.id}\nevent: log\ndata: ${JSON.stringify(l)}\n\n` : (l: LogLine) => `${JSON.stringify(l)}\n`;
-    // One write per batch of lines: a write per line is a chunk (and a syscall) per line.
-    const write = (ls: LogLine[]) => {
-      let s = '';
-      for (const l of ls) s += text(l);
-      return out.write(s);
-    };
-    streamHead(ctx, sse ? 'text/event-stream' : 'application/x-ndjson');
-    if (sse) out.write('retry: 2000\n\n');
-    if (lines.length) write(lines);
-    if (!follow) {
-      out.end();
-      return out;
-    }
-    // Koa writes the head with the first line; a follower waiting for lines should see 200 at once.
-    ctx.res.once('pipe', () => ctx.res.headersSent || ctx.res.flushHeaders());
-    const ac = new AbortController();
-    ctx.res.once('close', () => ac.abort());
-    void (async () => {
-      let checked = Date.now();
-      const recheck = async () => {
-        if (Date.now() - checked < RECHECK_MS) return true;
-        checked = Date.now();
-        return allowed();
-      };
-      try {
-        for await (const batch of logs.follow(appId, last, { ...follow, signal: ac.signal, blockMs: heartbeatMs })) {
-          if (!batch.length) {
-            // NDJSON too: fetch (the CLI) gives up on a body silent for 5 minutes; readers skip blank lines.
-            out.write(sse ? ': keep-alive\n\n' : '\n');
-          } else if (!write(batch)) {
-            // Back-pressure: a slow client makes the reader wait rather than the buffer grow.
-            await new Promise((r) => out.once('drain', r));
-          }
-          if (!(await recheck())) break;
-        }
-      } catch (err) {
-        if (!ac.signal.aborted) log.warn({ err, app: appId }, 'log follow failed');
-      } finally {
-        out.end();
-      }
-    })();
-    return out;
+  /** New lines after `last`, as text; null when quiet for a heartbeat. */
+  async function* followText(appId: string, last: string, filter: LogFilter, signal: AbortSignal, sse: boolean): AsyncGenerator<string | null> {
+    for await (const batch of logs.follow(appId, last, { ...filter, signal, blockMs: heartbeatMs })) yield batch.length ? text(sse, batch) : null;
   }
+  const text = (sse: boolean, ls: LogLine[]) => {
+    // One write per batch of lines: a write per line is a chunk (and a syscall) per line.
+    let s = '';
+    for (const l of ls) s += sse ? `id: ${l.id}\nevent: log\ndata: ${JSON.stringify(l)}\n\n` : `${JSON.stringify(l)}\n`;
+    return s;
+  };
 
   return [
     appRoute({
@@ -129,15 +89,18 @@ export function logRoutes(deps: RouteDeps, o: { heartbeatMs?: number } = {}): An
           ...psFilter(q.ps), ...(q.type ? { type: q.type } : {}), ...(q.process ? { process: q.process } : {}),
           ...(q.release ? { release: q.release } : {}), ...(q.stream ? { stream: q.stream } : {}), ...(q.source ? { source: q.source } : {}),
         };
-        const header = ctx.get('Last-Event-ID').trim();
-        if (header && !STREAM_ID_RE.test(header)) throw new SlipwayError('invalid_params', 'Last-Event-ID: not a line id');
-        const resume = header || q.after;
+        const resume = resumeId(ctx, q.after, 'a line id');
         const sinceMs = q.since ? parseSince(q.since)! : undefined;
         const { lines, last } = resume
           ? { lines: [], last: resume }
           : await logs.read(app.id, { ...filter, tail: q.tail ?? 100, ...(sinceMs !== undefined ? { sinceMs } : {}) });
         const allowed = async () => (await store.tokens.get(p.tokenId)) !== null && (await store.apps.get(app.id)) !== null && appRole(p, app.id, await store.access.get(app.id, p.userId)) !== null;
-        return serve(ctx, app.id, lines, last, q.follow ? filter : null, allowed) as never;
+        const sse = wantsSse(ctx);
+        return follow(ctx, {
+          sse, head: text(sse, lines), heartbeatMs, allowed,
+          onError: (err) => log.warn({ err, app: app.id }, 'log follow failed'),
+          ...(q.follow ? { source: (signal: AbortSignal) => followText(app.id, last, filter, signal, sse) } : {}),
+        }) as never;
       },
     }),
     appRoute({
