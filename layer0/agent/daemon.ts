@@ -154,7 +154,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const collector = startCollector({ images, runtime, log: log.child({ component: 'collector' }) });
   const metrics = metricsSampler(deps);
   const router = new Router().add([
-    ...systemRoutes(deps), ...containerRoutes(deps), ...streamRoutes(deps),
+    ...systemRoutes(deps), ...containerRoutes(deps), ...streamRoutes(deps, metrics),
     ...execRoutes(deps), ...archiveRoutes(deps), ...imageRoutes(deps), ...metrics.routes,
   ]);
 

@@ -179,6 +179,9 @@ function cpuStats(s: ContainerStats | null) {
 }
 
 /** Docker's stats object; `prev` fills precpu_stats (zeroes on the first sample); no limit → the host's memory. */
+/** A container's memory limit as Docker shows it: the host's memory when it has none. */
+export const memoryLimitOf = (limit: number, hostMemory: number) => limit || hostMemory;
+
 export function statsJson(r: ContainerRecord, s: ContainerStats | null, prev: ContainerStats | null, hostMemory = 0) {
   return {
     name: `/${r.spec.name}`,
@@ -191,7 +194,7 @@ export function statsJson(r: ContainerRecord, s: ContainerStats | null, prev: Co
     storage_stats: {},
     cpu_stats: cpuStats(s),
     precpu_stats: cpuStats(prev),
-    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, limit: s.memoryLimit || hostMemory, stats: {} } : {},
+    memory_stats: s ? { usage: s.memoryUsage, max_usage: s.memoryMaxUsage, limit: memoryLimitOf(s.memoryLimit, hostMemory), stats: {} } : {},
     networks: {},
   };
 }

@@ -1,7 +1,8 @@
 // Per-container resource samples, read from the cgroups every few seconds by one timer (not per
 // request): `GET /slipway/metrics` (JSON, every container at once, for layer 1's collectors) and
 // `GET /metrics` (Prometheus text). CPU % is the share of one CPU between the last two samples.
-import type { ContainerRecord } from '../../runtime/types.ts';
+import type { ContainerRecord, ContainerStats } from '../../runtime/types.ts';
+import { memoryLimitOf } from '../docker-views.ts';
 import type { ContainerMetrics } from '../types.ts';
 import { sendJson } from '../http.ts';
 import type { Route } from '../router.ts';
@@ -9,17 +10,20 @@ import type { AgentDeps } from './deps.ts';
 
 interface Sample {
   at: number;
-  cpuTotalNs: number;
-  memoryUsage: number;
-  memoryLimit: number;
-  pids: number;
+  stats: ContainerStats;
   cpuPercent: number;
-  read: string;
+}
+
+export interface MetricsSampler {
+  routes: Route[];
+  /** A running container's newest sample (at most an interval old): Docker's stats take it as the previous one. */
+  latest(id: string): ContainerStats | undefined;
+  close(): void;
 }
 
 export const METRICS_INTERVAL_MS = 2000;
 
-export function metricsSampler(d: AgentDeps, intervalMs = METRICS_INTERVAL_MS): { routes: Route[]; close(): void } {
+export function metricsSampler(d: AgentDeps, intervalMs = METRICS_INTERVAL_MS): MetricsSampler {
   const samples = new Map<string, Sample>();
   let running = false;
   const tick = async () => {
@@ -34,8 +38,8 @@ export function metricsSampler(d: AgentDeps, intervalMs = METRICS_INTERVAL_MS): 
         if (!s) continue;
         const at = performance.now();
         const prev = samples.get(rec.id);
-        const cpuPercent = prev && at > prev.at && s.cpuTotalNs >= prev.cpuTotalNs ? ((s.cpuTotalNs - prev.cpuTotalNs) / ((at - prev.at) * 1e6)) * 100 : 0;
-        samples.set(rec.id, { at, cpuTotalNs: s.cpuTotalNs, memoryUsage: s.memoryUsage, memoryLimit: s.memoryLimit, pids: s.pids, cpuPercent: Math.round(cpuPercent * 10) / 10, read: s.read });
+        const cpuPercent = prev && at > prev.at && s.cpuTotalNs >= prev.stats.cpuTotalNs ? ((s.cpuTotalNs - prev.stats.cpuTotalNs) / ((at - prev.at) * 1e6)) * 100 : 0;
+        samples.set(rec.id, { at, stats: s, cpuPercent: Math.round(cpuPercent * 10) / 10 });
       }
       for (const id of samples.keys()) if (!seen.has(id)) samples.delete(id);
     } finally {
@@ -47,12 +51,13 @@ export function metricsSampler(d: AgentDeps, intervalMs = METRICS_INTERVAL_MS): 
   void tick();
 
   const view = (rec: ContainerRecord): ContainerMetrics => {
-    const s = rec.state.status === 'running' ? samples.get(rec.id) : undefined;
+    const sample = rec.state.status === 'running' ? samples.get(rec.id) : undefined;
+    const s = sample?.stats;
     return {
       id: rec.id, name: rec.spec.name ?? '', labels: rec.spec.labels ?? {}, status: rec.state.status, startedAt: rec.state.startedAt ?? '',
       restartCount: rec.state.restartCount, oomKilled: rec.state.oomKilled, exitCode: rec.state.exitCode,
-      read: s?.read ?? '', cpuPercent: s?.cpuPercent ?? 0, cpuTotalNs: s?.cpuTotalNs ?? 0,
-      memoryUsage: s?.memoryUsage ?? 0, memoryLimit: s?.memoryLimit || (s ? d.capacity.memory : 0), pids: s?.pids ?? 0,
+      read: s?.read ?? '', cpuPercent: sample?.cpuPercent ?? 0, cpuTotalNs: s?.cpuTotalNs ?? 0,
+      memoryUsage: s?.memoryUsage ?? 0, memoryLimit: s ? memoryLimitOf(s.memoryLimit, d.capacity.memory) : 0, pids: s?.pids ?? 0,
     };
   };
 
@@ -88,6 +93,7 @@ export function metricsSampler(d: AgentDeps, intervalMs = METRICS_INTERVAL_MS): 
         },
       },
     ],
+    latest: (id) => samples.get(id)?.stats,
     close: () => clearInterval(timer),
   };
 }

@@ -10,6 +10,7 @@ import { MULTIPLEXED, OutputWriter, RAW_STREAM } from '../mux.ts';
 import { boolParam, unixTimeParam } from '../query.ts';
 import type { Ctx, Route } from '../router.ts';
 import type { AgentDeps } from './deps.ts';
+import type { MetricsSampler } from './metrics.ts';
 
 type Want = { stdout: boolean; stderr: boolean; timestamps: boolean };
 
@@ -40,7 +41,7 @@ function tailParam(q: URLSearchParams): number | undefined {
   return Number(v) < 0 ? undefined : Number(v);
 }
 
-export function streamRoutes(d: AgentDeps): Route[] {
+export function streamRoutes(d: AgentDeps, sampler?: Pick<MetricsSampler, 'latest'>): Route[] {
   const { runtime } = d;
 
   async function logs({ res, params, query }: Ctx): Promise<void> {
@@ -106,16 +107,11 @@ export function streamRoutes(d: AgentDeps): Route[] {
     out.end();
   }
 
-  /** Last sample per container, so a one-off request can still fill precpu_stats. */
-  const lastSample = new Map<string, ContainerStats>();
   const sample = async (id: string): Promise<ContainerStats | null> => {
     const rec = runtime.get(id);
     if (rec.state.status !== 'running') return null;
     try {
-      const s = await runtime.stats(id);
-      lastSample.set(id, s);
-      if (lastSample.size > 1024) lastSample.delete(lastSample.keys().next().value!);
-      return s;
+      return await runtime.stats(id);
     } catch (err) {
       if (err instanceof SlipwayError && err.status === 404) throw err;
       return null;
@@ -126,8 +122,9 @@ export function streamRoutes(d: AgentDeps): Route[] {
     const rec = runtime.get(params.id!);
     const r = res!;
     if (!boolParam(query, 'stream', true)) {
-      const cached = lastSample.get(rec.id) ?? null;
-      let prev = cached && Date.now() - Date.parse(cached.read) < 10_000 ? cached : null;
+      // precpu_stats: the sampler's newest sample; a container too new for one is sampled twice, a second apart (not with one-shot).
+      const latest = sampler?.latest(rec.id) ?? null;
+      let prev = latest && Date.now() - Date.parse(latest.read) < 10_000 ? latest : null;
       if (!prev && !boolParam(query, 'one-shot')) {
         prev = await sample(rec.id);
         if (prev) await new Promise((ok) => setTimeout(ok, 1000));
