@@ -3,6 +3,7 @@
 // `keep` (references never removed). The stack and images labelled `slipway.keep` are never
 // removed. Used by the images route and the agent's own collector (collector.ts).
 import { SlipwayError } from '../common/errors.ts';
+import { timeOrDurationMs } from '../common/time.ts';
 import { STACK_IMAGE, STACK_LATEST } from '../runtime/images/stack.ts';
 import { tryNormalizeRef } from '../runtime/images/refs.ts';
 import type { ImageStore } from '../runtime/images/store.ts';
@@ -22,11 +23,8 @@ export interface PruneResult {
 
 /** `until`: a Unix timestamp, an RFC 3339 date, or a Go duration before now (`10m`, `24h`). */
 export function untilMs(v: string, now = Date.now()): number {
-  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
-  if (d) return now - Number(d[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 'ms' | 's' | 'm' | 'h'];
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new SlipwayError('invalid_params', `invalid until filter: ${JSON.stringify(v)}`);
+  const t = timeOrDurationMs(v, { units: ['ms', 's', 'm', 'h'], now });
+  if (t === null) throw new SlipwayError('invalid_params', `invalid until filter: ${JSON.stringify(v)}`);
   return t;
 }
 

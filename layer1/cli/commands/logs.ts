@@ -1,6 +1,7 @@
 // `slipway logs` (tail and follow an app's log, Heroku's format, coloured by process on a TTY)
 // and `slipway drains`, `drains:add URL`, `drains:remove ID`.
 import type { Command } from 'commander';
+import { durationMs } from '../../../layer0/common/time.ts';
 import { CliError } from '../client/api.ts';
 import { loadConfig } from '../client/config.ts';
 import { color, ok, printJson, printTable } from '../client/output.ts';
@@ -116,9 +117,9 @@ export function registerLogs(program: Command): void {
       const body: Record<string, number> = {};
       if (o.lines) body.maxLines = Number(o.lines);
       if (o.age) {
-        const m = /^(\d+)([smhd]?)$/.exec(o.age);
-        if (!m) throw new CliError('--age: seconds, or a number with s, m, h or d');
-        body.maxAgeSec = Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '']!;
+        const ms = durationMs(o.age, { units: ['s', 'm', 'h', 'd'], bare: 's', integer: true });
+        if (ms === null) throw new CliError('--age: seconds, or a number with s, m, h or d');
+        body.maxAgeSec = ms / 1000;
       }
       const s = Object.keys(body).length
         ? await api().request<{ maxLines: number; maxAgeSec: number }>('PATCH', `/apps/${enc(app)}/log-settings`, body)

@@ -3,6 +3,7 @@
 // metrics. Everything is read from Redis through layer1/logs' client; the shipper writes it.
 import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
+import { timeOrDurationMs } from '../../../layer0/common/time.ts';
 import { LogsClient, LogLineSchema, LogSettingsSchema, DrainSchema, LOG_SOURCES, psFilter, redactUrl, type LogFilter, type LogLine } from '../../logs/index.ts';
 import { appRole } from '../auth/roles.ts';
 import { follow, resumeId, STREAM_ID_RE, wantsSse } from '../http/follow.ts';
@@ -18,11 +19,7 @@ const HEARTBEAT_MS = 15_000;
 
 /** `2026-01-01T00:00:00Z`, unix seconds, or a duration before now (`30s`, `10m`, `2h`, `1d`). */
 export function parseSince(v: string, now = Date.now()): number | null {
-  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v);
-  if (d) return now - Number(d[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 'ms']!;
-  if (/^\d{9,11}(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? null : t;
+  return timeOrDurationMs(v, { unix: /^\d{9,11}(\.\d+)?$/, now });
 }
 
 const Since = z.string().refine((v) => parseSince(v) !== null, 'a time (RFC 3339 or unix seconds) or a duration like 10m, 2h, 1d');
