@@ -143,9 +143,20 @@ describe('the dashboard', { timeout: 300_000 }, () => {
     const { page } = admin;
     await page.getByRole('link', { name: 'Create your first app' }).click();
     await page.getByLabel('Name').fill('Bad Name');
+    // The browser's own pattern check stops it: no form is sent (a post within 2 s would be seen).
+    const posted = page.waitForRequest((r) => r.method() === 'POST', { timeout: 2000 }).then(() => true, () => false);
     await page.getByRole('button', { name: 'Create app' }).click();
-    // The browser's own pattern check stops it; the server checks too.
+    assert.equal(await posted, false, 'the browser sent a name its pattern refuses');
+    assert.equal(await page.getByLabel('Name').evaluate((e) => (e as HTMLInputElement).validity.patternMismatch), true);
     assert.equal(page.url(), `${base}/apps/new`);
+    // The server checks too: sent without the browser's check, the name is refused (422).
+    await page.locator('form[action="/apps"]').evaluate((f) => { (f as HTMLFormElement).noValidate = true; });
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.url() === `${base}/apps` && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Create app' }).click(),
+    ]);
+    assert.equal(refused.status(), 422);
+    await page.getByText('App names are 3–30 characters').waitFor();
     await page.getByLabel('Name').fill('shop');
     await page.getByRole('button', { name: 'Create app' }).click();
     await page.waitForURL(`${base}/apps/shop`);
