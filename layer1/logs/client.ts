@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { SlipwayError } from '../../layer0/common/errors.ts';
-import { matches, toLogLine, type LogFilter } from './entries.ts';
+import { lastStreamId, matches, toLogLine, type LogFilter } from './entries.ts';
 import { drainKind } from './drains.ts';
-import { DEFAULT_LOG_SETTINGS, LATENCY_BUCKETS_MS, LogKeys, type Drain, type LogLine, type LogSettings, type ProcessSample, type RouterSample } from './types.ts';
+import { LATENCY_BUCKETS_MS, LogKeys, parseSettings, type Drain, type LogLine, type LogSettings, type ProcessSample, type RouterSample } from './types.ts';
 
 export interface ReadOptions extends LogFilter {
   /** Lines before the present (default 100); 0 with `follow`: only new lines. */
@@ -72,7 +72,7 @@ export class LogsClient {
   async read(appId: string, o: ReadOptions = {}): Promise<{ lines: LogLine[]; last: string }> {
     const key = this.keys.logs(appId);
     const tail = o.tail ?? 100;
-    const lastId = (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    const lastId = await lastStreamId(this.redis, key);
     if (tail === 0) return { lines: [], last: lastId };
     const min = o.sinceMs !== undefined ? `${Math.max(0, Math.floor(o.sinceMs))}-0` : '-';
     const out: LogLine[] = [];
@@ -129,8 +129,7 @@ export class LogsClient {
   }
 
   async settings(appId: string): Promise<LogSettings> {
-    const h = await this.redis.hgetall(this.keys.settings(appId));
-    return { maxLines: Number(h.maxLines) || DEFAULT_LOG_SETTINGS.maxLines, maxAgeSec: Number(h.maxAgeSec) || DEFAULT_LOG_SETTINGS.maxAgeSec };
+    return parseSettings(await this.redis.hgetall(this.keys.settings(appId)));
   }
 
   /** Sets retention and trims at once (the shipper's cached settings follow within seconds). */
@@ -157,7 +156,7 @@ export class LogsClient {
     if (existing.some((d) => d.url === url)) throw new SlipwayError('conflict', `the app already drains to ${redactUrl(url)}`);
     if (existing.length >= 10) throw new SlipwayError('conflict', 'an app has at most 10 drains');
     const d: Drain = { id: `drn_${randomBytes(6).toString('hex')}`, url, createdAt: new Date().toISOString(), ...(createdBy ? { createdBy } : {}) };
-    const last = (await this.redis.xrevrange(this.keys.logs(appId), '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    const last = await lastStreamId(this.redis, this.keys.logs(appId));
     await this.redis.multi()
       .hset(this.keys.drains(appId), d.id, JSON.stringify(d))
       .hset(this.keys.drainCursors(appId), d.id, last)

@@ -137,7 +137,7 @@ export class DrainSender {
         await this.redis.srem(this.keys.drainApps, appId);
         continue;
       }
-      const name = (await this.redis.hget(`${this.keys.prefix}app:${appId}`, 'name')) ?? appId;
+      const name = (await this.redis.hget(this.keys.app(appId), 'name')) ?? appId;
       for (const d of drains) {
         const sk = `${appId} ${d.id}`;
         live.add(sk);

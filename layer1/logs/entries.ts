@@ -1,6 +1,12 @@
 // Stream entries ↔ log lines: the short field names the shipper writes (`t`, `src`, `type`, `ps`,
 // `rel`, `s`, `msg`, `part`, `st`, `ev`) and the LogLine the API serves; the filters of a query.
+import type { Redis } from 'ioredis';
 import type { LogLine, LogSource } from './types.ts';
+
+/** The newest id of stream `key` ('0-0' when empty): where a reader of what comes next starts. */
+export async function lastStreamId(redis: Pick<Redis, 'xrevrange'>, key: string): Promise<string> {
+  return (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+}
 
 export function toLogLine(id: string, f: string[]): LogLine {
   const l: LogLine = { id, time: '', source: 'app', message: '' };

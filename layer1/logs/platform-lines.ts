@@ -4,6 +4,7 @@
 // cursor moves by compare-and-set in the same script that adds the lines.
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../layer0/common/logger.ts';
+import { lastStreamId } from './entries.ts';
 import type { LogKeys } from './types.ts';
 import type { ContainerTags } from './follower.ts';
 
@@ -60,7 +61,6 @@ export function describeContainerEvent(action: string, attrs: Record<string, str
     }
     case 'oom': return { event: 'oom', message: `process ${who} was killed: out of memory (memory limit reached)` };
     case 'restart': return { event: 'restarted', message: `process ${who} restarted` };
-    case 'start': return { event: 'started', message: `process ${who} started` };
     default: return null;
   }
 }
@@ -103,7 +103,7 @@ export class EventBridge {
         let cur = await this.redis.get(this.keys.bridgeCursor);
         if (cur === null) {
           // First start: begin at the present (older events are history, not log lines).
-          const last = (await this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+          const last = await lastStreamId(this.redis, this.keys.events);
           await this.redis.set(this.keys.bridgeCursor, last, 'NX');
           cur = await this.redis.get(this.keys.bridgeCursor);
         }

@@ -7,10 +7,7 @@ import { LATENCY_BUCKETS_MS, type LogKeys, type RouterSample } from './types.ts'
 import type { LogWriter } from './writer.ts';
 import type { AccessRecord } from '../router/types.ts';
 
-/** The router's access record, under the name this file has used. */
-export type AccessRecordLike = AccessRecord;
-
-export function accessMessage(r: AccessRecordLike): string {
+export function accessMessage(r: AccessRecord): string {
   const path = r.path.length > 2048 ? `${r.path.slice(0, 2048)}…` : r.path;
   return `at=${r.error ? 'error' : 'info'}${r.error ? ` code=${r.error}` : ''} method=${r.method} path="${path.replace(/"/g, '%22')}" host=${r.host} request_id=${r.requestId} ` +
     `backend=${r.backend ?? '-'} status=${r.status} bytes=${r.bytesOut} service=${Math.round(r.durationMs)}ms`;
@@ -24,7 +21,7 @@ export function bucketOf(ms: number): number {
 export class RouterLines {
   private readonly ids = new Map<string, { id: string | null; at: number }>();
   private readonly pending = new Map<string, RouterSample>();
-  private readonly resolving = new Map<string, AccessRecordLike[]>();
+  private readonly resolving = new Map<string, AccessRecord[]>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly redis: Redis, private readonly keys: LogKeys, private readonly writer: LogWriter, private readonly log: Logger, intervalMs = 5000) {
@@ -33,7 +30,7 @@ export class RouterLines {
   }
 
   /** Called by the router for every request; never waits. */
-  record(r: AccessRecordLike): void {
+  record(r: AccessRecord): void {
     if (!r.app) return;
     const c = this.ids.get(r.app);
     if (c && Date.now() - c.at < 10_000) {
@@ -58,7 +55,7 @@ export class RouterLines {
     );
   }
 
-  private add(appId: string, r: AccessRecordLike): void {
+  private add(appId: string, r: AccessRecord): void {
     this.writer.offer(appId, [{ fields: ['t', r.time, 'src', 'router', 'st', String(r.status), 'msg', accessMessage(r)] }]);
     let s = this.pending.get(appId);
     if (!s) this.pending.set(appId, (s = { t: 0, requests: 0, classes: {}, buckets: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0), durationMsSum: 0 }));

@@ -11,7 +11,8 @@ import { DrainSender } from './drains.ts';
 import { Follower, type ContainerTags } from './follower.ts';
 import { parseCursor } from './lines.ts';
 import { BUILD_TYPE, describeBuildEvent, describeContainerEvent, EventBridge, platformFields } from './platform-lines.ts';
-import { RouterLines, type AccessRecordLike } from './router-lines.ts';
+import type { AccessRecord } from '../router/types.ts';
+import { RouterLines } from './router-lines.ts';
 import { LABELS, LogKeys, type ProcessSample } from './types.ts';
 import { LogWriter, type WriterOptions, type WriterStats } from './writer.ts';
 
@@ -38,7 +39,7 @@ export interface ShipperOptions {
 
 export interface Shipper {
   /** Hand the router's access records here (`startRouter({ onAccess })`). */
-  access(r: AccessRecordLike): void;
+  access(r: AccessRecord): void;
   /** Resolves once everything queued so far is in Redis. */
   flushed(): Promise<void>;
   stats(): WriterStats & { containers: number };
@@ -89,7 +90,7 @@ export async function startShipper(o: ShipperOptions): Promise<Shipper> {
     if (e.Action === 'start' || e.Action === 'restart') follow(id, attrs);
     const killed = Date.now() - (killedAt.get(id) ?? 0) < 120_000;
     const line = tags.type === BUILD_TYPE ? describeBuildEvent(e.Action, attrs, killed) : describeContainerEvent(e.Action, attrs, tags, killed);
-    if (line && (e.Action !== 'start' || tags.type === BUILD_TYPE)) {
+    if (line) {
       const at = new Date(Math.floor(e.timeNano / 1e6)).toISOString();
       void writer.push(tags.appId, [{ fields: platformFields(line.message, line.event, tags, at) }]);
     }

@@ -38,6 +38,10 @@ export const LogSettingsSchema = z.object({
 });
 export type LogSettings = z.infer<typeof LogSettingsSchema>;
 export const DEFAULT_LOG_SETTINGS: LogSettings = { maxLines: 100_000, maxAgeSec: 7 * 86400 };
+/** An app's settings hash (HGETALL) → its settings, the defaults where unset. */
+export function parseSettings(h: Record<string, string>): LogSettings {
+  return { maxLines: Number(h.maxLines) || DEFAULT_LOG_SETTINGS.maxLines, maxAgeSec: Number(h.maxAgeSec) || DEFAULT_LOG_SETTINGS.maxAgeSec };
+}
 
 export const DrainSchema = z.object({
   id: z.string(),

@@ -1,10 +1,10 @@
 // The shipper's way into Redis: a bounded queue per app and one flush loop that takes at most
 // `batch` entries of each app per round (a chatty app cannot starve a quiet one), writing each
-// app's batch as one MULTI (its lines, its trimming, and the cursors of the containers whose lines
-// it holds: stored together or not at all, so a crash neither loses nor repeats a line).
+// app's batch with one Lua script (its lines, its trimming, and the cursors of the containers whose
+// lines it holds: stored together or not at all, so a crash neither loses nor repeats a line).
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../layer0/common/logger.ts';
-import { DEFAULT_LOG_SETTINGS, type LogKeys, type LogSettings } from './types.ts';
+import { parseSettings, type LogKeys, type LogSettings } from './types.ts';
 
 /** One stream entry to add: its fields, and the container cursor it completes (if any). */
 export interface Entry {
@@ -126,11 +126,7 @@ export class LogWriter {
   private async settingsOf(appId: string): Promise<LogSettings> {
     const c = this.settings.get(appId);
     if (c && Date.now() - c.at < this.settingsTtlMs) return c.value;
-    const h = await this.redis.hgetall(this.keys.settings(appId));
-    const value = {
-      maxLines: Number(h.maxLines) || DEFAULT_LOG_SETTINGS.maxLines,
-      maxAgeSec: Number(h.maxAgeSec) || DEFAULT_LOG_SETTINGS.maxAgeSec,
-    };
+    const value = parseSettings(await this.redis.hgetall(this.keys.settings(appId)));
     this.settings.set(appId, { value, at: Date.now() });
     return value;
   }

@@ -24,7 +24,7 @@ const tty = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 /** `2026-01-01T10:00:00.123456Z app[web.1]: hello` (Heroku's shape). */
 export function formatLine(l: Line, useColour = tty()): string {
-  const who = l.source === 'app' ? `app[${l.process ?? l.type ?? '?'}]` : l.source === 'router' ? 'heroku[router]'.replace('heroku', 'slipway') : `slipway[${l.process ?? 'platform'}]`;
+  const who = l.source === 'app' ? `app[${l.process ?? l.type ?? '?'}]` : l.source === 'router' ? 'slipway[router]' : `slipway[${l.process ?? 'platform'}]`;
   const time = l.time.replace(/(\.\d{6})\d*Z$/, '$1Z');
   if (!useColour) return `${time} ${who}: ${l.message}`;
   const key = l.source === 'app' ? (l.process ?? '') : l.source;
