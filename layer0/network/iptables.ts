@@ -82,34 +82,31 @@ export function ownedChains(saveText: string, prefix: string): string[] {
     .filter((c) => chainOwnedBy(prefix, c));
 }
 
-/** Deletes the DNAT rules in `chain` that forward to `ip`; returns how many. */
-export async function deleteDnatTo(chain: string, ip: string): Promise<number> {
+/** Deletes the DNAT rules in `chain` forwarding to an address `drop` picks; returns their lines and how many rules went (duplicates count). */
+async function deleteDnat(chain: string, drop: (ip: string) => boolean): Promise<{ lines: string[]; n: number }> {
   const r = await ipt('nat', ['-S', chain]);
-  if (!r.ok) return 0;
-  let n = 0;
+  const out = { lines: [] as string[], n: 0 };
+  if (!r.ok) return out;
   for (const line of r.stdout.split('\n')) {
     const t = tokenize(line);
     const to = argAfter(t, '--to-destination');
-    if (t[0] === '-A' && to?.split(':')[0] === ip) {
-      n += await deleteRule({ table: 'nat', chain, args: t.slice(2) });
+    if (t[0] === '-A' && to !== undefined && drop(to.split(':')[0]!)) {
+      const n = await deleteRule({ table: 'nat', chain, args: t.slice(2) });
+      out.n += n;
+      if (n) out.lines.push(`iptables -t nat ${line}`);
     }
   }
-  return n;
+  return out;
+}
+
+/** Deletes the DNAT rules in `chain` that forward to `ip`; returns how many. */
+export async function deleteDnatTo(chain: string, ip: string): Promise<number> {
+  return (await deleteDnat(chain, (to) => to === ip)).n;
 }
 
 /** Deletes the DNAT rules in `chain` to any address not in `keep` (a crash's leftovers); returns their lines. */
 export async function deleteDnatExcept(chain: string, keep: Set<string>): Promise<string[]> {
-  const r = await ipt('nat', ['-S', chain]);
-  if (!r.ok) return [];
-  const removed: string[] = [];
-  for (const line of r.stdout.split('\n')) {
-    const t = tokenize(line);
-    const to = argAfter(t, '--to-destination');
-    if (t[0] === '-A' && to !== undefined && !keep.has(to.split(':')[0]!)) {
-      if (await deleteRule({ table: 'nat', chain, args: t.slice(2) })) removed.push(`iptables -t nat ${line}`);
-    }
-  }
-  return removed;
+  return (await deleteDnat(chain, (to) => !keep.has(to))).lines;
 }
 
 /** Removes every rule and chain of the prefix in filter and nat; returns what went. */
