@@ -8,8 +8,7 @@ import { STACK_IMAGE, STACK_LATEST } from '../runtime/images/stack.ts';
 import { tryNormalizeRef } from '../runtime/images/refs.ts';
 import type { ImageStore } from '../runtime/images/store.ts';
 import type { ContainerRuntime, ImageRecord, RemovedImageItem } from '../runtime/types.ts';
-import { checkFilterNames, matchLabels, type Filters } from './query.ts';
-import { referenceMatches } from './routes/images.ts';
+import { checkFilterNames, matchLabels, referenceMatches, type Filters } from './query.ts';
 
 export const PRUNE_FILTERS = ['dangling', 'until', 'label', 'label!', 'reference', 'keep'];
 /** The label that keeps an image from every prune. */
@@ -52,13 +51,10 @@ export function pruneImages(images: ImageStore, runtime: ContainerRuntime, f: Fi
     const parents = new Set(all.map((i) => i.parent).filter((p): p is string => p !== null));
     for (const img of all) {
       if (used.has(img.id) || parents.has(img.id) || !prunable(img, f, keep, now)) continue;
-      try {
-        result.ImagesDeleted.push(...images.remove(img.id, { force: true, isInUse: (id) => runtime.list().some((c) => c.imageId === id) }));
-        result.SpaceReclaimed += img.size;
-        progress = true;
-      } catch (err) {
-        if (!(err instanceof SlipwayError)) throw err; // in use or a child appeared meanwhile: kept
-      }
+      // Synchronous from the scan to here: no container or child image can have appeared meanwhile.
+      result.ImagesDeleted.push(...images.remove(img.id, { force: true }));
+      result.SpaceReclaimed += img.size;
+      progress = true;
     }
   }
   return result;

@@ -1,6 +1,7 @@
 // Query-string rules of the Docker API as Moby applies them: booleans ("1", "true", anything
 // but ""/0/no/false/none), integers, and `filters` in both JSON shapes the clients send.
 import { SlipwayError } from '../common/errors.ts';
+import type { ImageRecord } from '../runtime/types.ts';
 
 const FALSE_WORDS = new Set(['', '0', 'no', 'false', 'none']);
 
@@ -98,4 +99,12 @@ export function globToRegExp(glob: string): RegExp {
     } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
   return new RegExp(`^${re}$`);
+}
+
+/** Docker's reference filter: a glob against `name:tag` and against `name` alone. */
+export function referenceMatches(img: ImageRecord, patterns: string[]): boolean {
+  return patterns.some((p) => {
+    const re = globToRegExp(p);
+    return img.tags.some((t) => re.test(t) || re.test(t.slice(0, t.lastIndexOf(':'))) || re.test(`docker.io/library/${t}`));
+  });
 }

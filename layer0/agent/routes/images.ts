@@ -7,20 +7,12 @@ import { parseRef, tryNormalizeRef } from '../../runtime/images/refs.ts';
 import type { ImageRecord } from '../../runtime/types.ts';
 import { imageInspect, imageSummary } from '../docker-views.ts';
 import { sendJson } from '../http.ts';
-import { boolParam, checkFilterNames, globToRegExp, matchLabels, parseFilters, type Filters } from '../query.ts';
+import { boolParam, checkFilterNames, matchLabels, parseFilters, referenceMatches, type Filters } from '../query.ts';
 import type { Ctx, Route } from '../router.ts';
 import type { AgentDeps } from './deps.ts';
 import { pruneImages } from '../image-prune.ts';
 
 const IMAGE_FILTERS = ['reference', 'dangling', 'label', 'before', 'since'];
-
-/** Docker's reference filter: a glob against `name:tag` and against `name` alone. */
-export function referenceMatches(img: ImageRecord, patterns: string[]): boolean {
-  return patterns.some((p) => {
-    const re = globToRegExp(p.includes(':') && !p.includes('/') ? p : p);
-    return img.tags.some((t) => re.test(t) || re.test(t.slice(0, t.lastIndexOf(':'))) || re.test(`docker.io/library/${t}`));
-  });
-}
 
 export function imageMatches(d: AgentDeps, img: ImageRecord, f: Filters): boolean {
   if (f.has('reference') && !referenceMatches(img, f.get('reference')!)) return false;
