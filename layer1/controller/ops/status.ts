@@ -64,6 +64,8 @@ export function processCounts(jobs: Job[]): AppProcesses[] {
 
 export function createStatus(d: StatusDeps) {
   let diskCache: { at: number; value: Promise<DiskStatus> } | null = null;
+  /** For the builder's worker count: made at the first status, over the caller's connection. */
+  let queue: Queue | null = null;
   const builds = new BuildStore(d.redis, d.keyPrefix);
 
   async function measureDisk(): Promise<DiskStatus> {
@@ -109,9 +111,7 @@ export function createStatus(d: StatusDeps) {
       out.push({ name: 'scheduler', ok: leader !== null, detail: leader ? `leader ${leader.id.slice(0, 12)} (term ${leader.token})` : 'no leader' });
       out.push({ name: 'agents', ok: (hosts ?? 0) > 0, detail: `${hosts ?? 0} host${hosts === 1 ? '' : 's'} heartbeating` });
     }
-    const q = new Queue(QUEUE_NAME, { connection: d.redis });
-    const workers = await q.getWorkersCount().catch(() => -1);
-    await q.close().catch(() => undefined);
+    const workers = await (queue ??= new Queue(QUEUE_NAME, { connection: d.redis })).getWorkersCount().catch(() => -1);
     if (workers >= 0) out.push({ name: 'builder', ok: workers > 0, detail: workers > 0 ? `${workers} worker${workers > 1 ? 's' : ''}` : 'no build worker' });
     if (d.routerNotReady) {
       const why = d.routerNotReady();
@@ -121,7 +121,7 @@ export function createStatus(d: StatusDeps) {
   }
 
   /** The whole status; `full` (admins) adds disk and hosts; `visibleApp` filters processes and builds. */
-  async function status(o: { full: boolean; visibleApp: (appId: string, name: string) => boolean }): Promise<PlatformStatus> {
+  async function status(o: { full: boolean; visibleApp: (appId: string) => boolean }): Promise<PlatformStatus> {
     const jobs = d.scheduler ? await d.scheduler.listJobs() : [];
     const hostInstances = d.discovery ? await d.discovery.instances(HOSTS_SERVICE) : [];
     const hosts: HostStatus[] = hostInstances.map((h) => {
@@ -131,15 +131,22 @@ export function createStatus(d: StatusDeps) {
         memory: Number(h.meta.memory ?? 0), cpus: Number(h.meta.cpus ?? 0), jobs: mine.length, running: mine.filter((j) => j.state === 'running').length,
       };
     });
-    const visibleJobs = jobs.filter((j) => j.labels['slipway.app'] && o.visibleApp(j.labels['slipway.app-id'] ?? '', j.labels['slipway.app']));
+    const visibleJobs = jobs.filter((j) => j.labels['slipway.app'] && o.visibleApp(j.labels['slipway.app-id'] ?? ''));
     return {
       disk: o.full ? await disk() : null,
       hosts: o.full ? hosts : null,
       processes: processCounts(visibleJobs),
-      builds: await buildQueue((appId) => o.visibleApp(appId, '')),
+      builds: await buildQueue(o.visibleApp),
       components: await components(d.discovery ? hosts.length : null),
     };
   }
 
-  return { status, disk };
+  return {
+    status,
+    /** Closes the build queue handle (the Redis connection is the caller's). */
+    async close(): Promise<void> {
+      await queue?.close().catch(() => undefined);
+      queue = null;
+    },
+  };
 }
