@@ -415,7 +415,7 @@ describe('logs', { timeout: 300_000 }, () => {
     }
   });
 
-  it('a chatty app (10,000 lines/s) slows neither another app\'s follow nor the API', async () => {
+  it('a chatty app (over 4,000 lines/s shipped) slows neither another app\'s follow nor the API', async () => {
     // Baseline: the quiet app's follow latency and the API's latency with nothing else going on.
     const measure = async (ms: number) => {
       const f = follow('quiet', 'source=app');
