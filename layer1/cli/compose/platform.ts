@@ -26,7 +26,6 @@ import { ensureStack } from '../../../deploy/stack.ts';
 import { startBlobServer } from '../../blobstore/server.ts';
 import { localBlobs, loadOrCreateBlobToken } from '../../blobstore/index.ts';
 import { startBuilder } from '../../builder/worker.ts';
-import { createBuildQueue } from '../../builder/index.ts';
 import { opsRoutes, startDiskCollector } from '../../controller/ops/index.ts';
 import { createPushPipeline } from '../../controller/push/pipeline.ts';
 import { parseMemory } from '../../controller/deploy/index.ts';
@@ -129,12 +128,14 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   });
   // The log shipper follows this host's containers into Redis; the router hands it its access records.
   const shipper = await startShipper({ agent: connectAgent({ socketPath: agent.socketPath }), redisUrl: redis.url, host: hostname(), log });
-  const scheduler = startScheduler({ redisUrl: redis.url, discovery, log });
+  // The token reaches agents of joined hosts over TCP (SLIPWAY_AGENT_TOKEN, as `slipway agent --tcp` reads it).
+  const agentToken = env.SLIPWAY_AGENT_TOKEN;
+  const scheduler = startScheduler({ redisUrl: redis.url, discovery, agentToken, log });
   const api = apiAddress(env);
   const routes = routerSettings(env);
   let router: RunningRouter | null = null;
   // The controller's deploy core turns releases into formations through the scheduler's client.
-  const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery });
+  const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery, agentToken });
   const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }) });
   await deploy.start();
   // Slugs: the blobstore (agents fetch slugs from it by signed URL) and the build worker, whose
@@ -146,7 +147,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
     redis: redis.url, agent: { socketPath: agentSocketPath(paths) }, blobs, home: paths.home, log: log.child({ component: 'builder' }),
     ...(env.SLIPWAY_BUILD_MEMORY ? { memoryBytes: parseMemory(env.SLIPWAY_BUILD_MEMORY) } : {}),
   });
-  const builds = createBuildQueue({ redis: redis.url, log: log.child({ component: 'builds' }) });
+  const builds = builder.queue; // the push enqueues on the builder's own queue (closed with it)
   const deployDeps = { deploy, scheduler: schedulerClient, discovery };
   const pipeline = createPushPipeline({
     builds, blobs, deploy: deployDeps, tmpDir: join(paths.home, 'tmp'), log: log.child({ component: 'push' }),
@@ -164,7 +165,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   });
   // Slugs no kept release refers to, slug images of releases no longer kept, caches of deleted apps: at start and every 10 min.
   // Joined hosts' agents listen on TCP and want the agents' bearer token (the one `slipway agent` and `slipway scheduler` read by default).
-  const disk = startDiskCollector({ store: controller.store, redis: controller.redis, home: paths.home, blobs: blobServer.store, discovery, agentToken: env.SLIPWAY_AGENT_TOKEN, log: log.child({ component: 'disk' }) });
+  const disk = startDiskCollector({ store: controller.store, redis: controller.redis, home: paths.home, blobs: blobServer.store, discovery, agentToken, log: log.child({ component: 'disk' }) });
   // After the controller, which publishes every app's route at start: the router begins with all of them.
   router = await startRouter({
     redisUrl: redis.url, discovery, domain: routes.domain, host: routes.host, home: paths.home, log,
@@ -191,8 +192,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
       await router.close(2000); // in-flight requests get two seconds
       await controller.close(); // and the git receiver: pushes in flight are refused
       await shipper.close(); // what it read is written first
-      await builder.close(); // running builds end as `interrupted`; their containers go
-      await builds.close();
+      await builder.close(); // running builds end as `interrupted`; their containers go, and its queue closes
       await blobServer.close();
       await deploy.close();
       schedulerClient.close();
