@@ -6,17 +6,20 @@
 // every row must pass. The test side uses the agent only to learn where the victim's container
 // lives (what an attacker would scan for) and hands that to the probes.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { connectAgent } from '../../layer0/agent/client.ts';
-import { git, push, type PushResult } from '../helpers/git-push.ts';
+import { BIN, git, push, type PushResult } from '../helpers/git-push.ts';
 import { sleep } from '../helpers/wait.ts';
 import { startAbusePlatform, type AbusePlatform, type ApiAnswer, type Tenant, type WebContainer } from './helpers/abuse-platform.ts';
 import { AbuseTable } from './helpers/abuse-table.ts';
 
+const execFileP = promisify(execFile);
 const table = new AbuseTable();
 const SECRET = `victim-secret-${randomBytes(8).toString('hex')}`;
 let p: AbusePlatform;
@@ -362,7 +365,10 @@ describe('abuse suite: through the public surfaces with the hostile tenant\'s to
       return { status, body };
     };
     const names = (h: string[] = []) => h.filter((_, i) => i % 2 === 0);
-    const header = (h: string[] = [], name: string) => h[h.findIndex((x, i) => i % 2 === 0 && x.toLowerCase() === name) + 1];
+    const header = (h: string[] = [], name: string) => {
+      const i = h.findIndex((x, k) => k % 2 === 0 && x.toLowerCase() === name);
+      return i < 0 ? undefined : h[i + 1];
+    };
     await table.try('M4', 'absolute-form GET http://victim.localhost/echo with Host: evil.localhost', 'the backend that answers sees its own Host (rewritten), or 400', async () => {
       const raw = await p.rawRouter('GET http://victim.localhost/echo HTTP/1.1\r\nHost: evil.localhost\r\nConnection: close\r\n\r\n');
       const { status, body } = bodyOf(raw);
@@ -477,9 +483,9 @@ describe('abuse suite: through the public surfaces with the hostile tenant\'s to
 
   it('log flood: the hostile app logs as fast as it can; the victim\'s config:set still deploys; retention caps hold', async () => {
     const from = table.rows.length;
-    await table.try('H5', 'raise its log retention to 10,000,000 lines (PATCH log-settings)', 'refused (422): an owner may not raise it that far', async () => {
+    await table.try('H5', 'raise its log retention to 10,000,000 lines (PATCH log-settings)', 'refused (4xx): an owner may not raise it that far', async () => {
       const r = await p.api(mallory.owner, 'PATCH', '/apps/evil/log-settings', { maxLines: 10_000_000 });
-      return { seen: short(r), pass: r.status === 422 };
+      return { seen: short(r), pass: refused(r) };
     });
     await table.try('H5', 'flood: 64 KiB lines as fast as it can (up to 6 s / 256 MiB) while the victim sets config', "the victim's config:set deploys (200, succeeded)", async () => {
       const flood = probe<{ lines: number; lineBytes: number; seconds: number }>('flood', { seconds: 6, lineBytes: 65536, maxMb: 256 }, 40_000);
@@ -494,6 +500,26 @@ describe('abuse suite: through the public surfaces with the hostile tenant\'s to
         seen: `flood wrote ${f.lines} lines (${Math.round((f.lines * f.lineBytes) / 2 ** 20)} MiB) in ${f.seconds} s; victim config:set ${set.status} ${state ?? ''} in ${took} s; victim serves: ${still === VICTIM}`,
         pass: set.status === 200 && state === 'succeeded' && still === VICTIM,
       };
+    });
+    table.assertFrom(from);
+  });
+
+  it("logs: the hostile app's control characters do not reach a viewer's terminal raw", async () => {
+    const from = table.rows.length;
+    await table.try('L6', 'the app logs an OSC title, a BEL and a clear-screen; an operator runs slipway logs in a terminal', 'printed escaped (no raw ESC or BEL reaches the terminal)', async () => {
+      const mark = `slwt-pwned-${randomBytes(3).toString('hex')}`;
+      await p.viaRouter('evil.localhost', `/probe/say?${new URLSearchParams({ text: `\x1b]0;${mark}\x07\x1b[2J${mark}-end` })}`);
+      const env = { ...process.env, NO_COLOR: '1', SLIPWAY_URL: `http://127.0.0.1:${p.ports.api}`, SLIPWAY_TOKEN: p.adminToken };
+      let out = '';
+      for (let i = 0; i < 20 && !out.includes(`${mark}-end`); i++) {
+        if (i) await sleep(500);
+        // `script` gives the CLI a terminal, as an operator's shell would.
+        out = (await execFileP('script', ['-qfec', `${process.execPath} ${BIN} logs -a evil -n 500`, '/dev/null'], { env, timeout: 30_000 })).stdout;
+      }
+      if (!out.includes(`${mark}-end`)) return { seen: `the line never showed in slipway logs: ${JSON.stringify(out.slice(-200))}`, pass: false };
+      const raw = /[\x1b\x07]/.test(out);
+      const line = out.split('\n').find((l) => l.includes(`${mark}-end`)) ?? '';
+      return { seen: `${raw ? 'raw control characters reached the terminal' : 'escaped'}: ${JSON.stringify(line.trim()).slice(0, 160)}`, pass: !raw };
     });
     table.assertFrom(from);
   });
