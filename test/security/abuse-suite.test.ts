@@ -299,9 +299,9 @@ describe('abuse suite: through the public surfaces with the hostile tenant\'s to
         const r = await pushAgain(mallory, 'victim repo');
         const ran = r.out.includes('VICTIM-REPO-CLONED');
         cloned ||= ran;
-        const said = /not allowed|refused|only https|invalid|must be/i.test(r.out);
-        allRefused &&= said && !ran;
-        seen.push(`${url.slice(0, 7)}…: config ${set.status}, push exit ${r.code}, ${ran ? "the victim's repo was cloned and its buildpack ran" : said ? 'refused' : `failed otherwise: ${r.out.split('\n').filter((l) => /!|error|fatal/i.test(l)).slice(0, 1).join('').slice(0, 120)}`}`);
+        allRefused &&= r.code !== 0 && !ran;
+        const why = r.out.split('\n').filter((l) => /!|error|fatal|buildpack/i.test(l)).slice(-1).join('').replace(/^remote:\s*/, '').slice(0, 120);
+        seen.push(`${url.slice(0, 7)}…: config ${set.status}, push exit ${r.code}, ${ran ? "the victim's repo was cloned and its buildpack ran" : `not cloned (${why})`}`);
       }
       return { seen: seen.join('; '), pass: !cloned && allRefused };
     });
@@ -481,6 +481,26 @@ describe('abuse suite: through the public surfaces with the hostile tenant\'s to
     table.assertFrom(from);
   });
 
+  it("logs: the hostile app's control characters do not reach a viewer's terminal raw", async () => {
+    const from = table.rows.length;
+    await table.try('L6', 'the app logs an OSC title, a BEL and a clear-screen; an operator runs slipway logs in a terminal', 'printed escaped (no raw ESC or BEL reaches the terminal)', async () => {
+      const mark = `slwt-pwned-${randomBytes(3).toString('hex')}`;
+      await p.viaRouter('evil.localhost', `/probe/say?${new URLSearchParams({ text: `\x1b]0;${mark}\x07\x1b[2J${mark}-end` })}`);
+      const env = { ...process.env, NO_COLOR: '1', SLIPWAY_URL: `http://127.0.0.1:${p.ports.api}`, SLIPWAY_TOKEN: p.adminToken };
+      let out = '';
+      for (let i = 0; i < 20 && !out.includes(`${mark}-end`); i++) {
+        if (i) await sleep(500);
+        // `script` gives the CLI a terminal, as an operator's shell would.
+        out = (await execFileP('script', ['-qfec', `${process.execPath} ${BIN} logs -a evil -n 200`, '/dev/null'], { env, timeout: 30_000, maxBuffer: 16 * 2 ** 20 })).stdout;
+      }
+      if (!out.includes(`${mark}-end`)) return { seen: `the line never showed in slipway logs: ${JSON.stringify(out.slice(-200))}`, pass: false };
+      const raw = /[\x1b\x07]/.test(out);
+      const line = out.split('\n').find((l) => l.includes(`${mark}-end`)) ?? '';
+      return { seen: `${raw ? 'raw control characters reached the terminal' : 'escaped'}: ${JSON.stringify(line.trim()).slice(0, 160)}`, pass: !raw };
+    });
+    table.assertFrom(from);
+  });
+
   it('log flood: the hostile app logs as fast as it can; the victim\'s config:set still deploys; retention caps hold', async () => {
     const from = table.rows.length;
     await table.try('H5', 'raise its log retention to 10,000,000 lines (PATCH log-settings)', 'refused (4xx): an owner may not raise it that far', async () => {
@@ -500,26 +520,6 @@ describe('abuse suite: through the public surfaces with the hostile tenant\'s to
         seen: `flood wrote ${f.lines} lines (${Math.round((f.lines * f.lineBytes) / 2 ** 20)} MiB) in ${f.seconds} s; victim config:set ${set.status} ${state ?? ''} in ${took} s; victim serves: ${still === VICTIM}`,
         pass: set.status === 200 && state === 'succeeded' && still === VICTIM,
       };
-    });
-    table.assertFrom(from);
-  });
-
-  it("logs: the hostile app's control characters do not reach a viewer's terminal raw", async () => {
-    const from = table.rows.length;
-    await table.try('L6', 'the app logs an OSC title, a BEL and a clear-screen; an operator runs slipway logs in a terminal', 'printed escaped (no raw ESC or BEL reaches the terminal)', async () => {
-      const mark = `slwt-pwned-${randomBytes(3).toString('hex')}`;
-      await p.viaRouter('evil.localhost', `/probe/say?${new URLSearchParams({ text: `\x1b]0;${mark}\x07\x1b[2J${mark}-end` })}`);
-      const env = { ...process.env, NO_COLOR: '1', SLIPWAY_URL: `http://127.0.0.1:${p.ports.api}`, SLIPWAY_TOKEN: p.adminToken };
-      let out = '';
-      for (let i = 0; i < 20 && !out.includes(`${mark}-end`); i++) {
-        if (i) await sleep(500);
-        // `script` gives the CLI a terminal, as an operator's shell would.
-        out = (await execFileP('script', ['-qfec', `${process.execPath} ${BIN} logs -a evil -n 500`, '/dev/null'], { env, timeout: 30_000 })).stdout;
-      }
-      if (!out.includes(`${mark}-end`)) return { seen: `the line never showed in slipway logs: ${JSON.stringify(out.slice(-200))}`, pass: false };
-      const raw = /[\x1b\x07]/.test(out);
-      const line = out.split('\n').find((l) => l.includes(`${mark}-end`)) ?? '';
-      return { seen: `${raw ? 'raw control characters reached the terminal' : 'escaped'}: ${JSON.stringify(line.trim()).slice(0, 160)}`, pass: !raw };
     });
     table.assertFrom(from);
   });
