@@ -86,9 +86,14 @@ export async function startAbusePlatform(): Promise<AbusePlatform> {
   try {
     await slipway(['up', '--detach'], 300_000);
   } catch (err) {
+    // The platform's own log says why; it goes with the temp dir, so it rides in the error.
+    let tail = '';
+    try {
+      tail = readFileSync(join(dir, 'home', 'logs', 'slipway.log'), 'utf8').split('\n').slice(-40).join('\n');
+    } catch { /* no log */ }
     await down();
     rmSync(dir, { recursive: true, force: true });
-    throw err;
+    throw new Error(`slipway up --detach failed: ${(err as Error).message}\n--- slipway.log (last 40 lines) ---\n${tail}`);
   }
   const adminToken = readFileSync(join(dir, 'home', 'admin-token'), 'utf8').trim();
   const base = `http://127.0.0.1:${ports.api}`;
