@@ -300,7 +300,8 @@ describe('abuse suite: through the public surfaces with the hostile tenant\'s to
         const ran = r.out.includes('VICTIM-REPO-CLONED');
         cloned ||= ran;
         allRefused &&= r.code !== 0 && !ran;
-        const why = r.out.split('\n').filter((l) => /!|error|fatal|buildpack/i.test(l)).slice(-1).join('').replace(/^remote:\s*/, '').slice(0, 120);
+        const lines = r.out.split('\n').map((l) => l.replace(/^remote:\s*/, '').trim());
+        const why = (lines.filter((l) => /buildpack/i.test(l) && !/^-----> Fetching/.test(l)).pop() ?? lines.filter((l) => /!|error|fatal/i.test(l)).pop() ?? '').slice(0, 120);
         seen.push(`${url.slice(0, 7)}…: config ${set.status}, push exit ${r.code}, ${ran ? "the victim's repo was cloned and its buildpack ran" : `not cloned (${why})`}`);
       }
       return { seen: seen.join('; '), pass: !cloned && allRefused };
