@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { SlipwayError } from '../common/errors.ts';
 import { newId } from '../common/ids.ts';
 import { capabilitySet } from './capabilities.ts';
+import { containerCapabilities } from './oci-spec.ts';
 import { DEFAULT_PATH, dirsOf, runcIdOf, type RuntimeContext } from './container-launch.ts';
 import type { ContainerStore } from './container-store.ts';
 import type { ExecRecord, ExecSession, ExecSpec } from './types.ts';
@@ -65,7 +66,8 @@ export class ExecManager {
       args: s.cmd,
       env,
       cwd: s.workingDir || rec.spec.workingDir || '/',
-      capabilities: capabilitySet(),
+      // Docker's exec: the container's own capabilities (and, through runc, its seccomp filter).
+      capabilities: capabilitySet(containerCapabilities(rec.spec)),
       noNewPrivileges: true,
     }));
     const child = this.ctx.runc.spawnExec(runcIdOf(this.ctx, rec.id), processJson, {

@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import { createDiscovery, redact } from '../../../layer0/discovery/client.ts';
 import { startScheduler } from '../../../layer0/scheduler/scheduler.ts';
 import { createSchedulerClient } from '../../../layer0/scheduler/index.ts';
-import { createDeploy } from '../../controller/deploy/index.ts';
+import { createDeploy, processLimitsFromEnv } from '../../controller/deploy/index.ts';
 import { platformRedis, stopOrphanRedis } from './redis.ts';
 import { startController } from '../../controller/server.ts';
 import { routerSettings, startRouter, type RunningRouter } from '../../router/server.ts';
@@ -136,7 +136,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   let router: RunningRouter | null = null;
   // The controller's deploy core turns releases into formations through the scheduler's client.
   const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery, agentToken });
-  const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }) });
+  const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }), options: { limits: processLimitsFromEnv(env) } });
   await deploy.start();
   // Slugs: the blobstore (agents fetch slugs from it by signed URL) and the build worker, whose
   // containers run on this host's agent.
