@@ -69,7 +69,7 @@ export class ExecManager {
       // Docker's exec: the container's own capabilities (and, through runc, its seccomp filter).
       capabilities: capabilitySet(containerCapabilities(rec.spec)),
       noNewPrivileges: true,
-    }));
+    }), { mode: 0o600 });
     const child = this.ctx.runc.spawnExec(runcIdOf(this.ctx, rec.id), processJson, {
       // A TTY's relay gets a stdin pipe even when none is attached, held open until the end
       // (as Docker's pty is): EOF would make `script` send EOF into the pty at once.

@@ -5,6 +5,7 @@
 // pipeline, then the router), and tears everything down on Ctrl-C, SIGTERM or `slipway down`.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirPrivate } from '../../../layer0/common/private-state.ts';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../../../layer0/common/logger.ts';
@@ -115,7 +116,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
 
   const log = createLogger('slipway');
   mkdirSync(paths.run, { recursive: true });
-  mkdirSync(paths.home, { recursive: true });
+  mkdirPrivate(paths.home);
   execFileSync('bash', [join(ROOT, 'deploy/install-deps')], { stdio: 'inherit' });
   const stack = await ensureStack(paths, { onLog: (line) => log.info(line) });
   log.info({ stack: stack.tarPath, built: stack.built }, 'stack ready');
@@ -215,8 +216,9 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
 }
 
 async function detach(paths: SlipwayPaths, env: NodeJS.ProcessEnv): Promise<void> {
-  mkdirSync(dirname(logFile(paths)), { recursive: true });
-  const out = openSync(logFile(paths), 'a');
+  mkdirPrivate(paths.home);
+  mkdirSync(dirname(logFile(paths)), { recursive: true, mode: 0o700 });
+  const out = openSync(logFile(paths), 'a', 0o600);
   const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), 'up'], { env, detached: true, stdio: ['ignore', out, out] });
   child.unref();
   const limit = existsSync(join(paths.cache, 'stacks')) ? 60_000 : 300_000;

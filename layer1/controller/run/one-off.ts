@@ -91,7 +91,8 @@ async function pickHost(d: DeployDeps, memory: number): Promise<{ host: Instance
   const live = scored.filter((s) => s !== null);
   if (live.length === 0) throw new SlipwayError('unavailable', `none of the ${hosts.length} hosts' agents answered`);
   const fit = live.filter((s) => s.fits);
-  if (fit.length === 0) throw new SlipwayError('unavailable', `no host has ${Math.round(memory / 2 ** 20)} MiB of memory free for this process: scale down, or run it with less memory (--memory)`);
+  // 409 rather than 503: the message is the answer (a 5xx hides it), and it holds until memory frees up.
+  if (fit.length === 0) throw new SlipwayError('conflict', `no host has ${Math.round(memory / 2 ** 20)} MiB of memory free for this process: scale down, or run it with less memory (--memory)`);
   return fit.reduce((a, b) => (b.load < a.load ? b : a));
 }
 
