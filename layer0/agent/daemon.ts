@@ -17,7 +17,9 @@ import { agentSocketPath, type SlipwayPaths } from '../common/paths.ts';
 import { createHostNetwork } from '../network/index.ts';
 import { importStack } from '../runtime/images/stack.ts';
 import { createRuntime, ImageStore } from '../runtime/index.ts';
+import { DEFAULT_CAPABILITIES } from '../runtime/capabilities.ts';
 import { restrictHome } from '../runtime/private-home.ts';
+import { seccompProfile } from '../runtime/seccomp.ts';
 import { RUNC } from '../runtime/runc.ts';
 import { startCollector } from './collector.ts';
 import { EventHub, nowNano } from './events.ts';
@@ -127,6 +129,8 @@ function closeServer(server: Server): Promise<void> {
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { paths } = opts;
   const log = opts.log ?? createLogger('agent');
+  // Every container's seccomp filter comes from this file: refuse to start without it, saying why.
+  seccompProfile(DEFAULT_CAPABILITIES);
   mkdirPrivate(paths.home);
   const restricted = restrictHome(paths.home);
   if (restricted) log.info({ home: paths.home, entries: restricted }, 'made the state directory private (0700/0600)');
