@@ -133,23 +133,6 @@ describe('runtime isolation (agent, stack image)', { timeout: 300_000 }, () => {
     assert.throws(() => seccompProfile([], '/nonexistent/seccomp.json'), /golang-github-containers-common/);
   });
 
-  it('a fork bomb stops at the pids limit; the host and another container carry on', async () => {
-    const bomb = await agent.createContainer({ Image: STACK, Cmd: ['bash', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 30'], ...APP, HostConfig: { NetworkMode: 'none', CapDrop: APP.CapDrop, PidsLimit: 64, CpuShares: 512, Memory: 256 << 20 } });
-    try {
-      await agent.startContainer(bomb);
-      const cg = `/sys/fs/cgroup/pids/${t.paths.prefix}/${t.paths.prefix}-${bomb}`;
-      await until('the bomb hit its limit', () => Number(/max (\d+)/.exec(readFileSync(`${cg}/pids.events`, 'utf8'))?.[1] ?? 0) > 0, 20_000, 100);
-      assert.equal(readFileSync(`${cg}/pids.max`, 'utf8').trim(), '64');
-      assert.ok(Number(readFileSync(`${cg}/pids.current`, 'utf8')) <= 64);
-      assert.equal(readFileSync(`/sys/fs/cgroup/cpu/${t.paths.prefix}/${t.paths.prefix}-${bomb}/cpu.shares`, 'utf8').trim(), '512');
-      const other = await runIn(agent, ['sh', '-c', 'echo alive'], { user: APP.User, hostConfig: { CapDrop: APP.CapDrop } });
-      assert.deepEqual(other, { exitCode: 0, out: 'alive\n' });
-      assert.equal(execFileSync('sh', ['-c', 'echo host-fine'], { encoding: 'utf8' }), 'host-fine\n');
-    } finally {
-      await agent.removeContainer(bomb, true);
-    }
-  });
-
   it('$SLIPWAY_HOME is private: 0700 itself, and only containers\' own filesystems keep group/other bits', async () => {
     const id = await agent.createContainer({ Image: STACK, Cmd: ['sleep', '30'], Env: ['SECRET=hunter2'], ...APP, HostConfig: { CapDrop: APP.CapDrop } });
     try {
@@ -239,6 +222,30 @@ describe('app processes through the platform (formation, one-off)', { timeout: 3
     const out = r.text.trim().split('\n').map((l) => JSON.parse(l) as { stream?: string; data?: string; exitCode?: number }).filter((l) => l.stream === 'stdout').map((l) => l.data).join('');
     assert.match(out, /^10001$/m, out);
     assert.equal((out.match(/0000000000000000/g) ?? []).length, 3, out);
+  });
+
+  it('a fork bomb in an app\'s one-off stops at the pids limit; the host and the app\'s other processes carry on', async () => {
+    const bomb = fetch(`${p.url}/v1/apps/iso/run`, {
+      method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      // Process 1 becomes `sleep` (exec, no fork), so the container lives on while the bomb forks.
+      body: JSON.stringify({ command: 'bomb() { bomb | bomb & }; (sleep 1; bomb) & exec sleep 30', timeoutSec: 8 }),
+    }).then((r) => r.text());
+    let cg = '';
+    await until('the bomb running', async () => {
+      for (const h of p.hosts) {
+        const a = connectAgent({ socketPath: join(h.paths.run, 'agent.sock') });
+        const [c] = await a.listContainers({ labels: ['slipway.type=run', 'slipway.app=iso'] });
+        if (c) cg = `/sys/fs/cgroup/pids/${h.paths.prefix}/${h.paths.prefix}-${c.Id}`;
+      }
+      return cg !== '';
+    }, 20_000, 50);
+    await until('the bomb hit its limit', () => Number(/max (\d+)/.exec(readFileSync(`${cg}/pids.events`, 'utf8'))?.[1] ?? 0) > 0, 20_000, 100);
+    assert.equal(readFileSync(`${cg}/pids.max`, 'utf8').trim(), '128');
+    assert.ok(Number(readFileSync(`${cg}/pids.current`, 'utf8')) <= 128);
+    const other = await p.request('POST', '/v1/apps/iso/run', { token: admin, body: { command: 'echo alive' } });
+    assert.match(other.text, /"data":"alive\\n"/, other.text);
+    assert.equal(execFileSync('sh', ['-c', 'echo host-fine'], { encoding: 'utf8' }), 'host-fine\n');
+    assert.match(await bomb, /\{"exitCode":137,"reason":"timeout"/, 'ended by its timeout');
   });
 
   it('a one-off must fit in a host\'s free memory (409 otherwise), and the scheduler counts one-offs on their host', async () => {
