@@ -12,10 +12,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { mkdirPrivate } from '../common/private-state.ts';
 import { agentSocketPath, type SlipwayPaths } from '../common/paths.ts';
 import { createHostNetwork } from '../network/index.ts';
 import { importStack } from '../runtime/images/stack.ts';
 import { createRuntime, ImageStore } from '../runtime/index.ts';
+import { DEFAULT_CAPABILITIES } from '../runtime/capabilities.ts';
+import { restrictHome } from '../runtime/private-home.ts';
+import { seccompProfile } from '../runtime/seccomp.ts';
 import { RUNC } from '../runtime/runc.ts';
 import { startCollector } from './collector.ts';
 import { EventHub, nowNano } from './events.ts';
@@ -73,7 +77,7 @@ export interface RunningAgent {
 
 async function hostFacts(paths: SlipwayPaths): Promise<HostFacts> {
   const idFile = join(paths.home, 'agent-id');
-  if (!existsSync(idFile)) writeFileSync(idFile, `${randomBytes(16).toString('hex')}\n`);
+  if (!existsSync(idFile)) writeFileSync(idFile, `${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
   const [runc, osRelease] = await Promise.all([
     execFileP(RUNC, ['--version']).then((r) => r.stdout, () => ''),
     readFile('/etc/os-release', 'utf8').catch(() => ''),
@@ -125,7 +129,11 @@ function closeServer(server: Server): Promise<void> {
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { paths } = opts;
   const log = opts.log ?? createLogger('agent');
-  mkdirSync(paths.home, { recursive: true });
+  // Every container's seccomp filter comes from this file: refuse to start without it, saying why.
+  seccompProfile(DEFAULT_CAPABILITIES);
+  mkdirPrivate(paths.home);
+  const restricted = restrictHome(paths.home);
+  if (restricted) log.info({ home: paths.home, entries: restricted }, 'made the state directory private (0700/0600)');
   mkdirSync(paths.run, { recursive: true });
   const socketPath = agentSocketPath(paths);
   await clearStaleSocket(socketPath);

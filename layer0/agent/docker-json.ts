@@ -2,6 +2,7 @@
 // does (daemon/create.go merge, verifyPlatformContainerResources). Pure; the routes call it.
 import { z } from 'zod';
 import { SlipwayError } from '../common/errors.ts';
+import { normalizeCapabilities } from '../runtime/capabilities.ts';
 import type { ContainerSpecInput, ImageRecord, PortBinding } from '../runtime/types.ts';
 
 const StrSlice = z.union([z.array(z.string()), z.string().transform((s) => [s])]).nullish();
@@ -17,6 +18,9 @@ const HostConfigSchema = z.looseObject({
   NetworkMode: z.string().nullish(),
   ReadonlyRootfs: z.boolean().nullish(),
   Binds: z.array(z.string()).nullish(),
+  CapAdd: z.array(z.string()).nullish(),
+  CapDrop: z.array(z.string()).nullish(),
+  Privileged: z.boolean().nullish(),
 });
 
 export const CreateBodySchema = z.looseObject({
@@ -120,6 +124,10 @@ export function buildSpec(body: CreateBody, name: string, image: ImageRecord, nc
   const hc = body.HostConfig ?? {};
   const ic = image.config;
   validateResources(hc, ncpu);
+  // Privileged would give up the capability bounding set, seccomp and device rules at once.
+  if (hc.Privileged) throw bad('privileged containers are not supported');
+  const capAdd = normalizeCapabilities(hc.CapAdd ?? []);
+  const capDrop = normalizeCapabilities(hc.CapDrop ?? []);
   const userEnv = body.Env ?? [];
   const userKeys = new Set(userEnv.map(envKey));
   const env = [...userEnv, ...ic.Env.filter((e) => !userKeys.has(envKey(e)))];
@@ -180,6 +188,8 @@ export function buildSpec(body: CreateBody, name: string, image: ImageRecord, nc
     nanoCpus: hc.NanoCpus ?? 0,
     cpuShares: hc.CpuShares ?? 0,
     pidsLimit,
+    capAdd,
+    capDrop,
     network: mode,
     ports,
     restartPolicy: policy,
@@ -221,6 +231,9 @@ export function buildSpec(body: CreateBody, name: string, image: ImageRecord, nc
     NanoCpus: spec.nanoCpus,
     CpuShares: spec.cpuShares,
     PidsLimit: pidsLimit || null,
+    CapAdd: capAdd.length ? capAdd : null,
+    CapDrop: capDrop.length ? capDrop : null,
+    Privileged: false,
     PortBindings: hc.PortBindings ?? {},
     RestartPolicy: { Name: policy.name, MaximumRetryCount: policy.maximumRetryCount },
     AutoRemove: spec.autoRemove,

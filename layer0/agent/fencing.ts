@@ -29,7 +29,7 @@ export class FencingGuard {
     }
     if (token > this.newest) {
       this.newest = token;
-      writeFileSync(`${this.file}.tmp`, `${token}\n`);
+      writeFileSync(`${this.file}.tmp`, `${token}\n`, { mode: 0o600 });
       renameSync(`${this.file}.tmp`, this.file);
     }
   }

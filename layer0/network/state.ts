@@ -29,7 +29,7 @@ export function loadState(stateDir: string): NetworkState {
 
 /** Write to a temp file, fsync, rename over the old one: readers see the old or the new file. */
 export async function saveState(stateDir: string, state: NetworkState): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const path = statePath(stateDir);
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   const fh = await open(tmp, 'w', 0o600);

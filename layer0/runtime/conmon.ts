@@ -28,7 +28,7 @@ export interface MonitorOptions {
 
 /** Starts conmon (which daemonizes) and resolves with the container's init pid once `runc create` is done. */
 export async function startMonitor(o: MonitorOptions): Promise<number> {
-  await Promise.all([mkdir(o.exitDir, { recursive: true }), mkdir(o.persistDir, { recursive: true }), mkdir(o.socketDir, { recursive: true })]);
+  await Promise.all([mkdir(o.exitDir, { recursive: true }), mkdir(o.persistDir, { recursive: true, mode: 0o700 }), mkdir(o.socketDir, { recursive: true })]);
   const args = [
     '--api-version', '1',
     '-c', o.runcId, '-u', o.runcId, '-n', o.name,

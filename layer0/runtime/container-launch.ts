@@ -2,6 +2,7 @@
 // attach the network, write /etc files and config.json, start conmon (runc create) and runc
 // start; and the reverse once it has exited. Each step is idempotent, so a retry is safe.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFilePrivate } from '../common/private-state.ts';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.ts';
 import type { SlipwayPaths } from '../common/paths.ts';
@@ -26,6 +27,10 @@ export interface RuntimeContext {
   /** Readers of a container's rootfs outside its run (docker cp): exit leaves the mount to them. */
   mountUsers: Map<string, number>;
 }
+
+const ETC_FILE_MODE = 0o644;
+/** Files of a container dir that its processes see (bind mounts): they keep 0644. */
+export const CONTAINER_ETC_FILES = ['hosts', 'hostname', 'resolv.conf'];
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -93,10 +98,11 @@ export async function launch(ctx: RuntimeContext, rec: ContainerRecord): Promise
       netns = a.netnsPath;
     }
     const ipLine = rec.network.ip ? `${rec.network.ip}\t${rec.spec.hostname}\n` : '';
-    writeFileSync(d.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ipLine}`);
-    writeFileSync(d.hostname, `${rec.spec.hostname}\n`);
+    // Bind-mounted into the container, whose user (not root) reads them: 0644, behind the 0700 container dir.
+    writeFileSync(d.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ipLine}`, { mode: ETC_FILE_MODE });
+    writeFileSync(d.hostname, `${rec.spec.hostname}\n`, { mode: ETC_FILE_MODE });
     const resolv = hostResolvConf();
-    if (resolv !== null) writeFileSync(d.resolvConf, resolv);
+    if (resolv !== null) writeFileSync(d.resolvConf, resolv, { mode: ETC_FILE_MODE });
     const spec = buildOciSpec({
       spec: rec.spec,
       rootfs,
@@ -106,7 +112,7 @@ export async function launch(ctx: RuntimeContext, rec: ContainerRecord): Promise
       cgroupsPath: cgroupsPathOf(ctx, rec.id),
       etcFiles: { hosts: d.hosts, hostname: d.hostname, resolvConf: resolv === null ? null : d.resolvConf },
     });
-    writeFileSync(join(d.dir, 'config.json'), JSON.stringify(spec));
+    writeFilePrivate(join(d.dir, 'config.json'), JSON.stringify(spec));
     const pid = await startMonitor({
       runcId: id,
       name: rec.spec.name,

@@ -1,6 +1,7 @@
 // Container records on disk (`<home>/containers/<id>/record.json`, written atomically) and the
 // in-memory index by id and name. The agent finds its containers again from here after a restart.
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirPrivate, PRIVATE_FILE } from '../common/private-state.ts';
 import { join } from 'node:path';
 import { SlipwayError } from '../common/errors.ts';
 import type { ContainerRecord } from './types.ts';
@@ -10,7 +11,7 @@ export class ContainerStore {
   private readonly byName = new Map<string, string>();
 
   constructor(readonly root: string) {
-    mkdirSync(root, { recursive: true });
+    mkdirPrivate(root);
     for (const id of readdirSync(root)) {
       try {
         const rec = JSON.parse(readFileSync(join(root, id, 'record.json'), 'utf8')) as ContainerRecord;
@@ -39,14 +40,15 @@ export class ContainerStore {
         `Conflict. The container name "/${rec.spec.name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
       );
     }
-    mkdirSync(this.dir(rec.id), { recursive: true });
+    mkdirPrivate(this.dir(rec.id));
     this.index(rec);
     this.save(rec);
   }
 
   save(rec: ContainerRecord): void {
     const file = join(this.dir(rec.id), 'record.json');
-    writeFileSync(`${file}.tmp`, JSON.stringify(rec));
+    // The spec holds the container's env (an app's config vars): root only.
+    writeFileSync(`${file}.tmp`, JSON.stringify(rec), { mode: PRIVATE_FILE });
     renameSync(`${file}.tmp`, file);
   }
 

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { SlipwayError } from '../common/errors.ts';
 import { newId } from '../common/ids.ts';
 import { capabilitySet } from './capabilities.ts';
+import { containerCapabilities } from './oci-spec.ts';
 import { DEFAULT_PATH, dirsOf, runcIdOf, type RuntimeContext } from './container-launch.ts';
 import type { ContainerStore } from './container-store.ts';
 import type { ExecRecord, ExecSession, ExecSpec } from './types.ts';
@@ -65,9 +66,10 @@ export class ExecManager {
       args: s.cmd,
       env,
       cwd: s.workingDir || rec.spec.workingDir || '/',
-      capabilities: capabilitySet(),
+      // Docker's exec: the container's own capabilities (and, through runc, its seccomp filter).
+      capabilities: capabilitySet(containerCapabilities(rec.spec)),
       noNewPrivileges: true,
-    }));
+    }), { mode: 0o600 });
     const child = this.ctx.runc.spawnExec(runcIdOf(this.ctx, rec.id), processJson, {
       // A TTY's relay gets a stdin pipe even when none is attached, held open until the end
       // (as Docker's pty is): EOF would make `script` send EOF into the pty at once.

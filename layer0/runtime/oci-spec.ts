@@ -2,8 +2,8 @@
 // namespaces, cgroup limits, capabilities, seccomp, masked /proc paths and the /etc files.
 import { readFileSync } from 'node:fs';
 import type { ContainerSpec } from './types.ts';
-import { capabilitySet } from './capabilities.ts';
-import { defaultSeccompProfile } from './seccomp.ts';
+import { capabilitySet, resolveCapabilities } from './capabilities.ts';
+import { seccompProfile } from './seccomp.ts';
 
 export interface OciInputs {
   spec: ContainerSpec;
@@ -33,8 +33,14 @@ const NOFILE = (() => {
   }
 })();
 
+/** The capabilities a container's processes (its own and exec'd ones) get. */
+export function containerCapabilities(s: Pick<ContainerSpec, 'capAdd' | 'capDrop'>): string[] {
+  return resolveCapabilities(s.capAdd, s.capDrop);
+}
+
 export function buildOciSpec(i: OciInputs) {
   const s = i.spec;
+  const caps = containerCapabilities(s);
   const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (i.netns !== 'host') namespaces.push(i.netns ? { type: 'network', path: i.netns } : { type: 'network' });
   const bind = (source: string, destination: string, ro = false) => ({
@@ -64,7 +70,7 @@ export function buildOciSpec(i: OciInputs) {
       args: s.args,
       env: i.env,
       cwd: s.workingDir || '/',
-      capabilities: capabilitySet(),
+      capabilities: capabilitySet(caps),
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: NOFILE, soft: NOFILE }],
       noNewPrivileges: true,
     },
@@ -83,7 +89,7 @@ export function buildOciSpec(i: OciInputs) {
         },
         pids: { limit: s.pidsLimit > 0 ? s.pidsLimit : -1 },
       },
-      seccomp: defaultSeccompProfile(),
+      seccomp: seccompProfile(caps),
       maskedPaths: MASKED,
       readonlyPaths: READONLY,
     },

@@ -2,7 +2,7 @@
 // private writable upper dir. Mounted while the container runs or its files are copied.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../common/errors.ts';
 
@@ -15,7 +15,10 @@ export function isMounted(target: string): boolean {
 
 export async function mountOverlay(lowers: string[], upper: string, work: string, target: string): Promise<void> {
   if (isMounted(target)) return;
-  await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(target, { recursive: true })]);
+  // The merged root takes the upper dir's owner and mode: 0755 root, as an image's / is, so a
+  // non-root process can walk it. The container dir above is 0700: no host user reaches it.
+  await Promise.all([mkdir(upper, { recursive: true, mode: 0o755 }), mkdir(work, { recursive: true, mode: 0o700 }), mkdir(target, { recursive: true, mode: 0o700 })]);
+  await chmod(upper, 0o755);
   const opts = `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`;
   if (opts.length > 4000) throw new SlipwayError('invalid_params', 'image has too many layers to mount');
   try {

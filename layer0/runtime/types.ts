@@ -92,6 +92,9 @@ export const ContainerSpecSchema = z.object({
   cpuShares: z.number().int().min(0).default(0),
   /** 0 or -1 = unlimited. */
   pidsLimit: z.number().int().min(-1).default(0),
+  /** Docker's CapAdd/CapDrop, normalized (`CAP_NET_RAW`, or `ALL`): see capabilities.ts. */
+  capAdd: z.array(z.string()).default([]),
+  capDrop: z.array(z.string()).default([]),
   network: z.enum(['bridge', 'none', 'host']).default('bridge'),
   ports: z.array(PortBindingSchema).default([]),
   restartPolicy: RestartPolicySchema.default({ name: 'no', maximumRetryCount: 0 }),

@@ -5,7 +5,7 @@ import { connectAgent, type AgentClient } from '../agent/client.ts';
 import { FENCING_HEADER, JOB_LABELS } from '../agent/types.ts';
 import { LABEL_FORMATION, LABEL_INDEX, LABEL_JOB } from './labels.ts';
 import type { Instance } from '../discovery/types.ts';
-import type { HostInfo, Job, JobSpec, JobState } from './types.ts';
+import { MEMORY_LABEL, type HostInfo, type Job, type JobSpec, type JobState } from './types.ts';
 
 export function hostFromInstance(i: Instance): HostInfo {
   let labels: Record<string, string> = {};
@@ -42,10 +42,17 @@ interface Summary {
   ExitCode?: number;
 }
 
-/** The host's jobs (containers the scheduler made), as observed state. */
-export async function observeHost(agent: AgentClient, host: HostInfo, registered: ReadonlySet<string>): Promise<Job[]> {
-  const list = (await agent.listContainers({ all: true, labels: [LABEL_FORMATION] })) as unknown as Summary[];
-  return list.map((c) => ({
+/**
+ * The host's jobs (containers the scheduler made), as observed state, and the memory that its
+ * other running containers hold (those labelled with MEMORY_LABEL: one-off processes).
+ */
+export async function observeHost(agent: AgentClient, host: HostInfo, registered: ReadonlySet<string>): Promise<{ jobs: Job[]; reservedMemory: number }> {
+  const all = (await agent.listContainers({ all: true })) as unknown as Summary[];
+  const list = all.filter((c) => c.Labels?.[LABEL_FORMATION] !== undefined);
+  const reservedMemory = all
+    .filter((c) => c.Labels?.[LABEL_FORMATION] === undefined && (c.State === 'running' || c.State === 'created' || c.State === 'restarting'))
+    .reduce((sum, c) => sum + (Number(c.Labels?.[MEMORY_LABEL]) || 0), 0);
+  const jobs = list.map((c) => ({
     id: c.Id,
     formationId: c.Labels[LABEL_FORMATION]!,
     jobName: c.Labels[LABEL_JOB] ?? '',
@@ -59,6 +66,7 @@ export async function observeHost(agent: AgentClient, host: HostInfo, registered
     labels: c.Labels,
     createdAt: new Date(c.Created * 1000).toISOString(),
   }));
+  return { jobs, reservedMemory };
 }
 
 /** Makes sure the host has the job's image: imports it from `imageUrl` when it lacks it. */
@@ -111,6 +119,9 @@ export async function startJob(agent: AgentClient, formationId: string, jobName:
     HostConfig: {
       Memory: spec.memory,
       NanoCpus: Math.round(spec.cpus * 1e9),
+      ...(spec.cpuShares ? { CpuShares: spec.cpuShares } : {}),
+      ...(spec.pidsLimit ? { PidsLimit: spec.pidsLimit } : {}),
+      ...(spec.capDrop?.length ? { CapDrop: spec.capDrop } : {}),
       PortBindings: portBindings,
       RestartPolicy: { Name: spec.restart, MaximumRetryCount: 0 },
       NetworkMode: 'bridge',

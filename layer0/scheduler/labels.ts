@@ -1,13 +1,13 @@
 // The labels the scheduler puts on every job it starts (formation, job name, spec hash,
 // limits), and `specHash`, which tells plan() whether a running job still matches its spec.
 import { createHash } from 'node:crypto';
-import type { Job, JobSpec } from './types.ts';
+import { MEMORY_LABEL, type Job, type JobSpec } from './types.ts';
 
 export const LABEL_FORMATION = 'slipway.formation';
 export const LABEL_JOB = 'slipway.job';
 export const LABEL_SPEC_HASH = 'slipway.spec-hash';
 /** The job's limits, so a snapshot can charge them to its host even after the spec changed. */
-export const LABEL_MEMORY = 'slipway.memory';
+export const LABEL_MEMORY = MEMORY_LABEL;
 export const LABEL_CPUS = 'slipway.cpus';
 /** The job's number within its group (1, 2, …), set at start. */
 export const LABEL_INDEX = 'slipway.index';

@@ -24,6 +24,8 @@ export interface Observed {
   lostHostIds?: Iterable<string>;
   /** Hosts that take no new jobs; the jobs already there still count. */
   drainingHostIds?: Iterable<string>;
+  /** Memory held per host by containers outside any formation (one-offs): not free for jobs. */
+  reservedMemory?: ReadonlyMap<string, number>;
 }
 
 interface Group { current: Job[]; outdated: Job[]; stopping: number }
@@ -36,7 +38,7 @@ export function plan(desired: Formation[], observed: Observed): Action[] {
   const draining = new Set(observed.drainingHostIds ?? []);
   // Sorted so the actions do not depend on the order the store listed the jobs in.
   const jobs = [...observed.jobs].sort((a, b) => cmp(a.id, b.id));
-  const snapshot = buildSnapshot({ hosts: observed.hosts, jobs, lost, draining, desired: formations });
+  const snapshot = buildSnapshot({ hosts: observed.hosts, jobs, lost, draining, desired: formations, reservedMemory: observed.reservedMemory });
   const hostsById = new Map(snapshot.hosts.map((h) => [h.id, h]));
   const hashes = new Map<string, string>();
   for (const f of desired) for (const [name, spec] of Object.entries(f.jobs)) hashes.set(groupKey(f.id, name), specHash(spec));

@@ -32,6 +32,8 @@ export class Reconciler {
   /** Last jobs seen per host: kept for hosts that are lost or cannot be reached. */
   private readonly lastJobs = new Map<string, Job[]>();
   private readonly lost = new Set<string>();
+  /** Memory held per host by containers outside any formation (one-offs), as last observed. */
+  private readonly reservedMemory = new Map<string, number>();
   private readonly stopping = new Set<string>();
   private pending: Job[] = [];
   private written = new Map<string, string>();
@@ -145,7 +147,9 @@ export class Reconciler {
     const unreachable = new Set<string>();
     await Promise.all([...this.hosts.values()].map(async (h) => {
       try {
-        this.lastJobs.set(h.id, await withTimeout(observeHost(this.agents.get(h.id)!, h, registered), this.o.observeTimeoutMs ?? 5000));
+        const seen = await withTimeout(observeHost(this.agents.get(h.id)!, h, registered), this.o.observeTimeoutMs ?? 5000);
+        this.lastJobs.set(h.id, seen.jobs);
+        this.reservedMemory.set(h.id, seen.reservedMemory);
       } catch (err) {
         unreachable.add(h.id); // its last known jobs still count; nothing new goes there
         this.o.log.warn({ hostId: h.id, err: (err as Error).message }, 'cannot observe host');
@@ -154,9 +158,12 @@ export class Reconciler {
     const jobs: Job[] = [];
     for (const [hostId, list] of this.lastJobs) {
       for (const j of list) jobs.push(this.stopping.has(j.id) ? { ...j, state: 'stopping' } : j);
-      if (!this.hosts.has(hostId) && !this.lost.has(hostId)) this.lastJobs.delete(hostId);
+      if (!this.hosts.has(hostId) && !this.lost.has(hostId)) {
+        this.lastJobs.delete(hostId);
+        this.reservedMemory.delete(hostId);
+      }
     }
-    const actions = plan(formations, { hosts: [...this.hosts.values()], jobs: [...jobs, ...this.pending], lostHostIds: this.lost, drainingHostIds: unreachable });
+    const actions = plan(formations, { hosts: [...this.hosts.values()], jobs: [...jobs, ...this.pending], lostHostIds: this.lost, drainingHostIds: unreachable, reservedMemory: this.reservedMemory });
     if (actions.length) this.o.log.debug({ actions: actions.map((a) => a.type) }, 'reconcile');
     await this.apply(actions, formations);
     this.written = await this.o.store.writeJobs(this.written, [...jobs.filter((j) => !this.lost.has(j.hostId!)), ...this.pending]);

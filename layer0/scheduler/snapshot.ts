@@ -16,6 +16,8 @@ export interface SnapshotInput {
   lost: ReadonlySet<string>;
   draining: ReadonlySet<string>;
   desired: ReadonlyMap<string, Formation>;
+  /** Memory held per host outside any formation (one-offs). */
+  reservedMemory?: ReadonlyMap<string, number>;
 }
 
 export function buildSnapshot(o: SnapshotInput): Snapshot {
@@ -27,6 +29,10 @@ export function buildSnapshot(o: SnapshotInput): Snapshot {
     if (!host || !HOLDS.has(job.state)) continue;
     const spec = o.desired.get(job.formationId)?.jobs[job.jobName];
     addJob(host, groupKey(job.formationId, job.jobName), jobResources(job, spec), ALIVE.has(job.state));
+  }
+  for (const [hostId, memory] of o.reservedMemory ?? []) {
+    const host = byId.get(hostId);
+    if (host) host.used.memory += memory;
   }
   return snapshotOf([...byId.values()]);
 }

@@ -13,6 +13,13 @@ export const HealthCheckSchema = z.object({
 });
 export type HealthCheck = z.infer<typeof HealthCheckSchema>;
 
+/**
+ * The memory limit (bytes) a container holds on its host. The scheduler puts it on its jobs and
+ * charges every running container that carries it to its host, in a formation or not (one-off
+ * processes carry it too), so placement never counts memory that others already hold.
+ */
+export const MEMORY_LABEL = 'slipway.memory';
+
 export const JobSpecSchema = z.object({
   count: z.number().int().min(0).max(100),
   /** Image reference on the agent, e.g. `slipway/stack:bookworm`. */
@@ -26,10 +33,16 @@ export const JobSpecSchema = z.object({
    *  → `DYNO=web.1`): numbers start at 1 and are reused, so `count` jobs are numbered 1..count. */
   indexEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=.*\{index\}/, 'NAME=...{index}...').max(200).optional(),
   user: z.string().default(''),
+  /** Docker's CapDrop (`ALL` for none at all); absent = the agent's defaults. */
+  capDrop: z.array(z.string().regex(/^[A-Za-z_]{2,40}$/)).max(64).optional(),
   workingDir: z.string().default(''),
   /** Bytes; the placement filter uses it. */
   memory: z.number().int().min(6 * 1024 * 1024).max(1024 ** 4).default(256 * 1024 * 1024),
   cpus: z.number().min(0).max(1024).default(0),
+  /** Relative CPU weight (cgroup cpu.shares, 1024 = one share); absent = the kernel's default. */
+  cpuShares: z.number().int().min(2).max(262_144).optional(),
+  /** Processes (and threads) at once in the job's container; absent = unlimited. */
+  pidsLimit: z.number().int().min(1).max(4_194_304).optional(),
   /** Container ports to publish on the host (an ephemeral host port each). */
   ports: z.array(z.number().int().min(1).max(65535)).max(16).default([]),
   /** Registered in discovery once healthy, with addr `hostAddress:publishedPort`. */

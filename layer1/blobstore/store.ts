@@ -54,7 +54,7 @@ export class BlobStore {
   /** Opens (creating) a store under `dir` (`$SLIPWAY_HOME/blobs`) and drops stale temp files. */
   static async open(dir: string): Promise<BlobStore> {
     const s = new BlobStore(dir);
-    await mkdir(s.tmpDir, { recursive: true });
+    await mkdir(s.tmpDir, { recursive: true, mode: 0o700 });
     const now = Date.now();
     for (const name of await readdir(s.tmpDir)) {
       const p = join(s.tmpDir, name);
@@ -75,7 +75,7 @@ export class BlobStore {
     const tmp = join(this.tmpDir, `put-${randomBytes(8).toString('hex')}`);
     const hasher = new Hasher(opts.maxBytes ?? Number.MAX_SAFE_INTEGER);
     try {
-      await pipeline(input, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true }));
+      await pipeline(input, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o600, flush: true }));
       const id = hasher.hash.digest('hex');
       if (opts.sha256 !== undefined && opts.sha256 !== id) {
         throw new SlipwayError('invalid_params', `sha256 mismatch: expected ${opts.sha256}, content is ${id}`);
@@ -89,7 +89,7 @@ export class BlobStore {
         await utimes(dest, now, now).catch(() => undefined);
         return { id, size: hasher.size, created: false };
       }
-      await mkdir(join(this.dir, id.slice(0, 2)), { recursive: true });
+      await mkdir(join(this.dir, id.slice(0, 2)), { recursive: true, mode: 0o700 });
       await rename(tmp, dest);
       return { id, size: hasher.size, created: true };
     } catch (err) {

@@ -81,7 +81,7 @@ export async function runBuild(d: RunBuildDeps, job: BuildJob, log: LogSink, sig
 
 async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal: AbortSignal, pack: ClonedBuildpack | null): Promise<BuildRun> {
   const cacheDir = buildCacheDir(d.home, job.appId);
-  await mkdir(cacheDir, { recursive: true });
+  await mkdir(cacheDir, { recursive: true, mode: 0o700 });
   await chown(cacheDir, d.appUid, d.appUid).catch(() => undefined);
   // A build re-run after its worker was lost: its old container goes first.
   for (const c of await d.agent.listContainers({ all: true, labels: [`${BUILD_LABEL}=${job.id}`] })) await d.agent.removeContainer(c.Id, true);

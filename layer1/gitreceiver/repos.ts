@@ -26,8 +26,9 @@ export class Repos {
   async ensure(appId: string): Promise<string> {
     const p = this.path(appId);
     if (await this.exists(appId)) return p;
-    await mkdir(this.dir, { recursive: true });
-    await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', p]);
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // --shared=0600: git makes its files 0600 and directories 0700 whatever the umask (app source is private).
+    await run('git', ['init', '--quiet', '--bare', '--shared=0600', '--initial-branch=main', p]);
     // Pushes of large apps in one pack; no auto-gc pauses inside a push.
     await run('git', ['-C', p, 'config', 'receive.denyDeletes', 'true']);
     await run('git', ['-C', p, 'config', 'gc.auto', '0']);
@@ -47,7 +48,7 @@ export class Repos {
   private async writeHook(repo: string): Promise<void> {
     const hook = join(repo, 'hooks', 'pre-receive');
     await writeFile(hook, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(HOOK)} ${shellQuote(this.hookSocket)}\n`);
-    await chmod(hook, 0o755);
+    await chmod(hook, 0o700);
   }
 
   async remove(appId: string): Promise<void> {

@@ -49,6 +49,8 @@ export interface TestAgentOptions {
   tcp?: { port: number; token: string };
   /** One or two characters appended to the suite prefix. */
   suffix?: string;
+  /** In-process agents: import the default stack (`slipway/stack:bookworm`) before serving. */
+  importStack?: boolean;
 }
 
 function run(file: string, args: string[], opts: { timeoutMs: number; input?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
@@ -104,7 +106,7 @@ export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestA
   if (opts.child) {
     await spawnChild();
   } else {
-    agent = await startAgent({ paths, log: silentLogger, tcp: opts.tcp ? { host: '127.0.0.1', ...opts.tcp } : undefined });
+    agent = await startAgent({ paths, log: silentLogger, tcp: opts.tcp ? { host: '127.0.0.1', ...opts.tcp } : undefined, ...(opts.importStack ? { importStack: 'await' as const } : {}) });
     tcpPort = agent.tcpPort;
   }
   const docker: TestAgent['docker'] = (args, o = {}) =>

@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../../common/errors.ts';
 import { writeFileAtomic } from './metadata.ts';
+import { mkdirPrivate } from '../../common/private-state.ts';
 
 const HEX_RE = /^[0-9a-f]{64}$/;
 
@@ -42,8 +43,8 @@ export class LayerDirs {
   constructor(root: string, private readonly tmpDir: string | null) {
     this.layersDir = join(root, 'layers');
     if (tmpDir === null) return;
-    mkdirSync(this.layersDir, { recursive: true });
-    mkdirSync(tmpDir, { recursive: true });
+    mkdirPrivate(this.layersDir);
+    mkdirPrivate(tmpDir);
   }
 
   private writableTmp(): string {
@@ -135,7 +136,7 @@ export class LayerDirs {
   cleanup(referenced: Set<string>): void {
     const tmpDir = this.writableTmp();
     rmSync(tmpDir, { recursive: true, force: true });
-    mkdirSync(tmpDir, { recursive: true });
+    mkdirPrivate(tmpDir);
     for (const name of readdirSync(this.layersDir)) {
       const hex = name.replace(/\.complete$/, '');
       const full = join(this.layersDir, name);

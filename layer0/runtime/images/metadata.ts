@@ -27,7 +27,7 @@ export function computeImageId(p: { layer: string; parent: string | null; config
 /** Writes `data` to `file` atomically: a sibling temp file, fsync, rename. */
 export function writeFileAtomic(file: string, data: string): void {
   const tmp = join(dirname(file), `.tmp-${randomBytes(6).toString('hex')}-${file.split('/').pop()}`);
-  const fd = openSync(tmp, 'w', 0o644);
+  const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, data);
     fsyncSync(fd);

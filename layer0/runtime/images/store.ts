@@ -1,7 +1,8 @@
 // The image store of layer0/runtime: `docker import` of tars into content-addressed layers,
 // tags, Docker's removal rules, and the overlayfs lowerdir list of an image. The agent and the
 // container runtime call it; metadata is `<root>/images.json`, layers `<root>/layers/<hex>/`.
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { mkdirPrivate } from '../../common/private-state.ts';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SlipwayError } from '../../common/errors.ts';
@@ -59,7 +60,7 @@ export class ImageStore {
     this.tmpDir = join(opts.root, 'tmp');
     this.log = opts.logger ?? silentLogger;
     this.onEvent = opts.onEvent ?? (() => {});
-    mkdirSync(opts.root, { recursive: true });
+    mkdirPrivate(opts.root);
     this.layers = new LayerDirs(opts.root, this.tmpDir);
     this.cache = opts.cacheRoot ? new LayerDirs(opts.cacheRoot, null) : null;
     for (const img of loadImages(this.file)) {

@@ -5,6 +5,7 @@
 // pipeline, then the router), and tears everything down on Ctrl-C, SIGTERM or `slipway down`.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirPrivate } from '../../../layer0/common/private-state.ts';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../../../layer0/common/logger.ts';
@@ -16,7 +17,7 @@ import { hostname } from 'node:os';
 import { createDiscovery, redact } from '../../../layer0/discovery/client.ts';
 import { startScheduler } from '../../../layer0/scheduler/scheduler.ts';
 import { createSchedulerClient } from '../../../layer0/scheduler/index.ts';
-import { createDeploy } from '../../controller/deploy/index.ts';
+import { createDeploy, processLimitsFromEnv } from '../../controller/deploy/index.ts';
 import { platformRedis, stopOrphanRedis } from './redis.ts';
 import { startController } from '../../controller/server.ts';
 import { routerSettings, startRouter, type RunningRouter } from '../../router/server.ts';
@@ -115,7 +116,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
 
   const log = createLogger('slipway');
   mkdirSync(paths.run, { recursive: true });
-  mkdirSync(paths.home, { recursive: true });
+  mkdirPrivate(paths.home);
   execFileSync('bash', [join(ROOT, 'deploy/install-deps')], { stdio: 'inherit' });
   const stack = await ensureStack(paths, { onLog: (line) => log.info(line) });
   log.info({ stack: stack.tarPath, built: stack.built }, 'stack ready');
@@ -136,7 +137,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   let router: RunningRouter | null = null;
   // The controller's deploy core turns releases into formations through the scheduler's client.
   const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery, agentToken });
-  const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }) });
+  const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }), options: { limits: processLimitsFromEnv(env) } });
   await deploy.start();
   // Slugs: the blobstore (agents fetch slugs from it by signed URL) and the build worker, whose
   // containers run on this host's agent.
@@ -215,8 +216,9 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
 }
 
 async function detach(paths: SlipwayPaths, env: NodeJS.ProcessEnv): Promise<void> {
-  mkdirSync(dirname(logFile(paths)), { recursive: true });
-  const out = openSync(logFile(paths), 'a');
+  mkdirPrivate(paths.home);
+  mkdirSync(dirname(logFile(paths)), { recursive: true, mode: 0o700 });
+  const out = openSync(logFile(paths), 'a', 0o600);
   const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), 'up'], { env, detached: true, stdio: ['ignore', out, out] });
   child.unref();
   const limit = existsSync(join(paths.cache, 'stacks')) ? 60_000 : 300_000;

@@ -2,6 +2,7 @@
 // type (pure). The orchestrator names the jobs and steps their counts (rollout-plan.ts).
 import type { HealthCheck, JobSpec } from '../../../layer0/scheduler/types.ts';
 import { defaultEntry, parseMemory } from './config.ts';
+import { APP_CAP_DROP, APP_USER, processLimits, type ProcessLimits } from './process-isolation.ts';
 import { RELEASE_PHASE_TYPE, type AppFormation, type AppRef, type Healthcheck, type Release } from './types.ts';
 
 export const LABEL_APP = 'slipway.app';
@@ -24,6 +25,8 @@ export interface SpecOptions {
   stopGraceSec?: number;
   /** How a Procfile command runs: `[...shell, command]`. Default `/bin/sh -c`. */
   shell?: string[];
+  /** Pids limit and default CPU weight of every process (process-isolation.ts). */
+  limits?: ProcessLimits;
 }
 
 export const DEFAULT_WEB_PORT = 5000;
@@ -45,6 +48,7 @@ export function webService(app: AppRef): string {
  * `SLIPWAY_RELEASE` (the platform's names win); the scheduler adds `DYNO` (`web.1`) per job. Web
  * processes are health-checked by a TCP connect, then `GET /` below 500 (or app.json's check).
  * A slug release's image is imported over its parent (the stack) and runs through the launcher.
+ * Every process runs as `app` with no capabilities, a pids limit and a CPU weight (process-isolation.ts).
  */
 export function processSpecs(app: AppRef, release: Release, formation: AppFormation, restarts: Record<string, number>, o: SpecOptions = {}): Record<string, JobSpec> {
   if (!release.image) return {};
@@ -66,10 +70,12 @@ export function processSpecs(app: AppRef, release: Release, formation: AppFormat
       cmd: processCommand(release, release.procfile[type]!, o.shell),
       indexEnv: `DYNO=${type}.{index}`,
       env: Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`),
-      user: '',
+      user: APP_USER,
+      capDrop: APP_CAP_DROP,
       workingDir: '',
       memory: parseMemory(size.memory),
       cpus: size.cpu,
+      ...processLimits(size.cpu, o.limits),
       ports: web ? [port] : [],
       ...(web ? { service: webService(app), health: healthOf(check, o) } : {}),
       labels,

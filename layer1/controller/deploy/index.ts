@@ -7,12 +7,14 @@ import type { SchedulerClient } from '../../../layer0/scheduler/index.ts';
 import { Orchestrator, type OrchestratorOptions } from './orchestrator.ts';
 import { Releases } from './releases.ts';
 import { DeployStore, KEY_PREFIX } from './store.ts';
+import type { ProcessLimits } from './process-isolation.ts';
 
 export * from './types.ts';
 export { Releases, parseVersion, type ChangeBy, type Rollout } from './releases.ts';
 export { Orchestrator, type OrchestratorOptions, type WaitOptions } from './orchestrator.ts';
 export { DeployStore } from './store.ts';
 export { validateConfigChanges, parseMemory, formatMemory } from './config.ts';
+export { APP_USER, APP_CAP_DROP, processLimits, processLimitsFromEnv, type ProcessLimits } from './process-isolation.ts';
 export { formationId, webService, processCommand, slugEnv, SLUG_LAUNCHER, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE } from './formation.ts';
 
 export interface DeployOptions {
@@ -27,6 +29,8 @@ export interface DeployOptions {
 }
 
 export type Deploy = Releases & {
+  /** The pids limit and CPU weight settings, for processes started outside the formation (one-offs). */
+  readonly limits: ProcessLimits;
   /** Resumes queued and interrupted rollouts; resyncs periodically. */
   start(): Promise<void>;
   /** Stops the workers (a running rollout resumes at the next start) and closes an owned connection. */
@@ -40,6 +44,7 @@ export function createDeploy(o: DeployOptions): Deploy {
   const orchestrator = new Orchestrator({ store, scheduler: o.scheduler, discovery: o.discovery, agentToken: o.agentToken, log: o.log, options: o.options });
   const releases = new Releases(store, orchestrator, o.scheduler);
   return Object.assign(releases, {
+    limits: o.options?.limits ?? {},
     start: () => orchestrator.start(),
     async close() {
       await orchestrator.close();

@@ -51,7 +51,7 @@ export function createPushPipeline(o: PushPipelineOptions): PushPipeline {
 
   async function build(push: PushRequest, clock: PhaseClock): Promise<{ rec: BuildRecord; healthchecks: Release['healthchecks']; why: string[] }> {
     const { app, say, signal } = push;
-    await mkdir(o.tmpDir, { recursive: true });
+    await mkdir(o.tmpDir, { recursive: true, mode: 0o700 });
     const tar = join(o.tmpDir, `push-${app.id}-${randomBytes(6).toString('hex')}.tar`);
     try {
       await pipe(push.archive(), createWriteStream(tar, { mode: 0o600 }));

@@ -3,12 +3,16 @@
 // release's image there (imported from its imageUrl when missing, as the scheduler does), and a
 // container of it with the release's config, DYNO=run.N, labelled `slipway.type=run` and outside
 // any formation, so the scheduler leaves it alone. AutoRemove: it goes once its process ends.
+// It runs as the formation's processes do (deploy/process-isolation.ts: `app`, no capabilities,
+// a pids limit, a CPU weight), and holds its memory on its host: it goes only where that memory
+// is free, and carries the label the scheduler charges to the host (MEMORY_LABEL).
 import { randomBytes } from 'node:crypto';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import type { Logger } from '../../../layer0/common/logger.ts';
 import { connectAgent, type AgentClient } from '../../../layer0/agent/index.ts';
 import { HOSTS_SERVICE, type Instance } from '../../../layer0/discovery/index.ts';
-import { DEFAULT_MEMORY, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE, parseMemory, slugEnv, type Release } from '../deploy/index.ts';
+import { MEMORY_LABEL } from '../../../layer0/scheduler/types.ts';
+import { APP_CAP_DROP, APP_USER, DEFAULT_MEMORY, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE, parseMemory, processLimits, slugEnv, type Release } from '../deploy/index.ts';
 import type { DeployDeps } from '../routes/deps.ts';
 import type { App } from '../types.ts';
 
@@ -58,23 +62,38 @@ function agentOf(host: Instance, token: string | undefined): AgentClient {
   return connectAgent({ host: u.hostname, port: Number(u.port || 2375), token });
 }
 
-/** The live host whose agent answers and runs the fewest containers (ties: discovery's order). */
-async function pickHost(d: DeployDeps): Promise<{ host: Instance; agent: AgentClient }> {
+/** Memory the host's running containers hold (their MEMORY_LABEL: formation jobs and one-offs). */
+async function heldMemory(agent: AgentClient): Promise<{ held: number; running: number }> {
+  const list = await agent.listContainers({ all: true });
+  const live = list.filter((c) => c.State === 'running' || c.State === 'created' || c.State === 'restarting');
+  return { held: live.reduce((sum, c) => sum + (Number(c.Labels?.[MEMORY_LABEL]) || 0), 0), running: live.length };
+}
+
+/**
+ * The live host whose agent answers, with `memory` free of its advertised capacity (as the
+ * scheduler's fits-memory counts it), running the fewest containers (ties: discovery's order).
+ * A host that advertises no capacity is not filtered.
+ */
+async function pickHost(d: DeployDeps, memory: number): Promise<{ host: Instance; agent: AgentClient }> {
   if (!d.discovery) throw new SlipwayError('unavailable', 'this controller cannot reach the hosts (no discovery)');
   const hosts = await d.discovery.instances(HOSTS_SERVICE);
   if (hosts.length === 0) throw new SlipwayError('unavailable', 'no live host to run on');
   const scored = await Promise.all(hosts.map(async (host) => {
     const agent = agentOf(host, d.agentToken);
     try {
-      const info = await within(agent.info(), PICK_TIMEOUT_MS);
-      return { host, agent, load: info.ContainersRunning };
+      const { held, running } = await within(heldMemory(agent), PICK_TIMEOUT_MS);
+      const capacity = Number(host.meta.memory) || 0;
+      return { host, agent, load: running, fits: capacity === 0 || capacity - held >= memory };
     } catch {
       return null;
     }
   }));
   const live = scored.filter((s) => s !== null);
   if (live.length === 0) throw new SlipwayError('unavailable', `none of the ${hosts.length} hosts' agents answered`);
-  return live.reduce((a, b) => (b.load < a.load ? b : a));
+  const fit = live.filter((s) => s.fits);
+  // 409 rather than 503: the message is the answer (a 5xx hides it), and it holds until memory frees up.
+  if (fit.length === 0) throw new SlipwayError('conflict', `no host has ${Math.round(memory / 2 ** 20)} MiB of memory free for this process: scale down, or run it with less memory (--memory)`);
+  return fit.reduce((a, b) => (b.load < a.load ? b : a));
 }
 
 /** The release's image on the host: there already, or imported from its imageUrl. */
@@ -102,7 +121,9 @@ const left = (signal?: AbortSignal) => {
 
 /** Creates the container of a one-off process of `release` (see the file's comment); the caller starts it. */
 export async function createOneOff(d: DeployDeps, log: Logger, app: Pick<App, 'id' | 'name'>, release: Release & { image: string }, o: OneOffOptions): Promise<OneOff> {
-  const { host, agent } = await pickHost(d);
+  const memory = parseMemory(o.memory ?? DEFAULT_MEMORY);
+  const limits = processLimits(0, d.deploy.limits);
+  const { host, agent } = await pickHost(d, memory);
   left(o.signal);
   await ensureImage(agent, host, release);
   left(o.signal);
@@ -116,12 +137,16 @@ export async function createOneOff(d: DeployDeps, log: Logger, app: Pick<App, 'i
       Image: release.image,
       Cmd: o.cmd,
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      Labels: { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: RUN_TYPE, 'slipway.dyno': dyno },
+      Labels: { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: RUN_TYPE, 'slipway.dyno': dyno, [MEMORY_LABEL]: String(memory) },
+      User: APP_USER,
       Tty: false,
       OpenStdin: false,
       StopTimeout: 1,
       HostConfig: {
-        Memory: parseMemory(o.memory ?? DEFAULT_MEMORY),
+        Memory: memory,
+        CapDrop: APP_CAP_DROP,
+        PidsLimit: limits.pidsLimit,
+        CpuShares: limits.cpuShares,
         NetworkMode: 'bridge',
         AutoRemove: true,
         RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },

@@ -9,7 +9,7 @@ import type { ContainerRecord } from '../../../../layer0/runtime/types.ts';
 
 const rec = (over: Partial<ContainerRecord['state']> = {}): ContainerRecord => ({
   id: 'c'.repeat(64), imageId: `sha256:${'a'.repeat(64)}`, created: '2026-01-01T00:00:00.000Z', logPath: '/x/container.log',
-  spec: { name: 'web', image: 'bb', args: ['httpd', '-f'], env: [], user: '', workingDir: '/', hostname: '', labels: { a: 'b' }, tty: false, openStdin: false, memory: 0, memorySwap: 0, nanoCpus: 0, cpuShares: 0, pidsLimit: 0, network: 'bridge', ports: [], restartPolicy: { name: 'no', maximumRetryCount: 0 }, autoRemove: false, readonlyRootfs: false, stopSignal: 'SIGTERM', stopTimeout: 10, binds: [] },
+  spec: { name: 'web', image: 'bb', args: ['httpd', '-f'], env: [], user: '', workingDir: '/', hostname: '', labels: { a: 'b' }, tty: false, openStdin: false, memory: 0, memorySwap: 0, nanoCpus: 0, cpuShares: 0, pidsLimit: 0, capAdd: [], capDrop: [], network: 'bridge', ports: [], restartPolicy: { name: 'no', maximumRetryCount: 0 }, autoRemove: false, readonlyRootfs: false, stopSignal: 'SIGTERM', stopTimeout: 10, binds: [] },
   state: { status: 'running', pid: 42, exitCode: 0, oomKilled: false, error: '', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, restartCount: 0, stoppedByUser: false, ...over },
   network: { mode: 'bridge', ip: '172.31.0.2', gateway: '172.31.0.1', prefixLength: 24, mac: '02:42:ac:1f:00:02', netnsPath: '/run/netns/x', ports: [{ containerPort: 8080, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 40000 }] },
   extra: { Config: { ExposedPorts: { '8080/tcp': {}, '9000/tcp': {} } }, HostConfig: { NetworkMode: 'default' } },

@@ -31,9 +31,19 @@ test('isolation: namespaces, default caps only, no new privileges, seccomp, mask
   assert.deepEqual(s.process.capabilities.bounding, DEFAULT_CAPABILITIES);
   assert.ok(!s.process.capabilities.bounding.includes('CAP_SYS_ADMIN'));
   assert.equal(s.process.noNewPrivileges, true);
-  assert.ok(s.linux.seccomp.syscalls[0].names.includes('mount'));
+  const refused = (name: string) => s.linux.seccomp.syscalls.find((r) => r.names.includes(name) && r.action === 'SCMP_ACT_ERRNO');
+  assert.equal(s.linux.seccomp.defaultAction, 'SCMP_ACT_ERRNO', 'an allow-list');
+  assert.ok(refused('mount') && refused('unshare') && refused('keyctl'));
   assert.ok(s.linux.maskedPaths.includes('/proc/kcore'));
   assert.equal(s.mounts.some((m) => m.type === 'bind' && !['/etc/hosts', '/etc/hostname'].includes(m.destination)), false);
+});
+
+test('CapDrop ALL leaves no capability in any set; CapAdd adds to the defaults', () => {
+  const none = buildOciSpec(base({ capDrop: ['ALL'] }));
+  for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) assert.deepEqual(none.process.capabilities[set], [], set);
+  const more = buildOciSpec(base({ capAdd: ['CAP_SYS_PTRACE'], capDrop: ['CAP_NET_RAW'] }));
+  assert.ok(more.process.capabilities.effective.includes('CAP_SYS_PTRACE'));
+  assert.ok(!more.process.capabilities.effective.includes('CAP_NET_RAW'));
 });
 
 test('host network joins no netns; none gets a fresh one', () => {
