@@ -411,7 +411,7 @@ describe('buildpacks', () => {
     assert.notEqual(none.exitCode, 0);
     assert.equal(none.slugPath, null);
     assert.match(none.stderr, /No buildpack detected this app/);
-    for (const what of ['package.json', 'requirements.txt, setup.py or pyproject.toml', 'index.html, static.json or .static', 'a Procfile']) {
+    for (const what of ['package.json', 'requirements.txt, Pipfile.lock, pyproject.toml or setup.py', 'index.html, static.json or .static', 'a Procfile']) {
       assert.ok(none.stderr.includes(what), what);
     }
 
