@@ -168,7 +168,9 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
       }
       return failed({ code: 'build_failed', message: `the build failed (exit code ${exitCode})`, exitCode });
     }
-    const outs = await readOutputs(await d.agent.getArchive(id, '/tmp/out'), d.blobs);
+    // The driver makes /tmp/out only once it has a slug to put there.
+    const archive = await d.agent.getArchive(id, '/tmp/out').catch(() => null);
+    const outs = archive ? await readOutputs(archive, d.blobs) : { slug: null, result: null };
     if (!outs.slug) return failed({ code: 'no_slug', message: 'the build ended without a slug (/tmp/out/slug.tgz)', exitCode });
     if (outs.resultError) return failed({ code: 'build_failed', message: outs.resultError, exitCode });
     return { ok: true, exitCode, slug: { blobId: outs.slug.id, size: outs.slug.size }, result: outs.result, failure: null };
