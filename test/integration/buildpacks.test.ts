@@ -237,7 +237,7 @@ describe('buildpacks', () => {
   test('python-vendored: requirements installed from vendored wheels with no index; the venv is on PATH at run time', async () => {
     const r = await build('python-vendored');
     ok(r);
-    assert.match(r.stdout, /From 1 vendored file\(s\) in vendor\/ \(--no-index --find-links vendor\)/);
+    assert.match(r.stdout, /From requirements\.txt; packages from 1 vendored file\(s\) in vendor\/, no index \(set PIP_INDEX_URL to use one\)/);
     assert.match(r.stdout, /Successfully installed slwt-greeting-1\.0/);
     const app = await runSlug(r.slugPath, r.result!.processTypes.web, { web: true });
     assert.equal((await get(app.port)).body, `hello python-vendored from a vendored wheel version=${SHA}\n`);
