@@ -5,15 +5,17 @@
 // config var PIP_INDEX_URL. The push says what it chose (Python version and why, the file, the
 // index host), the app answers through the router, a second push restores the venv from the build
 // cache, and a push asking for a Python the stack lacks fails naming the versions there are, the
-// previous release still serving. Never reaches PyPI.
+// previous release still serving. A pyproject.toml project (its own in-tree build backend, so the
+// index needs no setuptools) is installed with `pip install .`, its dependency from the index.
+// Never reaches PyPI.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { BIN, commitFixture, fixtureRepo, push, slipwayIn } from '../helpers/git-push.ts';
+import { BIN, commitFixture, fixtureRepo, git, push, slipwayIn } from '../helpers/git-push.ts';
 import { httpGet } from '../helpers/http.ts';
 import { findLeaks } from '../helpers/leaks.ts';
 import { serveIndexFromNetns, writeIndex, type NetnsIndex } from '../helpers/pypi-index.ts';
@@ -91,5 +93,58 @@ describe('python apps with git push', { timeout: 900_000 }, () => {
     assert.notEqual(bad.code, 0, bad.out);
     assert.match(bad.out, /\.python-version asks for Python 3\.12, which this stack does not have\. Versions here: 3\.11\.\d+/);
     assert.equal((await web('pyidx')).body, serving, 'the previous release keeps serving');
+  });
+
+  it('a pyproject.toml project is installed with pip install ., its dependency from the index', async () => {
+    const repo = join(dir, 'apps', 'pyproj');
+    const files: Record<string, string> = {
+      'pyproject.toml': '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_build"]\n\n[project]\nname = "pyproj"\nversion = "0.1"\ndependencies = ["slwt-greet==1.0"]\n',
+      // A PEP 517 backend of a dozen lines: a wheel holding the package, with its dependency.
+      '_build/backend.py': [
+        'import base64, hashlib, zipfile',
+        'def get_requires_for_build_wheel(config_settings=None): return []',
+        'def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):',
+        '    name = "pyproj-0.1-py3-none-any.whl"; di = "pyproj-0.1.dist-info"',
+        '    files = {"pyproj/__init__.py": open("pyproj/__init__.py").read(),',
+        '             di + "/METADATA": "Metadata-Version: 2.1\\nName: pyproj\\nVersion: 0.1\\nRequires-Dist: slwt-greet==1.0\\n",',
+        '             di + "/WHEEL": "Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}',
+        '    h = lambda b: "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b"=").decode()',
+        '    record = "".join(f"{p},{h(c.encode())},{len(c.encode())}\\n" for p, c in files.items()) + di + "/RECORD,,\\n"',
+        '    with zipfile.ZipFile(f"{wheel_directory}/{name}", "w") as z:',
+        '        for p, c in files.items(): z.writestr(p, c)',
+        '        z.writestr(di + "/RECORD", record)',
+        '    return name',
+        '',
+      ].join('\n'),
+      'pyproj/__init__.py': 'from slwt_greet import greet\nMESSAGE = greet("pyproject")\n',
+      'app.py': [
+        'import os, sys',
+        'from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer',
+        'sys.path = [p for p in sys.path if p not in ("", "/app")]  # the installed package, not the checkout',
+        'import pyproj',
+        'class H(BaseHTTPRequestHandler):',
+        '    def do_GET(self):',
+        '        b = f"{pyproj.MESSAGE} from {pyproj.__file__}\\n".encode()',
+        '        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)',
+        'ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()',
+        '',
+      ].join('\n'),
+      'Procfile': 'web: python3 app.py\n',
+    };
+    for (const [f, body] of Object.entries(files)) {
+      mkdirSync(join(repo, f, '..'), { recursive: true });
+      writeFileSync(join(repo, f), body);
+    }
+    await git(repo, 'init', '-q', '-b', 'main');
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-q', '-m', 'pyproj');
+    await sw(repo, 'apps:create', 'pyproj');
+    await sw(repo, 'config:set', `PIP_INDEX_URL=${index!.url}`);
+    const r = await push(repo).done;
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Installing the project with pip \(pip install \.\)/);
+    assert.match(r.out, /From pyproject\.toml; packages from index 198\.1[89]\.\d+\.\d+:\d+ \(PIP_INDEX_URL\)/);
+    assert.match(r.out, /Successfully installed pyproj-0\.1 slwt-greet-1\.0/);
+    assert.match((await web('pyproj')).body, /^hello pyproject from \/app\/\.venv\/lib\/python3\.11\/site-packages\/pyproj\/__init__\.py\n$/);
   });
 });
