@@ -1,15 +1,16 @@
-// One build in one container, through the agent API: create (stack image, bridge network, memory
-// limit, buildpacks/cache/CA binds, env), copy the source and env dir in, start, stream the
-// output into the build log line by line, wait (15-minute limit, cancel), then read the slug and
-// result.json out, and always remove the container. Called by the worker; knows no queue.
+// One build in one container, through the agent API: create (stack image, user `app` with no
+// capabilities, bridge network, memory limit, buildpacks/cache/CA binds, env), copy the source
+// (re-owned to app) and env dir in, start, stream the output into the build log line by line,
+// wait (15-minute limit, cancel), then read the slug and result.json out of the stopped container
+// (the agent resolves /tmp/out inside its root and never follows a link out of it), and always
+// remove the container. Called by the worker; knows no queue.
 import { createReadStream } from 'node:fs';
-import { chown, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { AgentClient } from '../../layer0/agent/client.ts';
 import type { BlobClient } from '../blobstore/client.ts';
-import { buildCacheDir } from './cache.ts';
-import { BUILDPACK_MOUNT, cloneBuildpack, isGitUrl, type ClonedBuildpack } from './buildpack-source.ts';
-import { readOutputs, skeletonTar } from './container-files.ts';
+import { buildCacheDir, prepareBuildCache } from './cache.ts';
+import { BUILDPACK_MOUNT, cloneBuildpack, displayUrl, isRemoteBuildpack, type ClonedBuildpack } from './buildpack-source.ts';
+import { readOutputs, reownTar, skeletonTar } from './container-files.ts';
 import { CONTAINER_CA_PATH, type HostBuildEnv } from './host-env.ts';
 import { LineSplitter } from './lines.ts';
 import type { StoredRequest } from './store.ts';
@@ -33,7 +34,7 @@ export interface RunBuildDeps {
   /** Processes at once in the build container (0: no limit). */
   pidsLimit: number;
   timeoutMs: number;
-  /** uid the build's files belong to (the stack's `app`, 10001); the driver drops to it. */
+  /** uid the build runs as and its files belong to (the stack's `app`, 10001). */
   appUid: number;
   /** Extra env for every build container (tests; proxies). */
   extraEnv?: Record<string, string>;
@@ -64,11 +65,12 @@ function formatBytes(n: number): string {
 export async function runBuild(d: RunBuildDeps, job: BuildJob, log: LogSink, signal: AbortSignal): Promise<BuildRun> {
   let pack: ClonedBuildpack | null = null;
   const url = job.request.buildpackUrl;
-  if (url && isGitUrl(url)) {
-    await log('system', [`-----> Fetching buildpack ${url.replace(/\/\/[^/@]*@/, '//***@')}`]);
+  if (url && isRemoteBuildpack(url)) {
+    await log('system', [`-----> Fetching buildpack ${displayUrl(url)}`]);
     try {
-      pack = await cloneBuildpack(url);
+      pack = await cloneBuildpack(url, { signal });
     } catch (err) {
+      if (signal.aborted) return cancelled(null);
       return failed({ code: 'buildpack_unavailable', message: (err as Error).message });
     }
   }
@@ -81,8 +83,7 @@ export async function runBuild(d: RunBuildDeps, job: BuildJob, log: LogSink, sig
 
 async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal: AbortSignal, pack: ClonedBuildpack | null): Promise<BuildRun> {
   const cacheDir = buildCacheDir(d.home, job.appId);
-  await mkdir(cacheDir, { recursive: true, mode: 0o700 });
-  await chown(cacheDir, d.appUid, d.appUid).catch(() => undefined);
+  await prepareBuildCache(cacheDir, d.appUid);
   // A build re-run after its worker was lost: its old container goes first.
   for (const c of await d.agent.listContainers({ all: true, labels: [`${BUILD_LABEL}=${job.id}`] })) await d.agent.removeContainer(c.Id, true);
 
@@ -101,6 +102,9 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
   const id = await d.agent.createContainer({
     name: `slipway-build-${job.id}`,
     Image: d.image,
+    // The whole build runs as app: a non-root process keeps no capability across exec (runc
+    // gives none to ambient), and no_new_privileges holds it there (issue 13, M1).
+    User: `${d.appUid}:${d.appUid}`,
     Cmd: d.driver,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: '/tmp/build',
@@ -110,7 +114,9 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
   try {
     await d.agent.putArchive(id, '/tmp', Readable.from([skeletonTar(job.request.config, d.appUid)]));
     const src = 'path' in job.request.sourceTar ? createReadStream(job.request.sourceTar.path) : await d.blobs.get(job.request.sourceTar.blobId);
-    await d.agent.putArchive(id, '/tmp/build', src);
+    const reowned = reownTar(d.appUid);
+    src.on('error', (err: Error) => reowned.destroy(err));
+    await d.agent.putArchive(id, '/tmp/build', src.pipe(reowned));
     if (signal.aborted) return cancelled(null);
 
     await d.agent.startContainer(id);
@@ -162,12 +168,16 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
       }
       return failed({ code: 'build_failed', message: `the build failed (exit code ${exitCode})`, exitCode });
     }
-    const outs = await readOutputs(await d.agent.getArchive(id, '/tmp/out'), d.blobs);
+    // The driver makes /tmp/out only once it has a slug to put there.
+    const archive = await d.agent.getArchive(id, '/tmp/out').catch(() => null);
+    const outs = archive ? await readOutputs(archive, d.blobs) : { slug: null, result: null };
     if (!outs.slug) return failed({ code: 'no_slug', message: 'the build ended without a slug (/tmp/out/slug.tgz)', exitCode });
     if (outs.resultError) return failed({ code: 'build_failed', message: outs.resultError, exitCode });
     return { ok: true, exitCode, slug: { blobId: outs.slug.id, size: outs.slug.size }, result: outs.result, failure: null };
   } finally {
     await d.agent.removeContainer(id, true).catch(() => undefined);
+    // Nothing of the build runs any more: clear what the host must not keep (setuid bits).
+    await prepareBuildCache(cacheDir, d.appUid);
   }
 }
 

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import type { ContainerRuntime, ContainerSpecInput } from '../../layer0/runtime/index.ts';
+import { prepareBuildCache } from '../../layer1/builder/cache.ts';
+import { reownTar } from '../../layer1/builder/container-files.ts';
 import { CONTAINER_CA_PATH, DEFAULT_REGISTRY, hostCaBundle, SYSTEM_CA_BUNDLE } from '../../layer1/builder/host-env.ts';
+
+/** The stack's `app`: builds run as it (issue 13, M1). */
+export const APP_UID = 10001;
 
 export const BUILDPACKS_DIR = fileURLToPath(new URL('../../buildpacks', import.meta.url));
 export const FIXTURE_APPS = fileURLToPath(new URL('../fixtures/apps', import.meta.url));
@@ -39,8 +44,6 @@ export interface BuildSpecInput {
   image: string;
   /** Host dir bound read-write at /tmp/cache (the app's build cache). */
   cacheDir: string;
-  /** Host dir bound read-write at /tmp/out (else the caller copies /tmp/out out of the container). */
-  outDir?: string;
   sourceVersion: string;
   buildpackUrl?: string;
   memory?: number;
@@ -51,7 +54,7 @@ export interface BuildSpecInput {
   extraBinds?: Record<string, string>;
 }
 
-/** The build container of the contract: root (the driver drops to `app`), bridge network, binds, env. */
+/** The build container of the contract: user `app` (10001, no capabilities), bridge network, binds, env. */
 export function buildContainerSpec(i: BuildSpecInput): ContainerSpecInput {
   const npm = i.npm ?? hostNpmSettings();
   const env = [
@@ -70,14 +73,13 @@ export function buildContainerSpec(i: BuildSpecInput): ContainerSpecInput {
     { source: i.cacheDir, destination: '/tmp/cache', readonly: false },
     { source: npm.caFile, destination: CONTAINER_CA, readonly: true },
   ];
-  if (i.outDir) binds.push({ source: i.outDir, destination: '/tmp/out', readonly: false });
   for (const [source, destination] of Object.entries(i.extraBinds ?? {})) binds.push({ source, destination, readonly: true });
   return {
     name: i.name,
     image: i.image,
     args: ['/slipway/buildpacks/bin/build'],
     env,
-    user: '',
+    user: `${APP_UID}:${APP_UID}`,
     workingDir: '/tmp',
     hostname: 'build',
     network: 'bridge',
@@ -106,10 +108,11 @@ export interface BuildOutcome {
   ms: number;
 }
 
-export interface RunBuildInput extends Omit<BuildSpecInput, 'outDir' | 'sourceVersion'> {
+export interface RunBuildInput extends Omit<BuildSpecInput, 'sourceVersion'> {
   runtime: ContainerRuntime;
   /** The app's source tree on the host (stands in for `git archive` of the pushed commit). */
   sourceDir: string;
+  /** Host dir /tmp/out is copied into after the build (as the builder reads it: from the stopped container). */
   outDir: string;
   sourceVersion?: string;
   /** Config vars, written as files into /tmp/env. */
@@ -118,10 +121,10 @@ export interface RunBuildInput extends Omit<BuildSpecInput, 'outDir' | 'sourceVe
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
 }
 
-/** Creates the build container, copies source and config in, runs the driver, removes the container. */
+/** Creates the build container, copies source and config in (owned by app), runs the driver, copies /tmp/out out, removes the container. */
 export async function runBuild(i: RunBuildInput): Promise<BuildOutcome> {
   mkdirSync(i.outDir, { recursive: true });
-  mkdirSync(i.cacheDir, { recursive: true });
+  await prepareBuildCache(i.cacheDir, APP_UID); // as the builder does: the app's, no setuid bits
   const spec = buildContainerSpec({ ...i, sourceVersion: i.sourceVersion ?? 'f00dfeed'.repeat(5) });
   const c = await i.runtime.create(spec);
   const staging = mkdtempSync(join(tmpdir(), 'slwt-src-'));
@@ -129,7 +132,7 @@ export async function runBuild(i: RunBuildInput): Promise<BuildOutcome> {
     mkdirSync(join(staging, 'env'));
     for (const [k, v] of Object.entries(i.config ?? {})) writeFileSync(join(staging, 'env', k), v);
     execFileSync('cp', ['-a', i.sourceDir, join(staging, 'build')]);
-    const archive = tar.c({ cwd: staging, portable: true }, ['build', 'env']) as unknown as NodeJS.ReadableStream;
+    const archive = (tar.c({ cwd: staging, portable: true }, ['build', 'env']) as unknown as NodeJS.ReadableStream).pipe(reownTar(APP_UID));
     await i.runtime.archivePut(c.id, '/tmp', archive);
 
     const t0 = Date.now();
@@ -159,6 +162,7 @@ export async function runBuild(i: RunBuildInput): Promise<BuildOutcome> {
     await Promise.race([attached, new Promise((r) => setTimeout(r, 2000))]);
     ac.abort();
     const ms = Date.now() - t0;
+    if (res.exitCode === 0) await copyOut(i.runtime, c.id, i.outDir);
     const slug = join(i.outDir, 'slug.tgz');
     const resultFile = join(i.outDir, 'result.json');
     const result = res.exitCode === 0 && existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, 'utf8')) as BuildResult) : null;
@@ -167,6 +171,19 @@ export async function runBuild(i: RunBuildInput): Promise<BuildOutcome> {
     rmSync(staging, { recursive: true, force: true });
     await i.runtime.remove(c.id, { force: true }).catch(() => undefined);
   }
+}
+
+/** /tmp/out of a stopped build container into `outDir` (regular files only, as the builder takes them). */
+async function copyOut(runtime: ContainerRuntime, id: string, outDir: string): Promise<void> {
+  const { tar: stream } = await runtime.archiveGet(id, '/tmp/out');
+  await new Promise<void>((resolve, reject) => {
+    const x = tar.x({ cwd: outDir, strip: 1, filter: (_p, e) => (e as { type?: string }).type === 'File' });
+    x.on('error', reject);
+    x.on('close', resolve);
+    x.on('finish', resolve);
+    stream.on('error', reject);
+    stream.pipe(x as unknown as NodeJS.WritableStream);
+  });
 }
 
 /** The entries of a gzip tar: path → { type, uid, gid, mode, body (files under 64 KiB) }. */

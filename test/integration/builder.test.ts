@@ -1,7 +1,7 @@
 // The builder against a real Redis, a real in-process agent (runc, the stack image), a real blob
 // server and the real build driver (buildpacks/bin/build): a Node app with a dependency builds and
 // its log arrives line by line while it runs, and the second build reuses the cache; the env dir,
-// an inline and a git BUILDPACK_URL; a compile error and a build script over the memory limit record why. With a stand-in driver
+// an inline and a git BUILDPACK_URL (over http, allowed by the operator); a compile error and a build script over the memory limit record why. With a stand-in driver
 // (test/fixtures/builder): the host's registry and CA bundle reach the container; a cancel stops a
 // running build within 10 s and leaves no container; builds of one app run one at a time (the second is told it waits; a queued one cancels at
 // once). The slug imports into an agent through its signed URL, over the stack, and runs.
@@ -30,6 +30,7 @@ import type { BuildLogLine, BuildRecord } from '../../layer1/builder/types.ts';
 import { BUILD_LABEL } from '../../layer1/builder/run-build.ts';
 import { startBuilder, type RunningBuilder } from '../../layer1/builder/worker.ts';
 import { findLeaks } from '../helpers/leaks.ts';
+import { serveGitRepos } from '../helpers/git-http.ts';
 import { startTestController } from '../helpers/controller.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { testPrefix } from '../helpers/runtime.ts';
@@ -194,22 +195,39 @@ describe('builder with the real driver', { timeout: 400_000 }, () => {
     assert.equal(rec.processTypes.once, 'cat compiled.txt');
   });
 
-  it('a git BUILDPACK_URL is cloned on the host; one that cannot be fetched fails the build saying so', async () => {
+  it('a git BUILDPACK_URL is fetched over http from a host the operator allows; a file:// one or one that cannot be fetched fails saying so', async () => {
     const pack = source('git-pack', join(APPS, 'env-dir'));
-    const app = newApp();
-    const src = source('plain', { 'README.txt': 'an app with no buildpack of its own\n' });
-    const { buildId } = await queue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path }, config: { GREETING: 'via git' }, buildpackUrl: `file://${pack.repo}#main` });
-    const rec = await queue.waitForBuild(buildId, { timeoutMs: 120_000 });
-    const text = textOf(await logOf(queue, buildId));
-    assert.equal(rec.state, 'succeeded', text);
-    assert.match(text, /Fetching buildpack file:\/\//);
-    assert.match(text, /GREETING from ENV_DIR: via git/);
+    const server = await serveGitRepos(join(dir, 'src'));
+    const saved = process.env.SLIPWAY_URL_ALLOW;
+    process.env.SLIPWAY_URL_ALLOW = '127.0.0.1';
+    try {
+      const app = newApp();
+      const src = source('plain', { 'README.txt': 'an app with no buildpack of its own\n' });
+      const url = `${server.url}/git-pack/.git#main`;
+      const { buildId } = await queue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path }, config: { GREETING: 'via git' }, buildpackUrl: url });
+      const rec = await queue.waitForBuild(buildId, { timeoutMs: 120_000 });
+      const text = textOf(await logOf(queue, buildId));
+      assert.equal(rec.state, 'succeeded', text);
+      assert.match(text, /Fetching buildpack http:\/\/127\.0\.0\.1:\d+\/git-pack\/\.git#main/);
+      assert.match(text, /GREETING from ENV_DIR: via git/);
 
-    const bad = await queue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path }, buildpackUrl: `file://${dir}/no-such-pack.git` });
-    const badRec = await queue.waitForBuild(bad.buildId, { timeoutMs: 60_000 });
-    assert.equal(badRec.state, 'failed');
-    assert.equal(badRec.failure?.code, 'buildpack_unavailable');
-    assert.match(badRec.failure!.message, /could not fetch the buildpack/);
+      const missing = await queue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path }, buildpackUrl: `${server.url}/no-such-pack.git` });
+      const missingRec = await queue.waitForBuild(missing.buildId, { timeoutMs: 60_000 });
+      assert.equal(missingRec.state, 'failed');
+      assert.equal(missingRec.failure?.code, 'buildpack_unavailable');
+      assert.match(missingRec.failure!.message, /could not fetch the buildpack/);
+      assert.doesNotMatch(missingRec.failure!.message, /fatal:/);
+
+      const local = await queue.enqueueBuild({ app, commit: src.commit, sourceTar: { path: src.path }, buildpackUrl: `file://${pack.repo}#main` });
+      const localRec = await queue.waitForBuild(local.buildId, { timeoutMs: 60_000 });
+      assert.equal(localRec.state, 'failed');
+      assert.equal(localRec.failure?.code, 'buildpack_unavailable');
+      assert.match(localRec.failure!.message, /https:\/\//);
+    } finally {
+      if (saved === undefined) delete process.env.SLIPWAY_URL_ALLOW;
+      else process.env.SLIPWAY_URL_ALLOW = saved;
+      await server.close();
+    }
   });
 
   it('a compile error records the failure and the driver\'s explanation', async () => {
@@ -285,7 +303,7 @@ describe('builder with a stand-in driver', { timeout: 240_000 }, () => {
     assert.equal(rec.state, 'succeeded', text);
     assert.match(text, new RegExp(`Stand-in build of ${src.commit} on stack bookworm`));
     assert.match(text, /registry=https?:\/\/\S+ cafile=\/etc\/ssl\/certs\/slipway-host-ca\.crt ca-present=yes/);
-    assert.match(text, /buildpack-url=stand-in uid=0/);
+    assert.match(text, /buildpack-url=stand-in uid=10001/);
     assert.match(text, /env EMPTY=$/m);
     assert.match(text, /cache builds=1/);
     assert.ok(lines.some((l) => l.stream === 'stderr' && l.line.includes('to stderr')), 'stderr is kept apart');

@@ -4,6 +4,7 @@
 // BUILDPACK_URL and .buildpacks behave as buildpacks/README.md says; failures say why.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { chmodSync, cpSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,9 @@ after(async () => {
   await t.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** An index no build can reach (a closed port on the container's own loopback): tests never reach PyPI. */
+const NO_INDEX = { PIP_INDEX_URL: 'http://127.0.0.1:9/simple/', PIP_RETRIES: '0', PIP_TIMEOUT: '3' };
 
 interface BuildOpts {
   memory?: number;
@@ -233,7 +237,7 @@ describe('buildpacks', () => {
   test('python-vendored: requirements installed from vendored wheels with no index; the venv is on PATH at run time', async () => {
     const r = await build('python-vendored');
     ok(r);
-    assert.match(r.stdout, /From 1 vendored file\(s\) in vendor\/ \(--no-index --find-links vendor\)/);
+    assert.match(r.stdout, /From requirements\.txt; packages from 1 vendored file\(s\) in vendor\/, no index \(set PIP_INDEX_URL to use one\)/);
     assert.match(r.stdout, /Successfully installed slwt-greeting-1\.0/);
     const app = await runSlug(r.slugPath, r.result!.processTypes.web, { web: true });
     assert.equal((await get(app.port)).body, `hello python-vendored from a vendored wheel version=${SHA}\n`);
@@ -248,11 +252,31 @@ describe('buildpacks', () => {
     const p = await build(pyproject);
     ok(p);
     assert.match(p.stdout, /Successfully installed slwt-greeting-1\.0/);
+    // A project with no vendor/: `pip install .` from the app's index (a closed port on the
+    // container's own loopback here: tests never reach PyPI).
     const missing = variant('python-stdlib', { 'pyproject.toml': '[project]\nname = "pv"\nversion = "1"\ndependencies = ["requests>=2"]\n' });
     rmSync(join(missing, 'requirements.txt'));
-    const m = await build(missing);
+    const m = await build(missing, { config: NO_INDEX });
     assert.notEqual(m.exitCode, 0);
-    assert.match(m.stderr, /pyproject\.toml lists packages \(requests\), but builds have no access to PyPI/);
+    assert.match(m.stdout, /Installing the project with pip \(pip install \.\)/);
+    assert.match(m.stderr, /pip could not install this project \(pip install \.\) from index 127\.0\.0\.1:9 \(PIP_INDEX_URL\)/);
+
+    // Pipfile.lock: its default section as pinned requirements with the wheel's hash.
+    const wheel = join(FIXTURE_APPS, 'python-vendored', 'vendor', 'slwt_greeting-1.0-py3-none-any.whl');
+    const sha = createHash('sha256').update(readFileSync(wheel)).digest('hex');
+    const lock = { _meta: { requires: { python_version: '3.11' }, sources: [] }, default: { 'slwt-greeting': { version: '==1.0', hashes: [`sha256:${sha}`] } }, develop: { pytest: { version: '==8.0.0' } } };
+    const pipenv = variant('python-vendored', { 'Pipfile.lock': JSON.stringify(lock) });
+    rmSync(join(pipenv, 'requirements.txt'));
+    const pl = await build(pipenv);
+    ok(pl);
+    assert.match(pl.stdout, /Python 3\.11\.\d+ \(from Pipfile\.lock: 3\.11\)/);
+    assert.match(pl.stdout, /Pipfile\.lock: 1 package\(s\) from its default section, with hashes/);
+    assert.match(pl.stdout, /Successfully installed slwt-greeting-1\.0/);
+    const badHash = variant('python-vendored', { 'Pipfile.lock': JSON.stringify({ ...lock, default: { 'slwt-greeting': { version: '==1.0', hashes: [`sha256:${'0'.repeat(64)}`] } } }) });
+    rmSync(join(badHash, 'requirements.txt'));
+    const bh = await build(badHash);
+    assert.notEqual(bh.exitCode, 0);
+    assert.match(bh.output, /THESE PACKAGES DO NOT MATCH THE HASHES/);
   });
 
   test('web-worker: Procfile types under bash semantics; the launcher is PID 1 and passes SIGTERM on to web and worker', async () => {
@@ -411,7 +435,7 @@ describe('buildpacks', () => {
     assert.notEqual(none.exitCode, 0);
     assert.equal(none.slugPath, null);
     assert.match(none.stderr, /No buildpack detected this app/);
-    for (const what of ['package.json', 'requirements.txt, setup.py or pyproject.toml', 'index.html, static.json or .static', 'a Procfile']) {
+    for (const what of ['package.json', 'requirements.txt, Pipfile.lock, pyproject.toml or setup.py', 'index.html, static.json or .static', 'a Procfile']) {
       assert.ok(none.stderr.includes(what), what);
     }
 
@@ -436,10 +460,18 @@ describe('buildpacks', () => {
     assert.notEqual(outOfSync.exitCode, 0);
     assert.match(outOfSync.stderr, /package\.json and package-lock\.json are out of sync[\s\S]*Run 'npm install' locally/);
 
-    const noPypi = await build(variant('python-stdlib', { 'requirements.txt': 'flask==3.0.3\n' }));
-    assert.notEqual(noPypi.exitCode, 0);
-    assert.match(noPypi.stderr, /requirements\.txt lists packages \(flask\), but builds have no access to PyPI/);
-    assert.match(noPypi.stderr, /pip download -r requirements\.txt -d vendor/);
+    const noIndex = await build(variant('python-stdlib', { 'requirements.txt': 'flask==3.0.3\n' }), { config: NO_INDEX });
+    assert.notEqual(noIndex.exitCode, 0);
+    assert.match(noIndex.stdout, /From requirements\.txt; packages from index 127\.0\.0\.1:9 \(PIP_INDEX_URL\)/);
+    assert.match(noIndex.stderr, /pip could not install the packages requirements\.txt lists from index 127\.0\.0\.1:9 \(PIP_INDEX_URL\)/);
+    assert.match(noIndex.stderr, /pip download -r requirements\.txt -d vendor/);
+
+    const v12 = await build(variant('python-stdlib', { '.python-version': '3.12\n' }));
+    assert.notEqual(v12.exitCode, 0);
+    assert.match(v12.stderr, /\.python-version asks for Python 3\.12, which this stack does not have\. Versions here: 3\.11\.\d+/);
+    const v10 = await build(variant('python-stdlib', { 'runtime.txt': 'python-3.10.13\n' }));
+    assert.notEqual(v10.exitCode, 0);
+    assert.match(v10.stderr, /runtime\.txt asks for Python 3\.10\.13, which this stack does not have\. Versions here: 3\.11\.\d+/);
 
     const badToml = variant('python-stdlib', { 'pyproject.toml': '[project\nname = 1\n' });
     rmSync(join(badToml, 'requirements.txt'));
