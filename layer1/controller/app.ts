@@ -69,7 +69,7 @@ export interface ControllerApp {
 export function createControllerApp(deps: ControllerDeps): ControllerApp {
   // Every domain change and app lifecycle event reaches the routers through the publisher.
   let publisher: RouterPublisher | undefined;
-  const domains = new DomainStore(deps.store, (appId) => publisher!.publish(appId));
+  const domains = new DomainStore(deps.store, (appId) => publisher!.publish(appId), { domain: deps.router?.domain, verify: deps.router?.verifyDomains, resolver: deps.router?.dnsResolver });
   publisher = new RouterPublisher(deps.store, domains, deps.log);
   const d = deps.deploy;
   const routeDeps: RouteDeps = {
@@ -85,6 +85,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     },
     async onAppRenamed(app, oldName) {
       await d?.deploy.appRenamed(app, oldName, { createdBy: 'platform' });
+      await domains.renamed(app, oldName);
       await publisher.publish(app.id);
       await deps.onAppRenamed?.(app, oldName);
     },
