@@ -109,7 +109,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
   for (const r of routes) {
     // Per route, in this order: who is calling (401), record the attempt if it mutates, read
     // the body (413, 400), check its shape (422), then existence and role (404, 403), then act.
-    v1[r.method](r.path, authenticate(r, deps.store), audit(r, deps.store, deps.log), jsonBody(deps.bodyLimit ?? BODY_LIMIT), validate(r), authorize(r, deps.store), handle(r));
+    v1[r.method](r.path, authenticate(r, deps.store, deps.log), audit(r, deps.store, deps.log), jsonBody(deps.bodyLimit ?? BODY_LIMIT), validate(r), authorize(r, deps.store), handle(r));
   }
 
   const koa = new Koa<ControllerState>({ proxy: false });
