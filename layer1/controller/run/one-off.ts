@@ -9,6 +9,7 @@ import type { Logger } from '../../../layer0/common/logger.ts';
 import { connectAgent, type AgentClient } from '../../../layer0/agent/index.ts';
 import { HOSTS_SERVICE, type Instance } from '../../../layer0/discovery/index.ts';
 import { DEFAULT_MEMORY, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE, parseMemory, slugEnv, type Release } from '../deploy/index.ts';
+import { isTenantImport } from '../release-images.ts';
 import type { DeployDeps } from '../routes/deps.ts';
 import type { App } from '../types.ts';
 
@@ -90,7 +91,7 @@ async function ensureImage(agent: AgentClient, host: Instance, release: Release 
   const at = image.lastIndexOf(':');
   const [repo, tag] = at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
   try {
-    await agent.importImageFromUrl(release.imageUrl, { repo, tag, ...(release.imageParent ? { parent: release.imageParent } : {}) });
+    await agent.importImageFromUrl(release.imageUrl, { repo, tag, ...(release.imageParent ? { parent: release.imageParent } : {}), ...(isTenantImport(image) ? { untrusted: true } : {}) });
   } catch (err) {
     throw new SlipwayError('unavailable', `host ${host.id}: importing ${image} from its imageUrl failed: ${brief(err)}`);
   }
