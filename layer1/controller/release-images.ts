@@ -5,7 +5,8 @@
 // operator allows; no loopback, link-local or private address) and the agent checks it again
 // when it connects, with byte caps. An image named without a URL must be one of the app's own:
 // one it imported before (by the name it gave) or the image of one of its releases (its builds'
-// slugs). Image ids and id prefixes never resolve. Key: `app:<id>:images` (hash name → JSON).
+// slugs), or a stack (`slipway/stack:<name>`: the platform's base, every app's, no one's data).
+// Image ids and id prefixes never resolve. Key: `app:<id>:images` (hash name → JSON).
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { SlipwayError } from '../../layer0/common/errors.ts';
@@ -14,7 +15,7 @@ import type { Deploy } from './deploy/index.ts';
 import type { Store } from './store/index.ts';
 
 export const IMPORT_REPO_PREFIX = 'slipway/import-';
-/** The only parents an API release may name: the stacks (a slug over another app's image would read its files). */
+/** The stacks: the only parents an API release may name (a slug over another app's image would read its files), and releasable by any app. */
 const STACK_PARENT = /^slipway\/stack:[a-z0-9][a-z0-9._-]{0,127}$/;
 /** An image id or id prefix (`sha256:…`, or 4+ hex digits alone): never accepted from the API. */
 const IMAGE_ID = /^(?:sha256:)?[0-9a-f]{4,64}$/i;
@@ -63,6 +64,7 @@ export async function resolveReleaseImage(store: Store, deploy: Deploy, app: { i
     return owned;
   }
   if (IMAGE_ID.test(body.image)) throw unprocessable(`image: ${body.image} looks like an image id; a release names one of the app's images (or gives imageUrl)`);
+  if (STACK_PARENT.test(body.image)) return { image: body.image, ...(body.imageParent ? { imageParent: body.imageParent } : {}) };
   const known = await store.redis.hget(key, body.image);
   if (known) return JSON.parse(known) as OwnedImage;
   for (let after: string | undefined, pages = 0; pages < 20; pages++) {

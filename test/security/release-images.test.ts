@@ -3,7 +3,8 @@
 // app's image; an imported image gets a name of the importing app's own; `imageUrl` passes the URL
 // policy (https, or http only to hosts the operator allows; no loopback, link-local or private
 // address); and the agent that fetches it checks the address again at connect time and caps the
-// bytes it fetches and unpacks (413: a gzip bomb stops at the cap).
+// bytes it fetches and unpacks (413: a gzip bomb stops at the cap). An image URL's query (a slug
+// URL's signature) is never shown back through the API (L5, in part).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
@@ -75,11 +76,13 @@ const release = (app: string, token: string, body: Record<string, unknown>) => c
 
 describe('API releases run only images the app owns (M3)', { timeout: 120_000 }, () => {
   it('refuses image ids, other apps\' images and foreign parents', async () => {
-    for (const image of ['abcd', '0123456789ab', `sha256:${'a'.repeat(64)}`, 'slipway/slug:0123456789ab', 'slipway/stack:bookworm', 'bb:1']) {
+    for (const image of ['abcd', '0123456789ab', `sha256:${'a'.repeat(64)}`, 'slipway/slug:0123456789ab', 'slipway/stack', 'bb:1']) {
       const r = await release('evil', mallory, { image });
       assert.equal(r.status, 422, `${image}: ${r.text}`);
       assert.match(r.body.error.message, /image id|is not an image of evil/, image);
     }
+    // the stack, every app's base, is every app's to run
+    assert.equal((await release('evil', mallory, { image: 'slipway/stack:bookworm' })).status, 201);
     const parent = await release('evil', mallory, { image: 'x:1', imageUrl: 'https://example.invalid/x.tar', imageParent: 'slipway/slug:0123456789ab' });
     assert.equal(parent.status, 422);
     assert.match(parent.body.error.message, /only a stack/);
@@ -113,6 +116,13 @@ describe('API releases run only images the app owns (M3)', { timeout: 120_000 },
       const own = await release('shop', alice, { image: 'bb:1', imageUrl: `${filesUrl}/bb.tar` });
       assert.equal(own.status, 201, own.text);
       assert.notEqual(own.body.release.image, image);
+      // L5: a URL's query (a signature, a pre-signed credential) is never shown back through the API
+      const signed = await release('shop', alice, { image: 'bb:2', imageUrl: `${filesUrl}/bb.tar?sig=s3cr3t` });
+      assert.equal(signed.status, 201, signed.text);
+      assert.equal(signed.body.release.imageUrl, `${filesUrl}/bb.tar?…`);
+      const listed = await c.request('GET', '/v1/apps/shop/releases', { token: alice });
+      assert.ok(!listed.text.includes('s3cr3t'), listed.text);
+      assert.ok(!(await c.request('GET', `/v1/apps/shop/releases/${signed.body.release.version}`, { token: alice })).text.includes('s3cr3t'));
     } finally {
       delete process.env.SLIPWAY_URL_ALLOW;
     }

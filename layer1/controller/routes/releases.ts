@@ -8,7 +8,7 @@ import { NewReleaseSchema } from '../deploy/index.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
 import { resolveReleaseImage } from '../release-images.ts';
 import { Page, components, listOf } from '../types.ts';
-import { AppParams, Release, Rollout, Wait, settleRollout } from './deployments.ts';
+import { AppParams, Release, Rollout, Wait, settleRollout, showRelease } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
 const Version = z.string().regex(/^v?\d{1,9}$/, 'a release version like 7 or v7');
@@ -29,12 +29,15 @@ export function releaseRoutes(r: RouteDeps, d: DeployDeps): AnyRoute[] {
     appRoute({
       method: 'get', path: '/apps/:app/releases', tag: 'releases', summary: "The app's releases, newest first",
       role: 'view', params: AppParams, query: Page.extend({ after: z.string().regex(/^\d{1,9}$/, 'not a release cursor').optional() }), response: listOf(Release),
-      handler: ({ app, query }) => d.deploy.listReleases(app, query),
+      handler: async ({ app, query }) => {
+        const page = await d.deploy.listReleases(app, query);
+        return { ...page, items: page.items.map(showRelease) };
+      },
     }),
     appRoute({
       method: 'get', path: '/apps/:app/releases/:version', tag: 'releases', summary: 'One release (7 or v7)',
       role: 'view', params: AppParams.extend({ version: Version }), response: Release, errors: ['not_found'],
-      handler: ({ app, params }) => d.deploy.getRelease(app, params.version),
+      handler: async ({ app, params }) => showRelease(await d.deploy.getRelease(app, params.version)),
     }),
     appRoute({
       method: 'post', path: '/apps/:app/releases', tag: 'releases', summary: "A release from one of the app's images or an image tar at imageUrl (422 otherwise), rolled out (?wait=true: answers when the rollout ends)",
