@@ -136,6 +136,24 @@ describe('hostname takeover (H3)', { timeout: 120_000 }, () => {
 });
 
 describe('custom domains are verified by TXT (L2)', { timeout: 120_000 }, () => {
+  it('a domain added before verification existed (no token) keeps routing after an upgrade', async () => {
+    const carol = await c.user('carol');
+    const made = await api('POST', '/apps', carol, { name: 'legacy' });
+    assert.equal(made.status, 201);
+    const store = c.controller.store;
+    const redis = c.redis.connect();
+    await redis.hset(`${store.keys.prefix}domains`, 'www.legacy.test', made.body.id);
+    await redis.hset(`${store.keys.appPrefix(made.body.id)}domains`, 'www.legacy.test', JSON.stringify({ createdAt: new Date().toISOString(), createdBy: 'carol' }));
+    redis.disconnect();
+    const domains = new DomainStore(store, async () => undefined, { domain: 'localhost', verify: true });
+    assert.equal(await domains.owner('www.legacy.test'), made.body.id);
+    const listed = await api('GET', '/apps/legacy/domains', carol);
+    assert.equal(listed.body.items[0].verified, true);
+    const squat = await c.user('squat2');
+    assert.equal((await api('POST', '/apps', squat, { name: 'squat2' })).status, 201);
+    assert.equal((await api('POST', '/apps/squat2/domains', squat, { domain: 'www.legacy.test' })).status, 409, 'nor can it be taken');
+  });
+
   it('an unverified domain does not route; the TXT token verifies it; a squatter cannot keep it', async () => {
     const bob = await c.user('bob');
     const squatter = await c.user('squatter');

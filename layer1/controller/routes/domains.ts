@@ -44,7 +44,7 @@ type Domain = z.infer<typeof Domain>;
 interface DomainRecord {
   createdAt: string;
   createdBy: string;
-  /** The TXT value that proves control (custom domains outside SLIPWAY_DOMAIN). */
+  /** The TXT value that proves control (custom domains outside SLIPWAY_DOMAIN). Absent: added before verification existed, counted as verified so an upgrade stops no traffic. */
   token?: string;
   verifiedAt?: string;
 }
@@ -67,7 +67,8 @@ local owner = redis.call('HGET', KEYS[1], ARGV[1])
 local taken = 'ok'
 if owner and owner ~= ARGV[2] and redis.call('EXISTS', ARGV[4] .. owner) == 1 then
   local rec = redis.call('HGET', ARGV[4] .. owner .. ':domains', ARGV[1])
-  if not rec or ARGV[5] ~= '1' or cjson.decode(rec).verifiedAt then return 'other' end
+  local d = rec and cjson.decode(rec)
+  if not d or ARGV[5] ~= '1' or d.verifiedAt or not d.token then return 'other' end
   redis.call('HDEL', ARGV[4] .. owner .. ':domains', ARGV[1])
   taken = owner
 end
@@ -147,7 +148,7 @@ export class DomainStore {
   }
 
   #show(app: { name: string }, domain: string, r: DomainRecord): Domain {
-    const verified = !this.needsVerification(domain) || !!r.verifiedAt;
+    const verified = !this.needsVerification(domain) || !!r.verifiedAt || r.token === undefined;
     const base = domain.startsWith('*.') ? domain.slice(2) : domain;
     return {
       domain, app: app.name, createdAt: r.createdAt, createdBy: r.createdBy, verified,
@@ -186,7 +187,7 @@ export class DomainStore {
     const raw = await this.store.redis.hget(this.appKey(app.id), domain);
     if (!raw) throw new SlipwayError('not_found', `${domain} is not a domain of ${app.name}`);
     const rec = JSON.parse(raw) as DomainRecord;
-    if (!this.needsVerification(domain) || rec.verifiedAt) return this.#show(app, domain, rec);
+    if (!this.needsVerification(domain) || rec.verifiedAt || rec.token === undefined) return this.#show(app, domain, rec);
     const base = domain.startsWith('*.') ? domain.slice(2) : domain;
     const name = `${CHALLENGE}.${base}`;
     const resolver = new Resolver({ timeout: 3000, tries: 2 });
@@ -233,7 +234,8 @@ export class DomainStore {
     const id = await this.store.redis.hget(this.owners, domain);
     if (!id || !this.needsVerification(domain)) return id;
     const raw = await this.store.redis.hget(this.appKey(id), domain);
-    return raw && (JSON.parse(raw) as DomainRecord).verifiedAt ? id : null;
+    const rec = raw ? (JSON.parse(raw) as DomainRecord) : null;
+    return rec && (rec.verifiedAt || rec.token === undefined) ? id : null;
   }
 }
 
