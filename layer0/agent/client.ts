@@ -32,8 +32,8 @@ export interface AgentClient {
   /** Starts `cmd` in the container with a TTY and stdin (`docker exec -it`), sized `cols` × `rows` when given. */
   execTty(id: string, cmd: string[], opts?: { env?: string[]; user?: string; workingDir?: string; cols?: number; rows?: number }): Promise<TtyExec>;
   importImage(tar: Readable, opts: { repo?: string; tag?: string; changes?: string[]; message?: string; parent?: string }): Promise<string>;
-  /** The agent fetches the tar itself (`fromSrc=<url>`). */
-  importImageFromUrl(url: string, opts: { repo?: string; tag?: string; parent?: string }): Promise<string>;
+  /** The agent fetches the tar itself (`fromSrc=<url>`); `untrusted`: the URL must pass the URL policy at connect time. */
+  importImageFromUrl(url: string, opts: { repo?: string; tag?: string; parent?: string; untrusted?: boolean }): Promise<string>;
   listImages(): Promise<Docker.ImageInfo[]>;
   inspectImage(ref: string): Promise<Docker.ImageInspectInfo>;
   removeImage(ref: string, force?: boolean): Promise<void>;
@@ -82,14 +82,14 @@ export function connectAgent(opts: AgentClientOptions): AgentClient {
     }
   }
 
-  async function importFrom(tar: Readable | null, o: { repo?: string; tag?: string; changes?: string[]; message?: string; parent?: string; fromSrc?: string }): Promise<string> {
+  async function importFrom(tar: Readable | null, o: { repo?: string; tag?: string; changes?: string[]; message?: string; parent?: string; fromSrc?: string; untrusted?: boolean }): Promise<string> {
     // docker-modem builds the query itself (arrays repeat: changes=a&changes=b).
-    const options: Record<string, unknown> = { fromSrc: o.fromSrc ?? '-' };
+    const options: Record<string, unknown> = { fromSrc: o.fromSrc ?? '-', ...(o.untrusted ? { fromSrcUntrusted: '1' } : {}) };
     for (const [k, v] of Object.entries({ repo: o.repo, tag: o.tag, message: o.message, parent: o.parent })) if (v) options[k] = v;
     if (o.changes?.length) options.changes = o.changes;
     const stream = (await new Promise((resolve, reject) => {
       docker.modem.dial(
-        { path: '/images/create?', method: 'POST', options, ...(tar ? { file: tar } : {}), isStream: true, statusCodes: { 200: true, 400: 'bad parameter', 404: 'not found', 500: 'server error' } },
+        { path: '/images/create?', method: 'POST', options, ...(tar ? { file: tar } : {}), isStream: true, statusCodes: { 200: true, 400: 'bad parameter', 404: 'not found', 413: 'too large', 422: 'refused', 500: 'server error' } },
         (err: unknown, res: unknown) => (err ? reject(err) : resolve(res as NodeJS.ReadableStream)),
       );
     })) as NodeJS.ReadableStream;

@@ -43,6 +43,8 @@ export interface ImportOptions {
   message?: string;
   /** Device nodes are refused unless the importer is trusted (the stack build). */
   allowDevices?: boolean;
+  /** The most bytes the uncompressed tar may have (a gzip bomb stops there): 413 past it. No limit when absent. */
+  maxBytes?: number;
 }
 
 export interface RemovedImageItem {

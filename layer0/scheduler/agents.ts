@@ -79,7 +79,7 @@ export async function ensureImage(agent: AgentClient, spec: JobSpec): Promise<vo
   }
   const at = spec.image.lastIndexOf(':');
   const [repo, tag] = at > spec.image.lastIndexOf('/') ? [spec.image.slice(0, at), spec.image.slice(at + 1)] : [spec.image, 'latest'];
-  await agent.importImageFromUrl(spec.imageUrl, { repo, tag, parent: spec.imageParent });
+  await agent.importImageFromUrl(spec.imageUrl, { repo, tag, parent: spec.imageParent, ...(spec.imageUrlUntrusted ? { untrusted: true } : {}) });
 }
 
 /** Creates and starts one job; resolves with its container id. */

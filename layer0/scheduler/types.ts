@@ -26,6 +26,8 @@ export const JobSpecSchema = z.object({
   image: z.string().min(1).max(300),
   /** Where a host fetches the image tar when it lacks it (http URL); a parent image is assumed present. */
   imageUrl: z.string().url().optional(),
+  /** `imageUrl` was named by someone the platform does not trust: the agent applies the URL policy when it connects. */
+  imageUrlUntrusted: z.boolean().optional(),
   imageParent: z.string().optional(),
   cmd: z.array(z.string()).min(1),
   env: z.array(z.string().regex(/^[^=]+=/)).default([]),

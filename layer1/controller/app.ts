@@ -69,7 +69,7 @@ export interface ControllerApp {
 export function createControllerApp(deps: ControllerDeps): ControllerApp {
   // Every domain change and app lifecycle event reaches the routers through the publisher.
   let publisher: RouterPublisher | undefined;
-  const domains = new DomainStore(deps.store, (appId) => publisher!.publish(appId));
+  const domains = new DomainStore(deps.store, (appId) => publisher!.publish(appId), { domain: deps.router?.domain, verify: deps.router?.verifyDomains, resolver: deps.router?.dnsResolver });
   publisher = new RouterPublisher(deps.store, domains, deps.log);
   const d = deps.deploy;
   const routeDeps: RouteDeps = {
@@ -85,6 +85,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
     },
     async onAppRenamed(app, oldName) {
       await d?.deploy.appRenamed(app, oldName, { createdBy: 'platform' });
+      await domains.renamed(app, oldName);
       await publisher.publish(app.id);
       await deps.onAppRenamed?.(app, oldName);
     },
@@ -108,7 +109,7 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
   for (const r of routes) {
     // Per route, in this order: who is calling (401), record the attempt if it mutates, read
     // the body (413, 400), check its shape (422), then existence and role (404, 403), then act.
-    v1[r.method](r.path, authenticate(r, deps.store), audit(r, deps.store, deps.log), jsonBody(deps.bodyLimit ?? BODY_LIMIT), validate(r), authorize(r, deps.store), handle(r));
+    v1[r.method](r.path, authenticate(r, deps.store, deps.log), audit(r, deps.store, deps.log), jsonBody(deps.bodyLimit ?? BODY_LIMIT), validate(r), authorize(r, deps.store), handle(r));
   }
 
   const koa = new Koa<ControllerState>({ proxy: false });

@@ -2,8 +2,9 @@
 // one AppRoute per app (name, web service, domains, path routes, maintenance, HTTPS redirect)
 // and one CertRecord per certificate, then INCR of the version and PUBLISH, in one script.
 // Also the records behind them: `app:<id>:router` (hash: maintenance, httpsRedirect),
-// `app:<id>:paths` (route id → {host, path, …}), `app:<id>:certs` (cert id → record with the
-// key), and `path-routes` (host+path → "<app id> <route id>": one app per host and path).
+// `app:<id>:paths` (route id → {host, path, hostOwner, …}), `app:<id>:certs` (cert id → record with
+// the key), and `path-routes` (host+path → "<app id> <route id> <host owner id>": one app per host
+// and path while the host keeps its owner).
 // Level-triggered: publish(app) re-reads the app's records and writes the whole AppRoute, one
 // publish per app at a time, so the last one always carries the latest state; syncAll() at start.
 import { SlipwayError } from '../../layer0/common/errors.ts';
@@ -23,6 +24,8 @@ export interface PathRouteRecord {
   id: string;
   host: string;
   path: string;
+  /** The app the host belonged to when the route was made: the route applies only while it still does (H3). Absent in records made before: the route's own app. */
+  hostOwner?: string;
   createdAt: string;
   createdBy: string;
 }
@@ -55,22 +58,32 @@ redis.call('PUBLISH', ARGV[1], v)
 return v
 `);
 
-// KEYS: path index, the app's paths. ARGV: index field, app id, route id, record JSON, apps' key prefix.
+// KEYS: path index, the app's paths. ARGV: index field, app id, route id, record JSON, apps' key
+// prefix, the host's owner now. A claim whose app is gone, or made while another app owned the host
+// (the host changed hands since: H3), is stale: it goes, and the app that held it is returned
+// ('stale:<id>') so its routes are published again without it.
 const ADD_PATH = new Script(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local result = 'ok'
 if cur then
-  local owner = string.match(cur, '^(%S+)')
-  if redis.call('EXISTS', ARGV[5] .. owner) == 1 then return owner end
+  local owner, route, hostOwner = string.match(cur, '^(%S+) (%S+) ?(%S*)')
+  if redis.call('EXISTS', ARGV[5] .. owner) == 1 then
+    if hostOwner == '' then hostOwner = owner end
+    if hostOwner == ARGV[6] then return owner end
+    redis.call('HDEL', ARGV[5] .. owner .. ':paths', route)
+    result = 'stale:' .. owner
+  end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[6])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-return 'ok'
+return result
 `);
 
 // KEYS: path index, the app's paths. ARGV: route id, index field, "<app id> <route id>".
 const REMOVE_PATH = new Script(`
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
-if redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[3] then redis.call('HDEL', KEYS[1], ARGV[2]) end
+local cur = redis.call('HGET', KEYS[1], ARGV[2])
+if cur and (cur == ARGV[3] or string.sub(cur, 1, #ARGV[3] + 1) == ARGV[3] .. ' ') then redis.call('HDEL', KEYS[1], ARGV[2]) end
 return 1
 `);
 
@@ -112,11 +125,15 @@ export class RouterPublisher {
     return all.map((r) => parse<PathRouteRecord>(r)).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  /** Claims host+path for the app; `conflict` when another app (or this one) routes it already. */
-  async addPath(app: { id: string; name: string }, host: string, path: string, by: string): Promise<PathRouteRecord> {
-    const rec: PathRouteRecord = { id: timeId('route'), host, path, createdAt: new Date().toISOString(), createdBy: by };
-    const r = await ADD_PATH.run(this.store.redis, [this.#pathIndex, this.#pathsKey(app.id)], [host + path, app.id, rec.id, JSON.stringify(rec), `${this.#prefix}app:`]);
-    if (r !== 'ok') throw new SlipwayError('conflict', r === app.id ? `${app.name} already routes ${host}${path}` : `${host}${path} is routed to another app`);
+  /**
+   * Claims host+path for the app while `hostOwner` (an app id) owns the host; `conflict` when
+   * another app (or this one) routes it already under the same owner.
+   */
+  async addPath(app: { id: string; name: string }, host: string, path: string, by: string, hostOwner: string): Promise<PathRouteRecord> {
+    const rec: PathRouteRecord = { id: timeId('route'), host, path, hostOwner, createdAt: new Date().toISOString(), createdBy: by };
+    const r = String(await ADD_PATH.run(this.store.redis, [this.#pathIndex, this.#pathsKey(app.id)], [host + path, app.id, rec.id, JSON.stringify(rec), `${this.#prefix}app:`, hostOwner]));
+    if (r !== 'ok' && !r.startsWith('stale:')) throw new SlipwayError('conflict', r === app.id ? `${app.name} already routes ${host}${path}` : `${host}${path} is routed to another app`);
+    if (r.startsWith('stale:')) await this.publish(r.slice(6));
     await this.publish(app.id);
     return rec;
   }
@@ -199,11 +216,11 @@ export class RouterPublisher {
   }
 
   async #build(app: { id: string; name: string }): Promise<{ route: AppRoute; certs: CertRecord[] }> {
-    const [settings, domains, paths, certs] = await Promise.all([this.settings(app.id), this.domains.list(app), this.paths(app.id), this.certs(app.id)]);
+    const [settings, domains, paths, certs] = await Promise.all([this.settings(app.id), this.domains.routable(app), this.paths(app.id), this.certs(app.id)]);
     const route: AppRoute = {
       id: app.id, name: app.name, service: webService(app),
-      domains: domains.map((d) => d.domain),
-      paths: paths.map((p) => ({ host: p.host, prefix: p.path })),
+      domains,
+      paths: paths.map((p) => ({ host: p.host, prefix: p.path, owner: p.hostOwner ?? app.id })),
       maintenance: settings.maintenance, httpsRedirect: settings.httpsRedirect,
     };
     return { route, certs: certs.map(({ createdAt: _a, createdBy: _b, ...c }) => ({ ...c, appId: app.id })) };

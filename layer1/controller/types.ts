@@ -70,9 +70,11 @@ export const AuditEntry = named(
     app: z.string().nullable(),
     status: z.number().int(),
     requestId: z.string(),
+    event: z.enum(['call', 'auth_failed', 'git_push']).describe('call: a mutating API call (POST /v1/login: a dashboard login); auth_failed: a token refused (API, dashboard, git); git_push: a git push'),
   }),
 );
 export type AuditEntry = z.infer<typeof AuditEntry>;
+export type AuditEvent = AuditEntry['event'];
 
 export const WhoAmI = named(
   'WhoAmI',

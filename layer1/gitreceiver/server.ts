@@ -4,6 +4,7 @@
 // on the app, fetching `view`; an app the caller may not see is 404. A push's build and rollout
 // run inside the repo's pre-receive hook (hook.mjs → hook-server.ts), so the ref moves only
 // once the new release serves, and the pusher sees the output as it happens.
+import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Git } from 'node-git-server';
@@ -86,6 +87,7 @@ export class GitReceiver {
 
     const principal = await this.authenticate(req);
     if (!principal) {
+      if (req.headers.authorization) this.audit(req, 'auth_failed', null, name, 401);
       res.setHeader('WWW-Authenticate', 'Basic realm="slipway"');
       return text(res, 401, 'authentication required: use a Slipway token as the password (slipway apps:create or git:remote sets it)\n');
     }
@@ -99,6 +101,7 @@ export class GitReceiver {
     if (req.method === 'POST' && service === 'receive-pack') {
       const ctx: PushContext = { app: { id: found.app.id, name: found.app.name }, user: { id: principal.userId, name: principal.userName }, repo, abort: new AbortController(), process: null };
       (req as IncomingMessage & { slipwayPush?: PushContext }).slipwayPush = ctx;
+      res.once('close', () => this.audit(req, 'git_push', principal, found.app.name, res.writableFinished ? res.statusCode : 499));
       // Ctrl-C on the push: the response closes before it ended. Cancel the build, end git.
       res.once('close', () => {
         if (res.writableFinished) return;
@@ -108,6 +111,14 @@ export class GitReceiver {
     }
     req.url = `/${found.app.id}.git${rest}${query ? `?${query}` : ''}`;
     this.git.handle(req, res);
+  }
+
+  /** A git push or a refused token in the controller's audit log (L4); git requests have no request id, so one is made. */
+  private audit(req: IncomingMessage, event: 'git_push' | 'auth_failed', p: Principal | null, app: string, status: number): void {
+    const path = (req.url ?? '').split('?')[0]!;
+    this.o.store.audit
+      .append({ event, user: p?.userName ?? '', tokenId: p?.tokenId ?? '', method: req.method ?? '', route: '/git/:app.git', path, app, status, requestId: randomUUID() })
+      .catch((err: Error) => this.o.log.error({ err: err.message, app }, 'audit append failed'));
   }
 
   private async authenticate(req: IncomingMessage): Promise<Principal | null> {

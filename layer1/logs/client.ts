@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { SlipwayError } from '../../layer0/common/errors.ts';
 import { lastStreamId, matches, toLogLine, type LogFilter } from './entries.ts';
-import { drainKind } from './drains.ts';
+import { drainKind, drainPolicy } from './drains.ts';
+import { checkUrl } from '../../layer0/common/url-policy.ts';
 import { LATENCY_BUCKETS_MS, LogKeys, parseSettings, type Drain, type LogLine, type LogSettings, type ProcessSample, type RouterSample } from './types.ts';
 
 export interface ReadOptions extends LogFilter {
@@ -152,6 +153,7 @@ export class LogsClient {
   /** Adds a drain that starts at the present; `syslog://host:port`, `http(s)://…`. */
   async addDrain(appId: string, url: string, createdBy?: string): Promise<Drain> {
     if (!drainKind(url)) throw new SlipwayError('invalid_params', 'url: a drain is syslog://host:port or an http(s):// URL');
+    await checkUrl(url, drainPolicy(), 'url'); // 422 for loopback, link-local and private addresses (M6); checked again at connect
     const existing = await this.listDrains(appId);
     if (existing.some((d) => d.url === url)) throw new SlipwayError('conflict', `the app already drains to ${redactUrl(url)}`);
     if (existing.length >= 10) throw new SlipwayError('conflict', 'an app has at most 10 drains');

@@ -2,14 +2,17 @@
 // framing, RFC 6587 §3.4.1) or an HTTP(S) endpoint (POSTed NDJSON batches). One sender per
 // drain in the cluster (a lease in Redis), reading from a cursor in Redis; failures retry with
 // exponential back-off; a drain that falls more than `maxBacklog` lines behind skips ahead.
+// A drain's address passes the URL policy (layer0/common/url-policy.ts) when it is added and
+// again at every connect (M6): no loopback, link-local or private address unless SLIPWAY_URL_ALLOW.
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../layer0/common/logger.ts';
+import { addressAllowed, policyLookup, urlPolicy, type UrlPolicy } from '../../layer0/common/url-policy.ts';
 import { toLogLine } from './entries.ts';
 import type { Drain, LogKeys, LogLine } from './types.ts';
 
@@ -35,6 +38,21 @@ export function syslogFrame(l: LogLine, appName: string): string {
   return `${Buffer.byteLength(msg)} ${msg}`;
 }
 
+/** The schemes a drain may use; the policy is made per use, so SLIPWAY_URL_ALLOW is read as it is now. */
+export const DRAIN_SCHEMES = ['syslog', 'syslog+tcp', 'http', 'https'] as const;
+export const drainPolicy = (): UrlPolicy => urlPolicy(DRAIN_SCHEMES);
+
+/**
+ * Refuses a host the policy does not let drains reach. A name is checked by `policyLookup` as the
+ * socket resolves it; an address literal never goes through a lookup, so it is checked here.
+ */
+function checkLiteral(host: string, policy: UrlPolicy): void {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (isIP(h) && !policy.allowHosts.has(h) && !addressAllowed(h, policy)) {
+    throw new Error(`drain address ${h} is loopback, link-local or private, which tenants may not reach`);
+  }
+}
+
 export function drainKind(url: string): 'syslog' | 'http' | null {
   try {
     const u = new URL(url);
@@ -44,13 +62,14 @@ export function drainKind(url: string): 'syslog' | 'http' | null {
   return null;
 }
 
-function postBatch(url: string, body: string, timeoutMs: number): Promise<void> {
+function postBatch(url: string, body: string, timeoutMs: number, policy: UrlPolicy): Promise<void> {
   const u = new URL(url);
+  checkLiteral(u.hostname, policy);
   const req = u.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'slipway-drain' };
   if (u.username) headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
   return new Promise((resolve, reject) => {
-    const r = req(u, { method: 'POST', headers, timeout: timeoutMs, ...(u.protocol === 'https:' ? { ca: trustedCAs() } : {}) }, (res) => {
+    const r = req(u, { method: 'POST', headers, timeout: timeoutMs, lookup: policyLookup(policy), ...(u.protocol === 'https:' ? { ca: trustedCAs() } : {}) }, (res) => {
       res.resume();
       res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve() : reject(new Error(`drain answered ${res.statusCode}`))));
     });
@@ -62,11 +81,12 @@ function postBatch(url: string, body: string, timeoutMs: number): Promise<void> 
 
 class SyslogConn {
   private sock: Socket | null = null;
-  constructor(private readonly host: string, private readonly port: number) {}
+  constructor(private readonly host: string, private readonly port: number, private readonly policy: UrlPolicy) {}
   private open(): Promise<Socket> {
     if (this.sock && !this.sock.destroyed) return Promise.resolve(this.sock);
     return new Promise((resolve, reject) => {
-      const s = connect({ host: this.host, port: this.port, timeout: 5000 });
+      checkLiteral(this.host, this.policy);
+      const s = connect({ host: this.host, port: this.port, timeout: 5000, lookup: policyLookup(this.policy) });
       s.once('connect', () => {
         s.setTimeout(0);
         s.on('error', () => s.destroy());
@@ -181,10 +201,10 @@ export class DrainSender {
       const lines = rows.map(([id, f]) => toLogLine(id, f));
       if (drainKind(d.url) === 'syslog') {
         const u = new URL(d.url);
-        st.conn ??= new SyslogConn(u.hostname, Number(u.port));
+        st.conn ??= new SyslogConn(u.hostname, Number(u.port), drainPolicy());
         await st.conn.send(lines.map((l) => syslogFrame(l, appName)).join(''));
       } else {
-        await postBatch(d.url, lines.map((l) => JSON.stringify({ app: appName, ...l })).join('\n') + '\n', 10_000);
+        await postBatch(d.url, lines.map((l) => JSON.stringify({ app: appName, ...l })).join('\n') + '\n', 10_000, drainPolicy());
       }
       this.stats.sent += lines.length;
       await this.redis.hset(this.keys.drainCursors(appId), d.id, rows[rows.length - 1]![0]);

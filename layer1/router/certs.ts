@@ -71,9 +71,9 @@ export class CertStore {
   }
 
   /**
-   * The context for an SNI name: exact names first, then `*.parent` (one label, RFC 6125 §6.4.3).
-   * Among matches, a certificate of the app that owns the hostname wins over another app's, so an
-   * app cannot take over a hostname's TLS by uploading a certificate for it.
+   * The context for an SNI name: exact names first, then `*.parent` (one label, RFC 6125 §6.4.3),
+   * and only a certificate of the app that owns the hostname (L1): another app's certificate for
+   * the name is never served, nor any certificate for a name no app owns; null means the default.
    */
   match(servername: string, ownerAppId: string | null): SecureContext | null {
     const name = servername.toLowerCase().replace(/\.$/, '');
@@ -83,8 +83,8 @@ export class CertStore {
 }
 
 function pick(list: Entry[] | undefined, owner: string | null): SecureContext | null {
-  if (!list?.length) return null;
-  return (owner ? list.find((e) => e.appId === owner) : undefined)?.ctx ?? list[0]!.ctx;
+  if (!list?.length || owner === null) return null;
+  return list.find((e) => e.appId === owner)?.ctx ?? null;
 }
 
 export interface PemPair {

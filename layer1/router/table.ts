@@ -8,6 +8,8 @@ import type { AppRoute, BackendPool, RouteMatch, RouteTable } from './types.ts';
 interface PathEntry {
   readonly prefix: string;
   readonly match: RouteMatch;
+  /** The app id the host must belong to for the route to apply (types.ts PathRoute.owner). */
+  readonly owner: string;
 }
 
 export class LiveRouteTable implements RouteTable {
@@ -70,7 +72,8 @@ export class LiveRouteTable implements RouteTable {
       }
       for (const p of app.paths) {
         const list = paths.get(p.host) ?? [];
-        if (!list.some((e) => e.prefix === p.prefix)) list.push({ prefix: p.prefix, match });
+        const owner = p.owner ?? app.id;
+        if (!list.some((e) => e.prefix === p.prefix && e.owner === owner)) list.push({ prefix: p.prefix, match, owner });
         paths.set(p.host, list);
       }
     }
@@ -81,13 +84,20 @@ export class LiveRouteTable implements RouteTable {
     this.#apps = sorted;
   }
 
+  /**
+   * The app for a host and path: a path route when one matches and the host belongs to the app it
+   * belonged to when the route was made (H3: a route outlives neither the host's owner nor covers,
+   * by a wildcard, a host that another app owns), else the host's owner.
+   */
   resolve(host: string, path: string): RouteMatch | null {
     if (host.endsWith('.')) host = host.slice(0, -1);
-    if (this.#paths.size) {
-      const byPath = this.#byPath(this.#paths.get(host), path) ?? this.#wildcardPaths(host, path);
+    const owner = this.#owner(host);
+    if (this.#paths.size && owner !== null) {
+      const id = owner.app.id;
+      const byPath = this.#byPath(this.#paths.get(host), path, id) ?? this.#wildcardPaths(host, path, id);
       if (byPath) return byPath;
     }
-    return this.#owner(host);
+    return owner;
   }
 
   secureContext(servername: string): SecureContext | null {
@@ -106,17 +116,18 @@ export class LiveRouteTable implements RouteTable {
     return null;
   }
 
-  #wildcardPaths(host: string, path: string): RouteMatch | null {
+  #wildcardPaths(host: string, path: string, owner: string): RouteMatch | null {
     for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1)) {
-      const m = this.#byPath(this.#paths.get(`*.${host.slice(i + 1)}`), path);
+      const m = this.#byPath(this.#paths.get(`*.${host.slice(i + 1)}`), path, owner);
       if (m) return m;
     }
     return null;
   }
 
-  #byPath(list: PathEntry[] | undefined, path: string): RouteMatch | null {
+  #byPath(list: PathEntry[] | undefined, path: string, owner: string): RouteMatch | null {
     if (!list) return null;
     for (const e of list) {
+      if (e.owner !== owner) continue;
       // `/api` matches `/api` and `/api/…`, not `/apix`; `/` matches everything.
       if (e.prefix === '/' || (path.startsWith(e.prefix) && (path.length === e.prefix.length || path.charCodeAt(e.prefix.length) === 47))) return e.match;
     }

@@ -25,6 +25,12 @@ export const PathRouteSchema = z.object({
   host: z.string(),
   /** Starts with `/`, no trailing `/` unless it is `/` itself; matches `prefix` and `prefix/...`. */
   prefix: z.string(),
+  /**
+   * The app id the host belonged to when the route was made: the route applies to a request only
+   * while the requested host still belongs to that app (a host that changed hands, or a name a
+   * wildcard route covers but another app owns, never gets it). Absent: the route's own app.
+   */
+  owner: z.string().optional(),
 });
 export type PathRoute = z.infer<typeof PathRouteSchema>;
 

@@ -45,6 +45,9 @@ export interface PlatformOptions {
 }
 
 export async function startTestPlatform(o: PlatformOptions = {}): Promise<TestPlatform> {
+  // The busybox tar is served on loopback, which tenants' image URLs may not reach unless the
+  // operator allows it (issue 13, M3): this platform's operator does.
+  process.env.SLIPWAY_URL_ALLOW ??= '127.0.0.1';
   const kp = 'l0:';
   const cluster = await startTestHosts({ keyPrefix: kp, capacities: new Array(o.hosts ?? 2).fill(2 * 1024 ** 3), tag: 'p', token: TOKEN, ttlMs: TTL });
   const { hosts, discovery, redis, imageUrl } = cluster;

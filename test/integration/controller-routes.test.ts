@@ -373,7 +373,7 @@ describe('controller deploy routes', { timeout: 240_000 }, () => {
     }
     ok(await api('GET', '/apps/shop/releases/v99', tokens.view), 404);
     const ours = p.controller.app.routes.filter((r) => /\/(config|formation|releases|rollback|builds|processes|deployments|domains|events)\b/.test(r.path));
-    assert.equal(ours.length, 20);
+    assert.equal(ours.length, 21); // with POST /apps/:app/domains/:domain/verify
     const values: Record<string, string> = { app: 'shop', version: '1', id: '1', domain: 'www.example.com' };
     for (const r of ours) {
       const path = `/v1${r.path.replace(/:([a-z]+)/g, (_, k: string) => values[k]!)}`;

@@ -292,6 +292,9 @@ describe('logs', { timeout: 300_000 }, () => {
     try {
       const sp = (tcp.address() as { port: number }).port;
       const hp = (http.address() as { port: number }).port;
+      // The test's drains listen on loopback, which tenants may not reach unless the operator allows it.
+      assert.equal((await ctl.request('POST', '/v1/apps/drained/drains', { token: ctl.adminToken, body: { url: `syslog://127.0.0.1:${sp}` } })).status, 422);
+      process.env.SLIPWAY_URL_ALLOW = '127.0.0.1';
       const a = await ctl.request('POST', '/v1/apps/drained/drains', { token: ctl.adminToken, body: { url: `syslog://127.0.0.1:${sp}` } });
       assert.equal(a.status, 201, a.text);
       const b = await ctl.request('POST', '/v1/apps/drained/drains', { token: ctl.adminToken, body: { url: `http://user:secret@127.0.0.1:${hp}/logs` } });
@@ -334,6 +337,7 @@ describe('logs', { timeout: 300_000 }, () => {
       assert.equal((await ctl.request('DELETE', `/v1/apps/drained/drains/${a.body.id}`, { token: ctl.adminToken })).status, 404);
       await agent.removeContainer(id, true);
     } finally {
+      delete process.env.SLIPWAY_URL_ALLOW;
       tcp.close();
       http.closeAllConnections();
       http.close();
@@ -390,7 +394,12 @@ describe('logs', { timeout: 300_000 }, () => {
       assert.match(lines.find((l) => l.endsWith('web-two'))!, /^\d{4}-\d\d-\d\dT[\d:.]+Z app\[web\.2\]: web-two$/);
       const json = await cli('logs', '-a', 'filters', '--tail', '2', '--json', '--source', 'app');
       assert.equal(json.stdout.trim().split('\n').map((l) => JSON.parse(l)).length, 2);
+      const refused = await cli('drains:add', 'syslog://127.0.0.1:9', '-a', 'filters');
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /loopback, link-local or private/);
+      process.env.SLIPWAY_URL_ALLOW = '127.0.0.1'; // the operator allows loopback drains (read by the in-process controller)
       const add = await cli('drains:add', 'syslog://127.0.0.1:9', '-a', 'filters');
+      delete process.env.SLIPWAY_URL_ALLOW;
       assert.equal(add.code, 0, add.stderr);
       const id = /drain (drn_\w+)/.exec(add.stdout)![1]!;
       assert.match((await cli('drains', '-a', 'filters')).stdout, new RegExp(`${id}\\s+syslog://127\\.0\\.0\\.1:9`));

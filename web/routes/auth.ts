@@ -1,4 +1,4 @@
-// Logging in with an API token and out. The token is checked against /v1/whoami, then kept
+// Logging in with an API token and out. The token is checked with POST /v1/login (which the audit log records), then kept
 // server-side in the session (session.ts); the browser gets only the session's random id.
 // The login form has its own double-submit token (a SameSite=Strict cookie and a hidden field).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -50,7 +50,7 @@ export function authRoutes(router: Router<WebState>, { sessions, pages, api }: D
     if (!token) return form(ctx, { error: 'Enter an API token.', next: f.next }, 422);
     let who: WhoAmI;
     try {
-      who = await createApi(api, token, ctx.state.requestId).get<WhoAmI>('/whoami');
+      who = await createApi(api, token, ctx.state.requestId).send<WhoAmI>('POST', '/login'); // audited: a dashboard login, or a refused token
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return form(ctx, { error: 'That token is unknown or revoked.', next: f.next }, 401);
       throw err;

@@ -1,8 +1,14 @@
 // Image endpoints: list with filters, import (`fromSrc=-` or an http(s) URL; pulls are refused
 // at once, there is no registry), inspect, tag, remove with Docker's rules and item list.
+// A URL import is capped in bytes fetched and bytes unpacked (SLIPWAY_IMAGE_URL_MAX_BYTES,
+// SLIPWAY_IMAGE_MAX_BYTES: 413 past them), and with `fromSrcUntrusted=1` (a URL a tenant named)
+// its address passes the URL policy at connect time (layer0/common/url-policy.ts).
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
+import { isIP } from 'node:net';
+import { Transform, type TransformCallback } from 'node:stream';
 import { SlipwayError } from '../../common/errors.ts';
+import { addressAllowed, policyLookup, urlPolicy } from '../../common/url-policy.ts';
 import { parseRef, tryNormalizeRef } from '../../runtime/images/refs.ts';
 import type { ImageRecord } from '../../runtime/types.ts';
 import { imageInspect, imageSummary } from '../docker-views.ts';
@@ -26,7 +32,28 @@ export function imageMatches(d: AgentDeps, img: ImageRecord, f: Filters): boolea
   return matchLabels(f.get('label'), img.config.Labels);
 }
 
-function fetchUrl(url: string): Promise<IncomingMessage> {
+const GiB = 1024 ** 3;
+
+/** The import caps, read per request (settings of the agent's environment; safe defaults). */
+export function importLimits(env: NodeJS.ProcessEnv = process.env): { fetchBytes: number; unpackedBytes: number } {
+  const n = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : d);
+  return { fetchBytes: n(env.SLIPWAY_IMAGE_URL_MAX_BYTES, 1 * GiB), unpackedBytes: n(env.SLIPWAY_IMAGE_MAX_BYTES, 4 * GiB) };
+}
+
+/** Passes bytes through until `max`, then fails with a 413. */
+class ByteCap extends Transform {
+  #seen = 0;
+  constructor(private readonly max: number, private readonly url: string) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.#seen += chunk.length;
+    if (this.#seen > this.max) return cb(new SlipwayError('payload_too_large', `fetching ${this.url}: more than ${this.max} bytes, the most this host fetches for an image`));
+    cb(null, chunk);
+  }
+}
+
+function fetchUrl(url: string, o: { untrusted: boolean; maxBytes: number }): Promise<NodeJS.ReadableStream> {
   let u: URL;
   try {
     u = new URL(url);
@@ -34,15 +61,32 @@ function fetchUrl(url: string): Promise<IncomingMessage> {
     throw new SlipwayError('invalid_params', `invalid fromSrc URL: ${url}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SlipwayError('invalid_params', `unsupported fromSrc URL scheme: ${u.protocol}`);
+  const policy = o.untrusted ? urlPolicy(['http', 'https']) : null;
+  if (policy) {
+    // An address literal is never looked up, so policyLookup would not see it: checked here.
+    const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    if (isIP(host) && !policy.allowHosts.has(host) && !addressAllowed(host, policy)) {
+      throw new SlipwayError('unprocessable', `fromSrc ${host} is a loopback, link-local or private address, which this URL may not reach`);
+    }
+  }
   return new Promise((resolve, reject) => {
-    const req = (u.protocol === 'https:' ? httpsGet : httpGet)(u, (res) => {
+    const req = (u.protocol === 'https:' ? httpsGet : httpGet)(u, policy ? { lookup: policyLookup(policy) } : {}, (res) => {
+      const length = Number(res.headers['content-length'] ?? -1);
       if (res.statusCode !== 200) {
         res.resume();
         reject(new SlipwayError('invalid_params', `fetching ${url}: HTTP ${res.statusCode}`));
-      } else resolve(res);
+      } else if (length > o.maxBytes) {
+        res.destroy();
+        reject(new SlipwayError('payload_too_large', `fetching ${url}: ${length} bytes, more than the ${o.maxBytes} this host fetches for an image`));
+      } else {
+        const capped = new ByteCap(o.maxBytes, url);
+        res.on('error', (e) => capped.destroy(e));
+        capped.on('error', () => res.destroy()); // the importer sees the error too; stop fetching either way
+        resolve(res.pipe(capped));
+      }
     });
     req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => reject(new SlipwayError('invalid_params', `fetching ${url}: ${err.message}`)));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new SlipwayError(err.code === 'EACCES' ? 'unprocessable' : 'invalid_params', `fetching ${url}: ${err.message}`)));
   });
 }
 
@@ -72,12 +116,15 @@ export function imageRoutes(d: AgentDeps): Route[] {
       message: query.get('message') ?? undefined,
     };
     let src: NodeJS.ReadableStream;
+    let maxBytes: number | undefined;
     if (fromSrc === '-') src = req;
     else {
       req.resume();
-      src = await fetchUrl(fromSrc);
+      const limits = importLimits();
+      maxBytes = limits.unpackedBytes;
+      src = await fetchUrl(fromSrc, { untrusted: query.get('fromSrcUntrusted') === '1', maxBytes: limits.fetchBytes });
     }
-    const img = await images.importTar(src as IncomingMessage, opts);
+    const img = await images.importTar(src as IncomingMessage, { ...opts, ...(maxBytes ? { maxBytes } : {}) });
     res!.writeHead(200, { 'Content-Type': 'application/json' });
     res!.end(`${JSON.stringify({ status: img.id })}\r\n`);
   }

@@ -78,7 +78,7 @@ export class ImageStore {
       src.resume();
       throw err;
     }
-    const received = await receiveTar(src, this.tmpDir, { allowDevices: opts.allowDevices });
+    const received = await receiveTar(src, this.tmpDir, { allowDevices: opts.allowDevices, maxBytes: opts.maxBytes });
     try {
       return await this.importLayer({ digest: received.digest, tarPath: received.path, size: received.size }, opts);
     } finally {

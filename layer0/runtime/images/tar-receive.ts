@@ -93,7 +93,7 @@ class Inspect extends Transform {
   private readonly parser: Parser;
   private readonly checker: TarEntryChecker;
 
-  constructor(allowDevices: boolean) {
+  constructor(allowDevices: boolean, private readonly maxBytes = Infinity) {
     super();
     this.checker = new TarEntryChecker(allowDevices);
     this.parser = new Parser({
@@ -112,6 +112,9 @@ class Inspect extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
     this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      return cb(new SlipwayError('payload_too_large', `the image is larger than ${this.maxBytes} bytes uncompressed, the most this host imports`));
+    }
     this.parser.write(chunk);
     if (this.failure) return cb(this.failure);
     this.push(chunk);
@@ -138,13 +141,14 @@ class Inspect extends Transform {
  * SlipwayError is thrown (invalid_params for bad input). `src` is never destroyed: on a refusal
  * the rest of it is drained, so an HTTP edge can still answer on the same connection.
  */
-export async function receiveTar(src: Readable, tmpDir: string, opts: { allowDevices?: boolean } = {}): Promise<ReceivedTar> {
+export async function receiveTar(src: Readable, tmpDir: string, opts: { allowDevices?: boolean; maxBytes?: number } = {}): Promise<ReceivedTar> {
   const path = join(tmpDir, `upload-${randomBytes(8).toString('hex')}.tar`);
   // Opened before anything can fail, so the clean-up below never races the file's creation.
   const file = await open(path, 'wx', 0o600);
   const decompress = new Decompress();
-  const inspect = new Inspect(opts.allowDevices === true);
-  const onSrcError = (e: Error) => decompress.destroy(new SlipwayError('invalid_params', `upload failed: ${e.message}`, { cause: e }));
+  const inspect = new Inspect(opts.allowDevices === true, opts.maxBytes);
+  // A source that fails with its own SlipwayError (a fetch over its byte cap: 413) keeps it.
+  const onSrcError = (e: Error) => decompress.destroy(e instanceof SlipwayError ? e : new SlipwayError('invalid_params', `upload failed: ${e.message}`, { cause: e }));
   src.once('error', onSrcError);
   src.pipe(decompress);
   try {

@@ -11,7 +11,7 @@ interface Deployment { id: string; kind: string; from: number | null; to: number
 interface Release { version: number; image: string | null; procfile: Record<string, string>; config: Record<string, string>; createdBy: string; reason: string; createdAt: string; status: string; failure?: Failure }
 interface Rollout { release: Release | null; deployment: Deployment | null }
 interface Process { id: string; type: string; state: string; reason: string; host: string | null; address: string | null; registered: boolean; restarts: number; exitCode: number | null; release: string; startedAt: string }
-interface Domain { domain: string; app: string; createdAt: string }
+interface Domain { domain: string; app: string; createdAt: string; verified: boolean; verification?: { name: string; type: 'TXT'; value: string } }
 interface Build {
   id: string; commit: string; state: string; createdBy: string | null; createdAt: string; durationMs: number | null;
   slug: { blobId: string; size: number } | null; processTypes: Record<string, string>; buildpacks: { name: string; url: string }[];
@@ -207,13 +207,23 @@ export function registerDeploy(program: Command): void {
     .action(run(async (opts: CommonOpts) => {
       const list = (await api().get<{ items: Domain[] }>(`/apps/${enc(appOf(opts))}/domains`)).items;
       if (opts.json) return printJson(list);
-      printTable(['DOMAIN', 'ADDED'], list.map((d) => [d.domain, ago(d.createdAt)]));
+      printTable(['DOMAIN', 'VERIFIED', 'ADDED'], list.map((d) => [d.domain, d.verified ? 'yes' : `no: TXT ${d.verification?.name ?? ''} "${d.verification?.value ?? ''}"`, ago(d.createdAt)]));
     }));
-  withCommon(program.command('domains:add').argument('<domain>').description('add a custom domain (one app per domain)'))
+  /** How to prove a domain is yours, once it is added. */
+  const verifyHint = (d: Domain) => d.verification
+    ? `\n  it routes once verified: add a DNS record\n    ${d.verification.name}  TXT  "${d.verification.value}"\n  then run: slipway domains:verify ${d.domain} -a ${d.app}`
+    : '';
+  withCommon(program.command('domains:add').argument('<domain>').description('add a custom domain (one app per domain; a TXT record proves it is yours)'))
     .action(run(async (domain: string, opts: CommonOpts) => {
       const d = await api().request<Domain>('POST', `/apps/${enc(appOf(opts))}/domains`, { domain });
       if (opts.json) return printJson(d);
-      ok(`added ${color.bold(d.domain)} to ${d.app}`);
+      ok(`added ${color.bold(d.domain)} to ${d.app}${verifyHint(d)}`);
+    }));
+  withCommon(program.command('domains:verify').argument('<domain>').description("check the domain's _slipway-challenge TXT record; the router serves the domain once verified"))
+    .action(run(async (domain: string, opts: CommonOpts) => {
+      const d = await api().request<Domain>('POST', `/apps/${enc(appOf(opts))}/domains/${enc(domain)}/verify`);
+      if (opts.json) return printJson(d);
+      ok(`${color.bold(d.domain)} is verified: ${d.app} serves it`);
     }));
   withCommon(program.command('domains:remove').argument('<domain>').description('remove a custom domain'))
     .action(run(async (domain: string, opts: CommonOpts) => {

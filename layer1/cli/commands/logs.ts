@@ -22,8 +22,26 @@ const PALETTE = [36, 32, 33, 35, 34, 96, 92, 93, 95, 94];
 const colours = new Map<string, number>();
 const tty = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
-/** `2026-01-01T10:00:00.123456Z app[web.1]: hello` (Heroku's shape). */
-export function formatLine(l: Line, useColour = tty()): string {
+// C0 controls but tab, DEL and C1 controls (U+0080–U+009F; 0x9B alone is a CSI to many terminals).
+const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/**
+ * An app's bytes made harmless for a terminal (L6): every control character but tab is shown as
+ * `\xHH`, so a log line can neither move the cursor, rewrite the screen, set the window title nor
+ * smuggle an escape sequence into the terminal. Applied when stdout is a TTY.
+ */
+export function escapeControls(s: string): string {
+  return s.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** NDJSON for a terminal: JSON already escapes C0 in strings, not C1 (valid JSON either way). */
+export function escapeJsonControls(s: string): string {
+  return s.replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `2026-01-01T10:00:00.123456Z app[web.1]: hello` (Heroku's shape); control characters escaped for a terminal. */
+export function formatLine(l: Line, useColour = tty(), escape = process.stdout.isTTY === true): string {
+  if (escape) l = { ...l, message: escapeControls(l.message), ...(l.process ? { process: escapeControls(l.process) } : {}), ...(l.type ? { type: escapeControls(l.type) } : {}) };
   const who = l.source === 'app' ? `app[${l.process ?? l.type ?? '?'}]` : l.source === 'router' ? 'slipway[router]' : `slipway[${l.process ?? 'platform'}]`;
   const time = l.time.replace(/(\.\d{6})\d*Z$/, '$1Z');
   if (!useColour) return `${time} ${who}: ${l.message}`;
@@ -69,7 +87,7 @@ async function streamLogs(app: string, o: LogsOpts): Promise<void> {
       const text = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (!text) continue;
-      out += o.json ? `${text}\n` : `${formatLine(JSON.parse(text) as Line)}\n`;
+      out += o.json ? `${process.stdout.isTTY ? escapeJsonControls(text) : text}\n` : `${formatLine(JSON.parse(text) as Line)}\n`;
     }
     if (out && !process.stdout.write(out)) await new Promise((r) => process.stdout.once('drain', r));
   }

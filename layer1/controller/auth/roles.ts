@@ -28,9 +28,13 @@ export function principalOf({ token, user }: { token: { id: string; role: Role; 
   return { userId: user.id!, userName: user.name!, admin: user.admin === '1', tokenId: token.id, tokenRole: token.role, tokenAppId: token.appId || null };
 }
 
-/** Platform-wide role of the caller: admin only for an admin user's admin token. */
+/**
+ * Platform-wide role of the caller: admin only for an admin user's admin token that is not
+ * limited to one app (L3: an app-scoped admin token is an admin on its app, never over users,
+ * the audit log or other people's tokens).
+ */
 export function globalRole(p: Principal): Role {
-  return p.tokenRole === 'admin' && !p.admin ? 'owner' : p.tokenRole;
+  return p.tokenRole === 'admin' && (!p.admin || p.tokenAppId !== null) ? 'owner' : p.tokenRole;
 }
 
 /**

@@ -1,6 +1,7 @@
 // A release, the app's formation and its restart counters → the layer-0 job spec of each process
 // type (pure). The orchestrator names the jobs and steps their counts (rollout-plan.ts).
 import type { HealthCheck, JobSpec } from '../../../layer0/scheduler/types.ts';
+import { isTenantImport } from '../release-images.ts';
 import { defaultEntry, parseMemory } from './config.ts';
 import { APP_CAP_DROP, APP_USER, processLimits, type ProcessLimits } from './process-isolation.ts';
 import { RELEASE_PHASE_TYPE, type AppFormation, type AppRef, type Healthcheck, type Release } from './types.ts';
@@ -65,7 +66,7 @@ export function processSpecs(app: AppRef, release: Release, formation: AppFormat
     out[type] = {
       count: size.count,
       image: release.image,
-      ...(release.imageUrl ? { imageUrl: release.imageUrl } : {}),
+      ...(release.imageUrl ? { imageUrl: release.imageUrl, ...(isTenantImport(release.image) ? { imageUrlUntrusted: true } : {}) } : {}),
       ...(release.imageParent ? { imageParent: release.imageParent } : {}),
       cmd: processCommand(release, release.procfile[type]!, o.shell),
       indexEnv: `DYNO=${type}.{index}`,

@@ -1,5 +1,6 @@
 // /v1/apps/:app/access: who may do what on an app. Viewers see the list; owners grant,
-// change and remove roles; an app always keeps one owner.
+// change and remove roles; an app always keeps one owner. Only an owner (who must name users to
+// grant them) learns whether a user name exists: the others get one answer for both (L8).
 import { z } from 'zod';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
@@ -33,7 +34,10 @@ export function accessRoutes({ store }: RouteDeps): AnyRoute[] {
       method: 'get', path: '/apps/:app/access/:user', tag: 'access', summary: "A user's role on the app",
       role: 'view', params: AccessParams, response: Access, errors: ['not_found'],
       async handler({ app, params }) {
-        const role = await store.access.get(app.id, (await userNamed(params.user)).id);
+        // One answer for a missing user and a user without access (L8): a viewer of one app
+        // must not learn which user names exist on the platform.
+        const user = await store.users.byName(params.user);
+        const role = user ? await store.access.get(app.id, user.id) : null;
         if (!role) throw new SlipwayError('not_found', `${params.user} has no access to ${app.name}`);
         return { app: app.name, user: params.user, role };
       },

@@ -22,6 +22,21 @@ export const recordKeys = {
   error: (iss: { code?: string; issues?: { message?: string }[] }) => (iss.code === 'invalid_key' ? (iss.issues?.[0]?.message ?? 'not a valid name') : undefined),
 };
 
+/**
+ * A release as the API shows it: its imageUrl without the query string (a slug URL's signature, or
+ * a pre-signed URL's credentials) nor user info, so no one who read it keeps a way to fetch the
+ * image after their access is gone (L5); the platform's processes get the URL from the record.
+ */
+export function showRelease<T extends { imageUrl: string | null }>(r: T): T {
+  if (!r.imageUrl) return r;
+  try {
+    const u = new URL(r.imageUrl);
+    return { ...r, imageUrl: `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}` };
+  } catch {
+    return { ...r, imageUrl: null };
+  }
+}
+
 /** What a change answers: the release it made (null when none) and its rollout (null when there is nothing to run). */
 export const Rollout = z.object({ release: ReleaseSchema.nullable(), deployment: DeploymentSchema.nullable() });
 
@@ -33,7 +48,7 @@ export const Rollout = z.object({ release: ReleaseSchema.nullable(), deployment:
 export async function settleRollout(d: DeployDeps, app: App, r: { release: ReleaseRecord | null; deployment: Deployment | null }, wait: boolean, ctx: Ctx, accepted = 202) {
   const deployment = await settle(d, app, r.deployment, wait, ctx, accepted);
   const release = r.release && wait ? await d.deploy.getRelease(app, r.release.version).catch(() => r.release) : r.release;
-  return { release, deployment };
+  return { release: release && showRelease(release), deployment };
 }
 
 export async function settle(d: DeployDeps, app: App, dep: Deployment | null, wait: boolean, ctx: Ctx, accepted = 202): Promise<Deployment | null> {

@@ -116,8 +116,8 @@ export function logRoutes(deps: RouteDeps, o: { heartbeatMs?: number } = {}): An
       handler: async ({ app }) => ({ items: (await logs.listDrains(app.id)).map((d) => ({ ...d, url: redactUrl(d.url) })) }),
     }),
     appRoute({
-      method: 'post', path: '/apps/:app/drains', tag: 'logs', summary: 'Adds a log drain (syslog://host:port or https://…); it gets lines from now on',
-      role: 'owner', params: AppParams, body: DrainBody, response: DrainView, status: 201, errors: ['conflict'],
+      method: 'post', path: '/apps/:app/drains', tag: 'logs', summary: 'Adds a log drain (syslog://host:port or https://…); it gets lines from now on. Loopback, link-local and private addresses are refused (422) unless the operator allows them (SLIPWAY_URL_ALLOW)',
+      role: 'owner', params: AppParams, body: DrainBody, response: DrainView, status: 201, errors: ['conflict', 'unprocessable'],
       handler: async ({ app, body, principal }) => {
         const d = await logs.addDrain(app.id, body.url, principal.userName);
         return { ...d, url: redactUrl(d.url) };

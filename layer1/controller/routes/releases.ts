@@ -6,14 +6,15 @@ import { SlipwayError } from '../../../layer0/common/errors.ts';
 import { BuildRecordSchema, BuildStore } from '../../builder/index.ts';
 import { NewReleaseSchema } from '../deploy/index.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
+import { resolveReleaseImage } from '../release-images.ts';
 import { Page, components, listOf } from '../types.ts';
-import { AppParams, Release, Rollout, Wait, settleRollout } from './deployments.ts';
+import { AppParams, Release, Rollout, Wait, settleRollout, showRelease } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
 const Version = z.string().regex(/^v?\d{1,9}$/, 'a release version like 7 or v7');
 export const NewRelease = NewReleaseSchema.omit({ createdBy: true, build: true }).extend({
-  imageUrl: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).max(2000).optional().describe('where a host fetches the image tar when it lacks it'),
-}).describe('an image on the agents (or fetched from imageUrl, a tar) and its process types');
+  imageUrl: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).max(2000).optional().describe('where a host fetches the image tar (https; http only to hosts the operator allows; no private addresses); the image is imported under a name of the app\'s own'),
+}).describe("one of the app's images (imported before, or of one of its releases), or a tar fetched from imageUrl; and its process types");
 components.add(NewRelease, { id: 'NewRelease' });
 export const RollbackBody = z.strictObject({
   version: z.union([z.number().int().min(1), Version]).optional().describe('7 or "v7"; none: the release deployed before the current one'),
@@ -28,18 +29,24 @@ export function releaseRoutes(r: RouteDeps, d: DeployDeps): AnyRoute[] {
     appRoute({
       method: 'get', path: '/apps/:app/releases', tag: 'releases', summary: "The app's releases, newest first",
       role: 'view', params: AppParams, query: Page.extend({ after: z.string().regex(/^\d{1,9}$/, 'not a release cursor').optional() }), response: listOf(Release),
-      handler: ({ app, query }) => d.deploy.listReleases(app, query),
+      handler: async ({ app, query }) => {
+        const page = await d.deploy.listReleases(app, query);
+        return { ...page, items: page.items.map(showRelease) };
+      },
     }),
     appRoute({
       method: 'get', path: '/apps/:app/releases/:version', tag: 'releases', summary: 'One release (7 or v7)',
       role: 'view', params: AppParams.extend({ version: Version }), response: Release, errors: ['not_found'],
-      handler: ({ app, params }) => d.deploy.getRelease(app, params.version),
+      handler: async ({ app, params }) => showRelease(await d.deploy.getRelease(app, params.version)),
     }),
     appRoute({
-      method: 'post', path: '/apps/:app/releases', tag: 'releases', summary: 'A release from an image, rolled out (?wait=true: answers when the rollout ends)',
-      role: 'deploy', params: AppParams, query: Wait, body: NewRelease, response: Rollout, status: 201, errors: ['invalid_params'],
+      method: 'post', path: '/apps/:app/releases', tag: 'releases', summary: "A release from one of the app's images or an image tar at imageUrl (422 otherwise), rolled out (?wait=true: answers when the rollout ends)",
+      role: 'deploy', params: AppParams, query: Wait, body: NewRelease, response: Rollout, status: 201, errors: ['invalid_params', 'unprocessable'],
       async handler({ app, body, query, principal, ctx }) {
-        return settleRollout(d, app, await d.deploy.createRelease(app, { ...body, createdBy: principal.userName }), query.wait === 'true', ctx, 201);
+        const { imageUrl: _u, imageParent: _p, ...rest } = body;
+        const owned = await resolveReleaseImage(r.store, d.deploy, app, body);
+        const release = { ...rest, ...owned, reason: body.reason ?? `Deploy ${body.image}`, createdBy: principal.userName };
+        return settleRollout(d, app, await d.deploy.createRelease(app, release), query.wait === 'true', ctx, 201);
       },
     }),
     appRoute({

@@ -22,6 +22,10 @@ export interface RouterApiOptions {
   httpPort?: number;
   /** Why the router is not serving yet (null: it is); `/readyz` answers 503 until then. */
   notReady?: () => string | null;
+  /** Custom domains outside `domain` route only once verified by TXT (default: SLIPWAY_DOMAIN_VERIFY, on unless `off`). */
+  verifyDomains?: boolean;
+  /** The DNS server for TXT verification, `host[:port]` (default: SLIPWAY_DNS_RESOLVER, else the system's). */
+  dnsResolver?: string;
 }
 
 const named = <T extends z.ZodType>(id: string, s: T): T => (components.add(s, { id }), s);
@@ -48,7 +52,10 @@ const AddCert = z.strictObject({ cert: Pem.describe('PEM certificate (chain afte
 const SEG = "(?!\\.\\.?(?:/|$))[A-Za-z0-9._~!$&'()*+,;=:@%-]+";
 const PATH_RE = new RegExp(`^/(?:${SEG}(?:/${SEG})*/?)?$`);
 const RoutePath = z.string().max(200).regex(PATH_RE, 'a path prefix like /api (letters, digits and -._~!$&\'()*+,;=:@%; no . or .. segments)');
-const PathRoute = named('PathRoute', z.object({ id: z.string(), app: AppName, host: Hostname, path: z.string(), createdAt: Time, createdBy: z.string() }));
+const PathRoute = named('PathRoute', z.object({
+  id: z.string(), app: AppName, host: Hostname, path: z.string(), createdAt: Time, createdBy: z.string(),
+  active: z.boolean().describe('the host still belongs to the app it belonged to when the route was made (else the router ignores the route)'),
+}));
 const AddPathRoute = z.strictObject({ host: Hostname, path: RoutePath });
 
 const unprocessable = (msg: string) => new SlipwayError('unprocessable', msg);
@@ -130,11 +137,15 @@ export function routerRoutes({ store }: RouteDeps, publisher: RouterPublisher, d
     appRoute({
       method: 'get', path: '/apps/:app/routes', tag: 'router', summary: "The app's path routes (host + path prefix → this app)",
       role: 'view', params: Params, query: Page, response: listOf(PathRoute),
-      handler: async ({ app, query }) => page((await publisher.paths(app.id)).map((p) => ({ ...p, app: app.name })), (p) => p.id, query.limit, query.after),
+      async handler({ app, query }) {
+        const paths = await publisher.paths(app.id);
+        const shown = await Promise.all(paths.map(async ({ hostOwner: madeFor, ...p }) => ({ ...p, app: app.name, active: (await hostOwner(p.host)) === (madeFor ?? app.id) })));
+        return page(shown, (p) => p.id, query.limit, query.after);
+      },
     }),
     appRoute({
       method: 'post', path: '/apps/:app/routes', tag: 'router',
-      summary: "Route a path prefix of a hostname to this app; on another app's hostname the caller must own that app too",
+      summary: "Route a path prefix of a hostname to this app; on another app's hostname the caller must own that app too. The route applies only while the hostname belongs to the app it belongs to now",
       role: 'owner', params: Params, body: AddPathRoute, response: PathRoute, status: 201, errors: ['forbidden', 'conflict', 'unprocessable'],
       async handler({ app, body, principal }) {
         const path = body.path.length > 1 ? body.path.replace(/\/+$/, '') : body.path;
@@ -143,7 +154,8 @@ export function routerRoutes({ store }: RouteDeps, publisher: RouterPublisher, d
         if (owner !== app.id && !(await ownsApp(store, principal, owner))) {
           throw new SlipwayError('forbidden', `${body.host} belongs to another app; a path route on it needs the owner role on that app too`);
         }
-        return { ...(await publisher.addPath(app, body.host, path, principal.userName)), app: app.name };
+        const { hostOwner: _, ...rec } = await publisher.addPath(app, body.host, path, principal.userName, owner);
+        return { ...rec, app: app.name, active: true };
       },
     }),
     appRoute({

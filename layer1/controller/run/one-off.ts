@@ -13,6 +13,7 @@ import { connectAgent, type AgentClient } from '../../../layer0/agent/index.ts';
 import { HOSTS_SERVICE, type Instance } from '../../../layer0/discovery/index.ts';
 import { MEMORY_LABEL } from '../../../layer0/scheduler/types.ts';
 import { APP_CAP_DROP, APP_USER, DEFAULT_MEMORY, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE, parseMemory, processLimits, slugEnv, type Release } from '../deploy/index.ts';
+import { isTenantImport } from '../release-images.ts';
 import type { DeployDeps } from '../routes/deps.ts';
 import type { App } from '../types.ts';
 
@@ -109,7 +110,7 @@ async function ensureImage(agent: AgentClient, host: Instance, release: Release 
   const at = image.lastIndexOf(':');
   const [repo, tag] = at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
   try {
-    await agent.importImageFromUrl(release.imageUrl, { repo, tag, ...(release.imageParent ? { parent: release.imageParent } : {}) });
+    await agent.importImageFromUrl(release.imageUrl, { repo, tag, ...(release.imageParent ? { parent: release.imageParent } : {}), ...(isTenantImport(image) ? { untrusted: true } : {}) });
   } catch (err) {
     throw new SlipwayError('unavailable', `host ${host.id}: importing ${image} from its imageUrl failed: ${brief(err)}`);
   }

@@ -16,7 +16,7 @@ import { ChunkScanner } from './chunked.ts';
 import type { ProxyCore } from './core.ts';
 import { forwardRequestHead, responseHead } from './headers.ts';
 import { page } from './pages.ts';
-import { hasBareLf, hasToken, headEnd, HeadError, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './parse.ts';
+import { dropLine, hasBareLf, hasToken, headEnd, HeadError, parseRequestHead, parseResponseHead, validHost, type RequestHead, type ResponseHead } from './parse.ts';
 import { isShared, owned } from './shared-read.ts';
 
 // Connection states.
@@ -332,17 +332,26 @@ export class ClientConn implements BackendUser {
 
     let target = h.target;
     let hostValue = h.host ?? '';
+    /** The Host the backend gets instead of the client's (absolute-form only); null: the client's line as it came. */
+    let rewriteHost: string | null = null;
     if (target.charCodeAt(0) !== 47 /* / */) {
       const abs = ABSOLUTE.exec(target);
       if (abs !== null) {
-        // absolute-form (RFC 9112 §3.2.2): its authority wins over Host
+        // absolute-form (RFC 9112 §3.2.2): its authority wins over Host, and replaces it on the
+        // way to the backend, so the app sees the host the request was routed by (M4)
         hostValue = abs[1];
+        if (hostValue === '') return this.badRequest(400, 'an absolute-form target without a host');
+        if (hostValue !== h.host) {
+          rewriteHost = hostValue;
+          if (h.hostStart >= 0) dropLine(h, h.hostStart, h.hostEnd);
+        }
         const rest = target.slice(abs[0].length);
         target = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
       } else if (!(target === '*' && h.method === 'OPTIONS')) {
         return this.badRequest(400, 'a request target that is not a path');
       }
     }
+    if (!validHost(hostValue)) return this.badRequest(400, 'a malformed Host');
     this.host = hostname(hostValue);
     const q = target.indexOf('?');
     this.path = q < 0 ? target : target.slice(0, q);
@@ -372,7 +381,7 @@ export class ClientConn implements BackendUser {
       this.bytesIn += n;
     }
     this.heldAll = this.reqDone;
-    this.fwdHead = forwardRequestHead(src, h, { clientIp: this.ip, proto: this.proto, port: this.port, requestId: this.requestId, target, upgrade: this.upgrade, now: this.wallStart });
+    this.fwdHead = forwardRequestHead(src, h, { clientIp: this.ip, proto: this.proto, port: this.port, requestId: this.requestId, target, host: rewriteHost, upgrade: this.upgrade, now: this.wallStart });
     this.connectNext();
   }
 

@@ -11,6 +11,8 @@ export interface ForwardInfo {
   requestId: string;
   /** The request's target, possibly rewritten from absolute-form to origin-form. */
   target: string;
+  /** The absolute-form authority that replaces the client's Host (whose line the caller dropped); null: no rewrite. */
+  host?: string | null;
   upgrade: boolean;
   /** Date.now() when the request arrived (X-Request-Start). */
   now: number;
@@ -27,13 +29,15 @@ export function forwardRequestHead(src: Buffer, h: RequestHead, f: ForwardInfo):
   // shape: one space each side of the target); absolute-form is rewritten to origin-form
   const line = f.target === h.target ? '' : `${h.method} ${f.target} HTTP/1.${h.minor}\r\n`;
   const lineBytes = line === '' ? h.fieldsStart : line.length;
-  let extra = '';
+  const rewrite = f.host ?? null;
+  let extra = rewrite === null ? '' : `Host: ${rewrite}\r\n`;
   if (h.chunked) extra += `Transfer-Encoding: ${h.transferEncoding}\r\n`;
   else if (h.contentLength >= 0) extra += `Content-Length: ${h.contentLength}\r\n`;
+  const host = rewrite ?? h.host;
   extra +=
     `X-Forwarded-For: ${h.forwardedFor === null ? f.clientIp : `${h.forwardedFor}, ${f.clientIp}`}\r\n` +
     `X-Forwarded-Proto: ${f.proto}\r\nX-Forwarded-Port: ${f.port}\r\n` +
-    (h.host === null ? '' : `X-Forwarded-Host: ${h.host}\r\n`) +
+    (host === null ? '' : `X-Forwarded-Host: ${host}\r\n`) +
     `X-Request-Id: ${f.requestId}\r\nX-Request-Start: t=${f.now}\r\n` +
     `Via: ${h.via === null ? '1.1 slipway' : `${h.via}, 1.1 slipway`}\r\n`;
   if (f.upgrade) extra += `Connection: upgrade\r\nUpgrade: ${h.upgrade}\r\n`;

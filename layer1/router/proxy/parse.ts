@@ -19,6 +19,9 @@ export class RequestHead {
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor = 1;
   host: string | null = null;
+  /** [start, end) of the Host line (-1: none), for the absolute-form rewrite (RFC 9112 §3.2.2). */
+  hostStart = -1;
+  hostEnd = -1;
   expectContinue = false;
   forwardedFor: string | null = null;
   requestId: string | null = null;
@@ -132,7 +135,19 @@ function parseRequestFields(s: string, pos: number, h: RequestHead): void {
     const colon = s.indexOf(':', pos);
     if (colon < 0 || colon > eol) throw new HeadError(400, 'a header line without a colon');
     if (colon === pos) throw new HeadError(400, 'a malformed header name');
-    for (let i = pos; i < colon; i++) if (!isTchar(s.charCodeAt(i))) throw new HeadError(400, 'a malformed header name');
+    let underscore = false;
+    for (let i = pos; i < colon; i++) {
+      const n = s.charCodeAt(i);
+      if (!isTchar(n)) throw new HeadError(400, 'a malformed header name');
+      if (n === 95) underscore = true;
+    }
+    // A name with `_` is dropped (as nginx does by default): an app behind a CGI-style mapping,
+    // where `-` and `_` both become `_`, would read `X_Forwarded_For` as X-Forwarded-For.
+    if (underscore) {
+      h.drops.push(pos, eol + 2);
+      pos = eol + 2;
+      continue;
+    }
     let from = colon + 1;
     let to = eol;
     while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
@@ -143,7 +158,7 @@ function parseRequestFields(s: string, pos: number, h: RequestHead): void {
       if ((c < 32 && c !== 9) || c === 127) throw new HeadError(400, `a control character in ${s.slice(pos, colon)}`);
     }
     const c = first | 0x20;
-    if ((c === 99 || c === 101 || c === 104 || c === 107 || c === 112 || c === 116 || c === 117 || c === 118 || c === 120) && requestField(h, s.slice(pos, colon).toLowerCase(), s, from, to)) {
+    if ((c === 99 || c === 101 || c === 104 || c === 107 || c === 112 || c === 116 || c === 117 || c === 118 || c === 120) && requestField(h, s.slice(pos, colon).toLowerCase(), s, from, to, pos, eol + 2)) {
       h.drops.push(pos, eol + 2);
     }
     pos = eol + 2;
@@ -151,7 +166,7 @@ function parseRequestFields(s: string, pos: number, h: RequestHead): void {
 }
 
 /** Records what the proxy needs from a field; true when the backend must not get its line as it came. */
-function requestField(h: RequestHead, lower: string, s: string, from: number, to: number): boolean {
+function requestField(h: RequestHead, lower: string, s: string, from: number, to: number, lineStart: number, lineEnd: number): boolean {
   switch (lower) {
     case 'content-length': {
       const n = contentLengthOf(s.slice(from, to));
@@ -176,6 +191,8 @@ function requestField(h: RequestHead, lower: string, s: string, from: number, to
     case 'host':
       if (h.host !== null) throw new HeadError(400, 'two Host headers');
       h.host = s.slice(from, to);
+      h.hostStart = lineStart;
+      h.hostEnd = lineEnd;
       return false;
     case 'expect':
       if (to - from === 12 && s.slice(from, to).toLowerCase() === '100-continue') h.expectContinue = true;
@@ -402,9 +419,13 @@ function responseField(h: ResponseHead, kind: number, b: Buffer, from: number, t
   }
 }
 
-/** The rare Connection that names other fields: their lines go too (RFC 9110 §7.6.1). */
+/**
+ * The rare Connection that names other fields: their lines go too (RFC 9110 §7.6.1), but never
+ * Host (a backend would then see no Host, or the default one: M4); the X-Forwarded-* fields are
+ * the proxy's own whatever Connection says (headers.ts).
+ */
 function dropNamedByConnection(s: string, h: { connection: string | null; drops: number[] }, from: number): void {
-  const named = h.connection!.split(',').map((t) => t.trim()).filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive');
+  const named = h.connection!.split(',').map((t) => t.trim()).filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'host');
   if (named.length === 0) return;
   const last = s.length - 2;
   for (let pos = from; pos < last; ) {
@@ -417,6 +438,51 @@ function dropNamedByConnection(s: string, h: { connection: string | null; drops:
   for (let i = 0; i < h.drops.length; i += 2) pairs.push([h.drops[i], h.drops[i + 1]]);
   pairs.sort((a, b) => a[0] - b[0]);
   h.drops = pairs.flat();
+}
+
+/** Adds [start, end) to the drops, kept in order (the absolute-form Host rewrite). */
+export function dropLine(h: { drops: number[] }, start: number, end: number): void {
+  if (isDropped(h.drops, start)) return;
+  let i = 0;
+  while (i < h.drops.length && h.drops[i]! < start) i += 2;
+  h.drops.splice(i, 0, start, end);
+}
+
+/**
+ * A Host value (or an absolute-form authority) the router accepts: a reg-name of letters, digits,
+ * `-` and `.`, an IPv4 address, or an IPv6 literal in brackets, then an optional `:port`. Anything
+ * else (`a@b`, `a/b`, `a b`, `a,b`, `%`-escapes, `_`) is a 400: it names no app, and a backend must
+ * not get a Host that routing did not read the same way (M4).
+ */
+export function validHost(v: string): boolean {
+  const n = v.length;
+  if (n === 0) return true; // HTTP/1.0 without Host: routed nowhere (404)
+  if (n > 255) return false;
+  let i = 0;
+  if (v.charCodeAt(0) === 91 /* [ */) {
+    const close = v.indexOf(']');
+    if (close < 3) return false;
+    for (i = 1; i < close; i++) {
+      const c = v.charCodeAt(i) | 0x20;
+      if (!((c >= 48 && c <= 58) || (c >= 97 && c <= 102) || c === 46)) return false; // hex, ':', '.'
+    }
+    i = close + 1;
+  } else {
+    for (; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c === 58 /* : */) break;
+      const l = c | 0x20;
+      if (!((l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46)) return false;
+    }
+    if (i === 0) return false;
+  }
+  if (i === n) return true;
+  if (v.charCodeAt(i) !== 58 || i + 1 === n || n - i > 6) return false;
+  for (i++; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function isDropped(drops: number[], start: number): boolean {

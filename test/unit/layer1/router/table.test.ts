@@ -2,6 +2,10 @@
 // specific wins), path prefixes (longest first, whole segments, on wildcard hosts too), the
 // pool objects kept across rebuilds; and instance addresses parsed for backends.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../../../layer0/common/logger.ts';
 import { parseAddr } from '../../../../layer1/router/backends.ts';
@@ -46,8 +50,8 @@ describe('route table', () => {
   it('path prefixes: longest first, whole segments, on exact and wildcard hosts', () => {
     const { who } = table([
       app('a1', 'web', { domains: ['example.com', '*.example.com'] }),
-      app('a2', 'api', { paths: [{ host: 'example.com', prefix: '/api' }, { host: '*.example.com', prefix: '/v2' }] }),
-      app('a3', 'admin', { paths: [{ host: 'example.com', prefix: '/api/admin' }] }),
+      app('a2', 'api', { paths: [{ host: 'example.com', prefix: '/api', owner: 'a1' }, { host: '*.example.com', prefix: '/v2', owner: 'a1' }] }),
+      app('a3', 'admin', { paths: [{ host: 'example.com', prefix: '/api/admin', owner: 'a1' }] }),
       app('a4', 'all', { paths: [{ host: 'all.example.net', prefix: '/' }] }),
     ]);
     assert.equal(who('example.com', '/'), 'web');
@@ -58,7 +62,23 @@ describe('route table', () => {
     assert.equal(who('example.com', '/api/adminx'), 'api');
     assert.equal(who('x.example.com', '/v2/a'), 'api');
     assert.equal(who('x.example.com', '/v3'), 'web');
-    assert.equal(who('all.example.net', '/anything'), 'all', 'a path route alone makes a host known');
+    assert.equal(who('all.example.net', '/anything'), null, 'a path route alone does not make a host known');
+  });
+
+  it('H3: a path route applies only while its host belongs to the app it belonged to when made', () => {
+    // `evil` routed shop.localhost/ while `shop` (a1) owned it; shop was deleted and a new app of
+    // that name (a5) took the name: the route is not the new owner's, so it no longer applies.
+    const evilRoute = app('a2', 'evil', { paths: [{ host: 'shop.localhost', prefix: '/', owner: 'a1' }] });
+    assert.equal(table([app('a1', 'shop'), evilRoute]).who('shop.localhost', '/x'), 'evil', 'while a1 owns the host');
+    assert.equal(table([app('a5', 'shop'), evilRoute]).who('shop.localhost', '/x'), 'shop', 'a new owner is not served by the old route');
+    assert.equal(table([evilRoute]).who('shop.localhost', '/x'), null, 'nor is a host nobody owns');
+    // A wildcard path route covers only the hosts its owner owns, never other apps' own names.
+    const { who } = table([
+      app('a1', 'shop'),
+      app('a2', 'evil', { domains: ['*.evil.localhost'], paths: [{ host: '*.localhost', prefix: '/', owner: 'a2' }, { host: '*.evil.localhost', prefix: '/', owner: 'a2' }] }),
+    ]);
+    assert.equal(who('shop.localhost', '/'), 'shop');
+    assert.equal(who('x.evil.localhost', '/'), 'evil');
   });
 
   it('keeps one pool object per service across rebuilds; a match carries the app as published', () => {
@@ -95,6 +115,28 @@ describe('route table', () => {
     other.t.setRoutes([app('b1', 'basket'), app('b2', 'cart')]);
     assert.deepEqual(other.t.resolve('basket.localhost', '/')!.pool.backends, []);
     assert.deepEqual(other.t.resolve('cart.localhost', '/')!.pool.backends.map((x) => x.id), ['cart-1']);
+  });
+
+  it("L1: serves only the hostname owner's certificate for a name, else the default", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slwt-certs-'));
+    try {
+      const pem = (name: string) => {
+        const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k'), '-out', join(dir, 'c'), '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return { certPem: readFileSync(join(dir, 'c'), 'utf8'), keyPem: readFileSync(join(dir, 'k'), 'utf8') };
+      };
+      const certs = new CertStore(silentLogger);
+      const rec = (id: string, appId: string, name: string) => ({ id, appId, names: [name], ...pem(name), notAfter: new Date(Date.now() + 86_400_000).toISOString(), fingerprint: id });
+      // `evil` (a2) uploads certificates for shop's name and for a name nobody owns
+      certs.set([rec('c1', 'a2', 'shop.localhost'), rec('c2', 'a2', 'free.example.org'), rec('c3', 'a1', 'www.shop.com')]);
+      const t = new LiveRouteTable('localhost', (s) => ({ service: s, backends: [] }), certs);
+      t.setRoutes([app('a1', 'shop', { domains: ['www.shop.com'] }), app('a2', 'evil')]);
+      assert.equal(t.secureContext('shop.localhost'), null, "another app's certificate for shop's name: the default instead");
+      assert.equal(t.secureContext('free.example.org'), null, 'a name no app owns: the default');
+      assert.notEqual(t.secureContext('www.shop.com'), null, "the owner's own certificate is served");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses instance addresses', () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { forwardRequestHead, responseHead } from '../../../../../layer1/router/proxy/headers.ts';
-import { hasBareLf, hasToken, headEnd, HeadError, parseRequestHead, parseResponseHead } from '../../../../../layer1/router/proxy/parse.ts';
+import { dropLine, hasBareLf, hasToken, headEnd, HeadError, parseRequestHead, parseResponseHead, validHost } from '../../../../../layer1/router/proxy/parse.ts';
 
 const req = (s: string) => parseRequestHead(s);
 const res = (s: string) => parseResponseHead(Buffer.from(s, 'latin1'), s.length);
@@ -137,6 +137,44 @@ describe('forwardRequestHead (the client’s bytes minus hop-by-hop lines, plus 
     assert.match(up, /^GET \/ws HTTP\/1.1\r\nHost: a\r\nSec-WebSocket-Key: k\r\n/);
     assert.match(up, /Connection: upgrade\r\nUpgrade: websocket\r\n\r\n$/);
     assert.match(fwd('GET / HTTP/1.0\r\n\r\n'), /^GET \/ HTTP\/1.0\r\nX-Forwarded-For: 10.1.2.3\r\n(?!.*X-Forwarded-Host).*Connection: keep-alive\r\n\r\n$/s);
+  });
+});
+
+describe('M4: Host and forwarding fields cannot be spoofed through the head', () => {
+  const fwd = (raw: string, host: string | null = null) => {
+    const h = parseRequestHead(raw);
+    if (host !== null && h.hostStart >= 0) dropLine(h, h.hostStart, h.hostEnd);
+    return forwardRequestHead(Buffer.from(raw, 'latin1'), h, { clientIp: '10.1.2.3', proto: 'http', port: 80, requestId: 'r', target: '/', host, upgrade: false, now: 1 }).toString('latin1');
+  };
+
+  it('header names with "_" never reach the backend', () => {
+    const out = fwd('GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\nx_real_ip: 6.6.6.6\r\nX-Ok: 1\r\n\r\n');
+    assert.doesNotMatch(out, /_/);
+    assert.match(out, /\r\nX-Ok: 1\r\n/);
+    assert.match(out, /X-Forwarded-For: 10\.1\.2\.3\r\n/);
+  });
+
+  it('Connection cannot drop Host nor the forwarding fields', () => {
+    const h = parseRequestHead('GET / HTTP/1.1\r\nHost: shop.localhost\r\nConnection: host, x-forwarded-for, x-forwarded-host, X-Hop\r\nX-Hop: 1\r\n\r\n');
+    assert.equal(h.host, 'shop.localhost');
+    const out = fwd('GET / HTTP/1.1\r\nHost: shop.localhost\r\nConnection: host, x-forwarded-for, x-forwarded-host, X-Hop\r\nX-Hop: 1\r\n\r\n');
+    assert.match(out, /^GET \/ HTTP\/1.1\r\nHost: shop\.localhost\r\n/);
+    assert.match(out, /X-Forwarded-For: 10\.1\.2\.3\r\n/);
+    assert.match(out, /X-Forwarded-Host: shop\.localhost\r\n/);
+    assert.doesNotMatch(out, /X-Hop/);
+  });
+
+  it('an absolute-form request gets the Host it was routed by (RFC 9112 §3.2.2)', () => {
+    const out = fwd('GET http://victim.localhost/x HTTP/1.1\r\nHost: attacker.localhost\r\nAccept: */*\r\n\r\n', 'victim.localhost');
+    assert.doesNotMatch(out, /attacker/);
+    assert.match(out, /\r\nAccept: \*\/\*\r\nHost: victim\.localhost\r\n/);
+    assert.match(out, /X-Forwarded-Host: victim\.localhost\r\n/);
+    assert.match(fwd('GET http://v.localhost/ HTTP/1.0\r\n\r\n', 'v.localhost'), /\r\nHost: v\.localhost\r\n/);
+  });
+
+  it('validHost: names, IPv4, IPv6 literals and a port; nothing else', () => {
+    for (const ok of ['shop.localhost', 'SHOP.localhost:8080', '127.0.0.1', '[::1]', '[::1]:80', 'a-b.c', '']) assert.equal(validHost(ok), true, ok);
+    for (const bad of ['a@b', 'a/b', 'a b', 'a,b', 'a_b.localhost', 'x%2e', 'a:', 'a:99999x', ':80', '[zz]', '[::1', 'a:1234567']) assert.equal(validHost(bad), false, bad);
   });
 });
 
