@@ -3,9 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { SlipwayError } from '../../layer0/common/errors.ts';
+import { formatBytes } from '../../layer0/common/settings.ts';
 import { lastStreamId, matches, toLogLine, type LogFilter } from './entries.ts';
 import { drainKind } from './drains.ts';
-import { LATENCY_BUCKETS_MS, LogKeys, parseSettings, type Drain, type LogLine, type LogSettings, type ProcessSample, type RouterSample } from './types.ts';
+import { TRIM_NOW } from './budget.ts';
+import { LATENCY_BUCKETS_MS, LogKeys, logLimits, parseSettings, type Drain, type LogLimits, type LogLine, type LogSettings, type ProcessSample, type RouterSample } from './types.ts';
 
 export interface ReadOptions extends LogFilter {
   /** Lines before the present (default 100); 0 with `follow`: only new lines. */
@@ -64,7 +66,7 @@ export function percentile(buckets: number[], q: number): number | null {
 
 export class LogsClient {
   readonly keys: LogKeys;
-  constructor(readonly redis: Redis, prefix = 'ctl:') {
+  constructor(readonly redis: Redis, prefix = 'ctl:', readonly limits: LogLimits = logLimits()) {
     this.keys = new LogKeys(prefix);
   }
 
@@ -129,19 +131,32 @@ export class LogsClient {
   }
 
   async settings(appId: string): Promise<LogSettings> {
-    return parseSettings(await this.redis.hgetall(this.keys.settings(appId)));
+    return parseSettings(await this.redis.hgetall(this.keys.settings(appId)), this.limits);
   }
 
-  /** Sets retention and trims at once (the shipper's cached settings follow within seconds). */
+  /** The bytes the app's stream holds, as its writers count them. */
+  async bytes(appId: string): Promise<number> {
+    return Number(await this.redis.get(this.keys.logBytes(appId))) || 0;
+  }
+
+  /** Sets retention and trims at once (the shipper's cached settings follow within seconds); beyond the operator's caps is 422. */
   async setSettings(appId: string, s: Partial<LogSettings>): Promise<LogSettings> {
+    if (s.maxLines !== undefined && s.maxLines > this.limits.maxLines) {
+      throw new SlipwayError('unprocessable', `maxLines: at most ${this.limits.maxLines} on this platform (the operator's SLIPWAY_LOG_MAX_LINES)`);
+    }
+    if (s.maxBytes !== undefined && s.maxBytes > this.limits.maxBytes) {
+      throw new SlipwayError('unprocessable', `maxBytes: at most ${this.limits.maxBytes} (${formatBytes(this.limits.maxBytes)}) on this platform (the operator's SLIPWAY_LOG_MAX_BYTES)`);
+    }
     const next = { ...(await this.settings(appId)), ...s };
-    const key = this.keys.logs(appId);
-    await this.redis.multi()
-      .hset(this.keys.settings(appId), { maxLines: String(next.maxLines), maxAgeSec: String(next.maxAgeSec) })
-      .xtrim(key, 'MAXLEN', next.maxLines)
-      .xtrim(key, 'MINID', `${Math.max(0, Date.now() - next.maxAgeSec * 1000)}-0`)
-      .exec();
+    await this.redis.hset(this.keys.settings(appId), { maxLines: String(next.maxLines), maxAgeSec: String(next.maxAgeSec), maxBytes: String(next.maxBytes) });
+    await this.trim(appId, next);
     return next;
+  }
+
+  /** Trims the app's stream to its settings now (lines, age, bytes); resolves with the bytes kept. */
+  async trim(appId: string, s?: LogSettings): Promise<number> {
+    const set = s ?? (await this.settings(appId));
+    return Number(await TRIM_NOW.run(this.redis, [this.keys.logs(appId), this.keys.logBytes(appId)], [set.maxLines, Math.max(0, Date.now() - set.maxAgeSec * 1000), set.maxBytes]));
   }
 
   async listDrains(appId: string): Promise<Drain[]> {

@@ -40,7 +40,7 @@ const LogsQuery = z.strictObject({
 
 const LogsBody = z.string().describe('application/x-ndjson: one LogLine per line (a follow sends a blank line when quiet); text/event-stream (Accept): `id: <line id>`, `event: log`, `data: <LogLine>`');
 
-const SettingsBody = LogSettingsSchema.partial().strict().refine((s) => Object.keys(s).length > 0, 'give maxLines and/or maxAgeSec');
+const SettingsBody = LogSettingsSchema.partial().strict().refine((s) => Object.keys(s).length > 0, 'give maxLines, maxAgeSec and/or maxBytes');
 const DrainBody = z.strictObject({ url: z.string().min(1).max(2048).describe('syslog://host:port (RFC 5424 over TCP) or https://… (POSTed NDJSON batches)') });
 const DrainView = DrainSchema.extend({ url: z.string().describe('credentials in the URL are shown as ***') });
 const DrainParams = z.strictObject({ app: AppParams.shape.app, id: z.string().regex(/^[a-z0-9_]{1,64}$/, 'a drain id like drn_0123456789ab') });
@@ -101,13 +101,13 @@ export function logRoutes(deps: RouteDeps, o: { heartbeatMs?: number } = {}): An
       },
     }),
     appRoute({
-      method: 'get', path: '/apps/:app/log-settings', tag: 'logs', summary: 'Log retention: lines and age kept',
+      method: 'get', path: '/apps/:app/log-settings', tag: 'logs', summary: 'Log retention: lines, age and bytes kept',
       role: 'view', params: AppParams, response: LogSettingsSchema,
       handler: async ({ app }) => logs.settings(app.id),
     }),
     appRoute({
-      method: 'patch', path: '/apps/:app/log-settings', tag: 'logs', summary: 'Sets log retention (maxLines, maxAgeSec); older lines go at once',
-      role: 'owner', params: AppParams, body: SettingsBody, response: LogSettingsSchema,
+      method: 'patch', path: '/apps/:app/log-settings', tag: 'logs', summary: "Sets log retention (maxLines, maxAgeSec, maxBytes); older lines go at once; beyond the operator's caps is 422",
+      role: 'owner', params: AppParams, body: SettingsBody, response: LogSettingsSchema, errors: ['unprocessable'],
       handler: async ({ app, body }) => logs.setSettings(app.id, body),
     }),
     appRoute({
