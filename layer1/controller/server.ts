@@ -16,7 +16,7 @@ import { createDashboard } from '../../web/index.ts';
 
 export const DEFAULT_API_PORT = 7000;
 
-export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'deploy' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit' | 'router'> {
+export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'deploy' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit' | 'router' | 'limits'> {
   redisUrl: string;
   /** 0 picks a free port (tests). */
   port: number;

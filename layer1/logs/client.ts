@@ -14,6 +14,8 @@ export interface ReadOptions extends LogFilter {
   tail?: number;
   /** Only lines from this time (ms since the epoch) on. */
   sinceMs?: number;
+  /** Stop once the lines' messages reach this many bytes (the newest are kept; `truncated` says so). */
+  maxBytes?: number;
 }
 
 export interface ProcessMetrics {
@@ -71,30 +73,42 @@ export class LogsClient {
   }
 
   /** The newest `tail` matching lines (from `sinceMs` when given), oldest first, and the stream id to follow from. */
-  async read(appId: string, o: ReadOptions = {}): Promise<{ lines: LogLine[]; last: string }> {
+  async read(appId: string, o: ReadOptions = {}): Promise<{ lines: LogLine[]; last: string; truncated: boolean }> {
     const key = this.keys.logs(appId);
     const tail = o.tail ?? 100;
     const lastId = await lastStreamId(this.redis, key);
-    if (tail === 0) return { lines: [], last: lastId };
+    if (tail === 0) return { lines: [], last: lastId, truncated: false };
+    const maxBytes = o.maxBytes ?? Infinity;
+    let bytes = 0;
+    let truncated = false;
     const min = o.sinceMs !== undefined ? `${Math.max(0, Math.floor(o.sinceMs))}-0` : '-';
     const out: LogLine[] = [];
     // From `lastId` back, not from '+': a line written since that read comes with the follow after `last`, not twice.
     let end: string | null = lastId === '0-0' ? null : lastId;
     // Backwards in chunks until enough lines match, bounded so a rare filter cannot scan forever.
     let scanned = 0;
-    while (end !== null && out.length < tail && scanned < 500_000) {
-      const rows = await this.redis.xrevrange(key, end, min, 'COUNT', Math.min(5000, Math.max(200, tail * 2)));
+    while (end !== null && out.length < tail && !truncated && scanned < 500_000) {
+      // Chunks small enough that 64 KiB lines do not make one huge reply.
+      const count = Math.min(5000, Math.max(200, tail * 2), Math.max(16, Math.floor(maxBytes / 65536)));
+      const rows = await this.redis.xrevrange(key, end, min, 'COUNT', count);
       if (!rows.length) break;
       scanned += rows.length;
       for (const [id, f] of rows) {
         const l = toLogLine(id, f);
-        if (matches(l, o)) out.push(l);
+        if (matches(l, o)) {
+          bytes += Buffer.byteLength(l.message);
+          if (bytes > maxBytes) {
+            truncated = true;
+            break;
+          }
+          out.push(l);
+        }
         if (out.length >= tail) break;
       }
       end = `(${rows[rows.length - 1]![0]}`;
-      if (rows.length < 200) break;
+      if (rows.length < count) break;
     }
-    return { lines: out.reverse(), last: lastId };
+    return { lines: out.reverse(), last: lastId, truncated };
   }
 
   /** Lines after stream id `after`, as they arrive (each read's matching lines at once; an empty batch when idle for `blockMs`), until `signal` aborts. Uses its own connection. */
