@@ -163,6 +163,7 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
       return failed({ code: 'build_failed', message: `the build failed (exit code ${exitCode})`, exitCode });
     }
     const outs = await readOutputs(await d.agent.getArchive(id, '/tmp/out'), d.blobs);
+    if (outs.slugError) return failed({ code: 'slug_too_large', message: outs.slugError, exitCode });
     if (!outs.slug) return failed({ code: 'no_slug', message: 'the build ended without a slug (/tmp/out/slug.tgz)', exitCode });
     if (outs.resultError) return failed({ code: 'build_failed', message: outs.resultError, exitCode });
     return { ok: true, exitCode, slug: { blobId: outs.slug.id, size: outs.slug.size }, result: outs.result, failure: null };

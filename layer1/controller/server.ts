@@ -26,7 +26,7 @@ export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 
   home: string;
   keyPrefix?: string;
   /** Serve `/git/<app>.git` (smart HTTP): the repos' directory, the hooks' socket, and what a push runs. */
-  git?: { dir: string; hookSocket: string; pipeline: PushPipeline };
+  git?: { dir: string; hookSocket: string; pipeline: PushPipeline; maxPushBytes?: number };
   /** Serve the web dashboard at `/` (default true); it calls /v1 over loopback. */
   web?: boolean;
 }

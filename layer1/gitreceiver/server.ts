@@ -22,6 +22,8 @@ export interface GitReceiverOptions {
   hookSocket: string;
   pipeline: PushPipeline;
   log: Logger;
+  /** The largest pack a push may send (default SLIPWAY_PUSH_MAX_BYTES, 512 MiB). */
+  maxPushBytes?: number;
 }
 
 const PATH_RE = /^\/git\/([a-z][a-z0-9-]{2,29})\.git(\/[^?]*)(?:\?(.*))?$/;
@@ -35,7 +37,7 @@ export class GitReceiver {
   private readonly pushes = new Map<number, PushContext>();
 
   constructor(private readonly o: GitReceiverOptions) {
-    this.repos = new Repos(o.dir, o.hookSocket);
+    this.repos = new Repos(o.dir, o.hookSocket, o.maxPushBytes);
     this.git = new Git((repo?: string) => (repo ? `${o.dir}/${repo}` : o.dir), { autoCreate: false });
     this.hooks = new HookServer({ socketPath: o.hookSocket, pipeline: o.pipeline, log: o.log, pushFor: (pid) => this.pushes.get(pid) ?? null });
     // A branch or tag push: run git-receive-pack; its hook does the rest.
