@@ -45,6 +45,9 @@ export class GitReceiver {
       const ctx = (action.req as IncomingMessage & { slipwayPush?: PushContext }).slipwayPush;
       if (!ctx) return void (action as unknown as { reject(code: number, msg: string): void }).reject(403, 'no push context');
       action.on('service', (ps) => {
+        // git may stop reading early (a pack over receive.maxInputSize): the request's bytes then
+        // meet a closed pipe, which is git's answer to report, not an error to crash on.
+        ps.stdin?.on('error', () => undefined);
         if (ps.pid === undefined) return;
         this.pushes.set(ps.pid, ctx);
         ps.once('exit', () => this.pushes.delete(ps.pid!));

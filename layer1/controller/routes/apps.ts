@@ -29,7 +29,9 @@ export function appRoutes({ store, limits, onAppCreated, onAppDeleted, onAppRena
       async handler({ principal: p, body }) {
         const creator = { id: p.userId, name: p.userName };
         if (!p.admin) {
-          const owned = Object.values(await store.users.grants(p.userId)).filter((r) => r === 'owner').length;
+          // Grants of deleted apps may linger: only apps that exist count.
+          const ids = Object.entries(await store.users.grants(p.userId)).filter(([, r]) => r === 'owner').map(([id]) => id);
+          const owned = (await Promise.all(ids.map((id) => store.apps.get(id)))).filter((a) => a !== null).length;
           if (owned >= limits.appsPerOwner) {
             throw new SlipwayError('too_many_requests', `you own ${owned} apps, the most this platform allows (its SLIPWAY_MAX_APPS_PER_OWNER is ${limits.appsPerOwner}); delete one first`);
           }
