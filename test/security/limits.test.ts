@@ -39,6 +39,7 @@ Object.assign(process.env, {
   SLIPWAY_LOG_TAIL_MAX_BYTES: '256K',
   SLIPWAY_LOG_MAX_BYTES: '1M',
   SLIPWAY_LOG_MAX_LINES: '5000',
+  SLIPWAY_CONFIG_MAX_BYTES: '64K',
 });
 
 const tag = process.env.SLIPWAY_TEST_PREFIX ?? 'slwt';
@@ -165,6 +166,16 @@ describe('tenant limits (issue 13 M5, H5)', { timeout: 240_000 }, () => {
       return r.status === 200 ? r : null;
     }, 30_000, 500);
     assert.match(third.text, /again/);
+  });
+
+  it("an app's whole config is capped (413 names SLIPWAY_CONFIG_MAX_BYTES): every release keeps a copy", async () => {
+    const v = 'v'.repeat(30 * 1024);
+    const ok = await api('PATCH', '/apps/adm-three/config', p.adminToken, { A: v });
+    assert.equal(ok.status, 202, ok.text);
+    const over = await api('PATCH', '/apps/adm-three/config', p.adminToken, { B: v, C: v });
+    assert.equal(over.status, 413, over.text);
+    assert.match(over.body.error.message, /SLIPWAY_CONFIG_MAX_BYTES/);
+    assert.equal((await api('PATCH', '/apps/adm-three/config', p.adminToken, { A: null, B: v })).status, 202, 'within the cap again once A goes');
   });
 
   it('a build log keeps to its byte budget: one notice, then only platform lines; older builds lose their logs', async () => {
