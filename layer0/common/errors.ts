@@ -20,6 +20,7 @@ export const ERROR_STATUS = {
   in_use: 409,
   payload_too_large: 413,
   unprocessable: 422,
+  too_many_requests: 429,
   internal_error: 500,
   runtime_error: 500,
   unavailable: 503,

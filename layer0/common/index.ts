@@ -4,3 +4,4 @@ export * from './logger.ts';
 export * from './paths.ts';
 export * from './time.ts';
 export * from './which.ts';
+export * from './settings.ts';

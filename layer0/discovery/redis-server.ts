@@ -2,10 +2,12 @@
 // Debian's redis-server with DESIGN.md's settings when SLIPWAY_REDIS_URL is not set.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { SlipwayError } from '../common/errors.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
+import { envBytes } from '../common/settings.ts';
 import { formatRedisUrl } from './redis.ts';
 
 export interface RedisServerOptions {
@@ -20,6 +22,8 @@ export interface RedisServerOptions {
   binary?: string;
   /** How long to wait for the first PING (default 10 s). */
   startTimeoutMs?: number;
+  /** `maxmemory` in bytes (writes fail beyond it rather than the host running out; see redisMaxmemory). */
+  maxmemoryBytes?: number;
   /** SIGTERM it when the process that started it dies, even by SIGKILL (tests: a killed test run leaves no Redis). */
   dieWithParent?: boolean;
 }
@@ -39,7 +43,7 @@ export interface RedisServer {
 }
 
 /** The redis.conf for these options; exported for the unit tests. */
-export function redisConfig(opts: Pick<RedisServerOptions, 'dir' | 'socketPath' | 'tcp'>): string {
+export function redisConfig(opts: Pick<RedisServerOptions, 'dir' | 'socketPath' | 'tcp' | 'maxmemoryBytes'>): string {
   const q = (s: string) => JSON.stringify(s); // redis.conf accepts C-style double-quoted strings
   const lines = [
     'daemonize no',
@@ -51,8 +55,10 @@ export function redisConfig(opts: Pick<RedisServerOptions, 'dir' | 'socketPath' 
     'appendfsync always',
     'aof-use-rdb-preamble yes',
     'save ""',
-    // BullMQ and discovery keys must never be evicted.
+    // BullMQ and discovery keys must never be evicted: at maxmemory writes fail instead (the
+    // per-app budgets keep tenants' logs far below it; `slipway status` warns from 80%).
     'maxmemory-policy noeviction',
+    ...(opts.maxmemoryBytes ? [`maxmemory ${Math.floor(opts.maxmemoryBytes)}`] : []),
     'logfile ""',
     // Shows the config path in `ps`, so the tests' leak check can find a leftover server.
     'proc-title-template "{title} {listen-addr} {server-mode} {config-file}"',
@@ -67,6 +73,23 @@ export function redisConfig(opts: Pick<RedisServerOptions, 'dir' | 'socketPath' 
     lines.push('port 0');
   }
   return lines.join('\n') + '\n';
+}
+
+/** Share of the machine's memory the embedded Redis may use unless SLIPWAY_REDIS_MAXMEMORY says otherwise. */
+export const DEFAULT_MAXMEMORY_SHARE = 0.25;
+const MIN_MAXMEMORY = 64 * 2 ** 20;
+
+/**
+ * SLIPWAY_REDIS_MAXMEMORY: a size (`2G`) or a share of the machine's memory (`25%`, the default);
+ * never below 64 MiB.
+ */
+export function redisMaxmemory(env: NodeJS.ProcessEnv = process.env, total = totalmem()): number {
+  const v = env.SLIPWAY_REDIS_MAXMEMORY?.trim();
+  const pct = v ? /^(\d+(?:\.\d+)?)%$/.exec(v) : null;
+  if (v && !pct) return envBytes(env, 'SLIPWAY_REDIS_MAXMEMORY', 0, { min: MIN_MAXMEMORY });
+  const share = pct ? Number(pct[1]) / 100 : DEFAULT_MAXMEMORY_SHARE;
+  if (!(share > 0 && share <= 1)) throw new SlipwayError('invalid_params', `SLIPWAY_REDIS_MAXMEMORY: ${v} is not a share between 0% and 100%`);
+  return Math.max(MIN_MAXMEMORY, Math.floor(total * share));
 }
 
 export async function startRedis(opts: RedisServerOptions): Promise<RedisServer> {

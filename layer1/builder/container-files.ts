@@ -10,6 +10,7 @@ import { Header, Parser, type ReadEntry } from 'tar';
 import { SlipwayError } from '../../layer0/common/errors.ts';
 import type { BlobClient } from '../blobstore/client.ts';
 import type { PutResult } from '../blobstore/types.ts';
+import { SlugMeter, slugLimits, type SlugLimits } from './slug.ts';
 import { DriverResultSchema, type DriverResult } from './types.ts';
 
 const BLOCK = 512;
@@ -39,21 +40,28 @@ export interface BuildOutputs {
   result: DriverResult | null;
   /** Why result.json could not be read, when it was there but bad. */
   resultError?: string;
+  /** Why the slug was refused (too large, packed or unpacked; not gzip). */
+  slugError?: string;
 }
 
 /** Reads the tar of `/tmp/out`: streams `slug.tgz` into the blobstore and parses `result.json`. */
-export async function readOutputs(tar: Readable, blobs: BlobClient): Promise<BuildOutputs> {
+export async function readOutputs(tar: Readable, blobs: BlobClient, limits: SlugLimits = slugLimits()): Promise<BuildOutputs> {
   const out: BuildOutputs = { slug: null, result: null };
   const tasks: Promise<void>[] = [];
   const parser = new Parser({ noResume: true });
   parser.on('entry', (e: ReadEntry) => {
     const name = e.path.replace(/^(\.\/)?(out\/)?/, '');
     if (e.type === 'File' && name === 'slug.tgz') {
-      tasks.push(blobs.put(e as unknown as AsyncIterable<Uint8Array>).then(
+      // Counted on its way to the blobstore, packed and unpacked (SlugMeter): a bomb stops at the limit.
+      const meter = new SlugMeter(limits);
+      (e as unknown as Readable).pipe(meter);
+      tasks.push(blobs.put(meter as unknown as AsyncIterable<Uint8Array>).then(
         (r) => void (out.slug = r),
         (err: unknown) => {
           e.resume();
-          throw err;
+          // The upload fails in its own words (a reset, a stream error): the meter's reason is the one to show.
+          if (meter.errored instanceof SlipwayError) out.slugError = meter.errored.message;
+          else throw err;
         },
       ));
     } else if (e.type === 'File' && name === 'result.json') {

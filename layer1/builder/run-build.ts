@@ -170,7 +170,8 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
     }
     // The driver makes /tmp/out only once it has a slug to put there.
     const archive = await d.agent.getArchive(id, '/tmp/out').catch(() => null);
-    const outs = archive ? await readOutputs(archive, d.blobs) : { slug: null, result: null };
+    const outs = archive ? await readOutputs(archive, d.blobs) : { slug: null, result: null, resultError: undefined, slugError: undefined };
+    if (outs.slugError) return failed({ code: 'slug_too_large', message: outs.slugError, exitCode });
     if (!outs.slug) return failed({ code: 'no_slug', message: 'the build ended without a slug (/tmp/out/slug.tgz)', exitCode });
     if (outs.resultError) return failed({ code: 'build_failed', message: outs.resultError, exitCode });
     return { ok: true, exitCode, slug: { blobId: outs.slug.id, size: outs.slug.size }, result: outs.result, failure: null };

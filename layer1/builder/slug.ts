@@ -2,8 +2,11 @@
 // lacks it from a signed blobstore URL and stacked on the stack image (the scheduler's JobSpec
 // image/imageUrl/imageParent; layer0/scheduler/agents.ts ensureImage imports on demand). And the
 // retention set: the slugs that the last releases of each app refer to.
+import { Transform, type TransformCallback } from 'node:stream';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import { SlipwayError } from '../../layer0/common/errors.ts';
+import { envBytes, formatBytes } from '../../layer0/common/settings.ts';
 import type { BlobClient } from '../blobstore/client.ts';
 import { KEY_PREFIX } from './store.ts';
 import type { BuildRecord } from './types.ts';
@@ -56,4 +59,69 @@ export async function slugBlobsToKeep(redis: Redis, o: { prefix?: string; perApp
     }
   } while (cursor !== '0');
   return keep;
+}
+
+/** How large a slug may be: as stored (gzip), and unpacked (what an agent writes to disk). */
+export interface SlugLimits {
+  /** SLIPWAY_SLUG_MAX_BYTES (default 1 GiB). */
+  maxBytes: number;
+  /** SLIPWAY_SLUG_MAX_UNPACKED_BYTES (default 4 GiB). */
+  maxUnpackedBytes: number;
+}
+
+export function slugLimits(env: NodeJS.ProcessEnv = process.env): SlugLimits {
+  return {
+    maxBytes: envBytes(env, 'SLIPWAY_SLUG_MAX_BYTES', 2 ** 30, { min: 1024 * 1024 }),
+    maxUnpackedBytes: envBytes(env, 'SLIPWAY_SLUG_MAX_UNPACKED_BYTES', 4 * 2 ** 30, { min: 1024 * 1024 }),
+  };
+}
+
+/**
+ * Passes a slug (`slug.tgz`) through unchanged while counting its bytes and, through a gunzip
+ * beside it, the bytes it unpacks to: past either limit it fails with `payload_too_large` at
+ * that point (a gzip bomb is stopped at the limit, never unpacked to its end); a slug that is
+ * not gzip fails too. `unpacked` is the count so far.
+ */
+export class SlugMeter extends Transform {
+  bytes = 0;
+  unpacked = 0;
+  private readonly gunzip: Gunzip;
+  private failed: Error | null = null;
+
+  constructor(private readonly limits: SlugLimits) {
+    super();
+    this.gunzip = createGunzip();
+    this.gunzip.on('data', (c: Buffer) => {
+      this.unpacked += c.length;
+      if (this.unpacked > this.limits.maxUnpackedBytes) {
+        this.fail(new SlipwayError('payload_too_large', `the slug unpacks to more than ${formatBytes(this.limits.maxUnpackedBytes)} (the platform's SLIPWAY_SLUG_MAX_UNPACKED_BYTES): make the app smaller (.slugignore, fewer dependencies)`));
+      }
+    });
+    this.gunzip.on('error', (err: Error) => this.fail(new SlipwayError('invalid_params', `the slug is not a gzip tarball: ${err.message}`)));
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.gunzip.destroy();
+    this.destroy(err);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.failed) return cb(this.failed);
+    this.bytes += chunk.length;
+    if (this.bytes > this.limits.maxBytes) {
+      return cb(new SlipwayError('payload_too_large', `the slug is larger than ${formatBytes(this.limits.maxBytes)} (the platform's SLIPWAY_SLUG_MAX_BYTES): make the app smaller (.slugignore, fewer dependencies)`));
+    }
+    // Waits for the gunzip to take it, so unpacking keeps pace with the stream (and its count is current).
+    if (this.gunzip.write(chunk)) cb(null, chunk);
+    else this.gunzip.once('drain', () => cb(this.failed, this.failed ? undefined : chunk));
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.failed) return cb(this.failed);
+    this.gunzip.once('end', () => cb(this.failed));
+    this.gunzip.end();
+    this.gunzip.resume();
+  }
 }

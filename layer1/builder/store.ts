@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from '../../layer0/discovery/client.ts';
 import { SlipwayError } from '../../layer0/common/errors.ts';
+import { envBytes, envInt, formatBytes } from '../../layer0/common/settings.ts';
 import { BuildRecordSchema, TERMINAL, type BuildLogLine, type BuildPosition, type BuildRecord, type BuildState } from './types.ts';
 
 export const KEY_PREFIX = 'ctl:';
@@ -13,6 +14,53 @@ export const KEY_PREFIX = 'ctl:';
 export const LOG_MAX_LINES = 20_000;
 /** Build records kept per app (older ones and their logs go when a new build is made). */
 export const BUILDS_KEPT = 100;
+
+/** What one app's build logs may hold in Redis: bytes per build, and how many builds keep their log. */
+export interface BuildLogLimits {
+  /** SLIPWAY_BUILD_LOG_MAX_BYTES (default 4 MiB): a build's output beyond it is cut (one line says so). */
+  maxBytes: number;
+  /** SLIPWAY_BUILD_LOGS_KEPT (default 10): older builds keep their record, not their log. */
+  logsKept: number;
+}
+
+export function buildLogLimits(env: NodeJS.ProcessEnv = process.env): BuildLogLimits {
+  return {
+    maxBytes: envBytes(env, 'SLIPWAY_BUILD_LOG_MAX_BYTES', 4 * 2 ** 20, { min: 64 * 1024 }),
+    logsKept: envInt(env, 'SLIPWAY_BUILD_LOGS_KEPT', 10, { min: 1, max: BUILDS_KEPT }),
+  };
+}
+
+/** Bytes counted per build log line beyond its text. */
+const LINE_OVERHEAD = 24;
+
+// Appends lines to a build's log within its byte budget (counted in the build's hash, `logBytes`).
+// Output past the budget is dropped after one line saying so; `system` lines (the platform's own,
+// a few per build) always go in. Nothing is written for a build whose hash is gone (app deleted).
+// KEYS[1] the log stream, KEYS[2] the build hash; ARGV[1] maxLines, ARGV[2] maxBytes, ARGV[3] the
+// stream, ARGV[4] the truncation notice, ARGV[5…] the lines.
+const APPEND_LOG = new LuaScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local maxBytes = tonumber(ARGV[2])
+local sys = ARGV[3] == 'system'
+local used = tonumber(redis.call('HGET', KEYS[2], 'logBytes') or '0')
+local cut = redis.call('HGET', KEYS[2], 'logCut')
+local added = 0
+for i = 5, #ARGV do
+  local n = #ARGV[i] + ${LINE_OVERHEAD}
+  if not sys then
+    if cut then break end
+    if used + added + n > maxBytes then
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', 'system', 'l', ARGV[4])
+      redis.call('HSET', KEYS[2], 'logCut', '1')
+      break
+    end
+  end
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', ARGV[3], 'l', ARGV[i])
+  added = added + n
+end
+if added > 0 then redis.call('HINCRBY', KEYS[2], 'logBytes', added) end
+return added
+`);
 
 /** `b_` + 9 base-36 digits of ms + 8 hex: sorts by creation time. */
 export function newBuildId(now = Date.now()): string {
@@ -54,7 +102,7 @@ export interface StoredRequest {
 }
 
 export class BuildStore {
-  constructor(readonly redis: Redis, readonly prefix: string = KEY_PREFIX) {}
+  constructor(readonly redis: Redis, readonly prefix: string = KEY_PREFIX, readonly limits: BuildLogLimits = buildLogLimits()) {}
 
   /** Hash build id → app id (find a build by id alone). */
   get index() { return `${this.prefix}builds`; }
@@ -82,8 +130,13 @@ export class BuildStore {
     return len - 1;
   }
 
-  /** Drops the app's oldest ended builds beyond BUILDS_KEPT (never one still queued). */
+  /** Drops the app's oldest ended builds beyond BUILDS_KEPT (never one still queued), and the logs of all but the newest `logsKept`. */
   private async trim(appId: string): Promise<void> {
+    const unlogged = await this.redis.zrange(this.appBuilds(appId), '0', String(-(this.limits.logsKept + 1)));
+    for (const id of unlogged) {
+      const st = await this.redis.hget(this.build(appId, id), 'state');
+      if (st && TERMINAL.has(st as BuildState)) await this.redis.unlink(this.log(appId, id));
+    }
     const old = await this.redis.zrange(this.appBuilds(appId), '0', String(-(BUILDS_KEPT + 1)));
     for (const id of old) {
       const st = await this.redis.hget(this.build(appId, id), 'state');
@@ -166,11 +219,11 @@ export class BuildStore {
     await this.redis.publish(this.cancelChannel, id);
   }
 
+  /** Appends output within the build's log budget (beyond it, one notice and nothing more but `system` lines). */
   async appendLog(appId: string, id: string, stream: BuildLogLine['stream'], lines: string[]): Promise<void> {
     if (!lines.length) return;
-    const m = this.redis.multi();
-    for (const line of lines) m.xadd(this.log(appId, id), 'MAXLEN', '~', String(LOG_MAX_LINES), '*', 's', stream, 'l', line);
-    await m.exec();
+    const notice = `build output cut here: over ${formatBytes(this.limits.maxBytes)} (the platform's SLIPWAY_BUILD_LOG_MAX_BYTES); the build goes on`;
+    await APPEND_LOG.run(this.redis, [this.log(appId, id), this.build(appId, id)], [LOG_MAX_LINES, this.limits.maxBytes, stream, notice, ...lines]);
   }
 
   /** The log's end marker: followers stop at it. */

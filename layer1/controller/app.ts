@@ -37,6 +37,7 @@ import { logRoutes } from './routes/logs.ts';
 import { runRoutes } from './routes/run.ts';
 import { routerRoutes, type RouterApiOptions } from './routes/router.ts';
 import { RouterPublisher } from './router-publisher.ts';
+import { apiLimits, Leases, type ApiLimits } from './limits.ts';
 
 export interface ControllerDeps {
   redis: Redis;
@@ -53,6 +54,8 @@ export interface ControllerDeps {
   router?: RouterApiOptions;
   /** The web dashboard (web/app.ts): every path outside /v1, /git, /healthz and /readyz. */
   web?: Koa.Middleware;
+  /** Per-tenant limits over the SLIPWAY_… settings (tests set small ones). */
+  limits?: Partial<ApiLimits>;
 }
 
 export interface ControllerApp {
@@ -75,6 +78,8 @@ export function createControllerApp(deps: ControllerDeps): ControllerApp {
   const routeDeps: RouteDeps = {
     store: deps.store,
     log: deps.log,
+    limits: { ...apiLimits(), ...deps.limits },
+    leases: new Leases(deps.redis),
     onAppCreated: async (app) => void (await publisher.publish(app.id)),
     // An app's processes, releases and rollouts go first, then its domains and routes, then what the caller adds.
     async onAppDeleted(app) {

@@ -16,7 +16,7 @@ import { createDashboard } from '../../web/index.ts';
 
 export const DEFAULT_API_PORT = 7000;
 
-export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'deploy' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit' | 'router'> {
+export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 'deploy' | 'onAppDeleted' | 'onAppRenamed' | 'bodyLimit' | 'router' | 'limits'> {
   redisUrl: string;
   /** 0 picks a free port (tests). */
   port: number;
@@ -26,7 +26,7 @@ export interface StartControllerOptions extends Pick<ControllerDeps, 'routes' | 
   home: string;
   keyPrefix?: string;
   /** Serve `/git/<app>.git` (smart HTTP): the repos' directory, the hooks' socket, and what a push runs. */
-  git?: { dir: string; hookSocket: string; pipeline: PushPipeline };
+  git?: { dir: string; hookSocket: string; pipeline: PushPipeline; maxPushBytes?: number };
   /** Serve the web dashboard at `/` (default true); it calls /v1 over loopback. */
   web?: boolean;
 }

@@ -5,13 +5,19 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { envBytes } from '../../layer0/common/settings.ts';
 
 const run = promisify(execFile);
 const HOOK = join(import.meta.dirname, 'hook.mjs');
 const ID_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
+/** SLIPWAY_PUSH_MAX_BYTES (default 512 MiB): the largest pack a push may send. */
+export function pushMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
+  return envBytes(env, 'SLIPWAY_PUSH_MAX_BYTES', 512 * 2 ** 20, { min: 1024 * 1024 });
+}
+
 export class Repos {
-  constructor(readonly dir: string, private readonly hookSocket: string) {}
+  constructor(readonly dir: string, private readonly hookSocket: string, readonly maxPushBytes = pushMaxBytes()) {}
 
   path(appId: string): string {
     if (!ID_RE.test(appId)) throw new Error(`not an app id: ${appId}`);
@@ -32,8 +38,17 @@ export class Repos {
     // Pushes of large apps in one pack; no auto-gc pauses inside a push.
     await run('git', ['-C', p, 'config', 'receive.denyDeletes', 'true']);
     await run('git', ['-C', p, 'config', 'gc.auto', '0']);
+    await this.limitPush(p);
     await this.writeHook(p);
     return p;
+  }
+
+  /**
+   * git-receive-pack refuses a larger pack itself ("fatal: pack exceeds maximum allowed size",
+   * shown as `remote:`), however the request is framed (chunked, gzip); set in every repo at start.
+   */
+  private async limitPush(repo: string): Promise<void> {
+    await run('git', ['-C', repo, 'config', 'receive.maxInputSize', String(this.maxPushBytes)]);
   }
 
   /** (Re)writes the hook of every repo (at start), so a moved install or hook socket still works. */
@@ -41,7 +56,10 @@ export class Repos {
     const names = await readdir(this.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
     for (const name of names) {
       const appId = name.endsWith('.git') ? name.slice(0, -4) : '';
-      if (ID_RE.test(appId) && (await this.exists(appId))) await this.writeHook(this.path(appId));
+      if (ID_RE.test(appId) && (await this.exists(appId))) {
+        await this.writeHook(this.path(appId));
+        await this.limitPush(this.path(appId));
+      }
     }
   }
 

@@ -23,6 +23,8 @@ export interface GitReceiverOptions {
   hookSocket: string;
   pipeline: PushPipeline;
   log: Logger;
+  /** The largest pack a push may send (default SLIPWAY_PUSH_MAX_BYTES, 512 MiB). */
+  maxPushBytes?: number;
 }
 
 const PATH_RE = /^\/git\/([a-z][a-z0-9-]{2,29})\.git(\/[^?]*)(?:\?(.*))?$/;
@@ -36,7 +38,7 @@ export class GitReceiver {
   private readonly pushes = new Map<number, PushContext>();
 
   constructor(private readonly o: GitReceiverOptions) {
-    this.repos = new Repos(o.dir, o.hookSocket);
+    this.repos = new Repos(o.dir, o.hookSocket, o.maxPushBytes);
     this.git = new Git((repo?: string) => (repo ? `${o.dir}/${repo}` : o.dir), { autoCreate: false });
     this.hooks = new HookServer({ socketPath: o.hookSocket, pipeline: o.pipeline, log: o.log, pushFor: (pid) => this.pushes.get(pid) ?? null });
     // A branch or tag push: run git-receive-pack; its hook does the rest.
@@ -44,6 +46,9 @@ export class GitReceiver {
       const ctx = (action.req as IncomingMessage & { slipwayPush?: PushContext }).slipwayPush;
       if (!ctx) return void (action as unknown as { reject(code: number, msg: string): void }).reject(403, 'no push context');
       action.on('service', (ps) => {
+        // git may stop reading early (a pack over receive.maxInputSize): the request's bytes then
+        // meet a closed pipe, which is git's answer to report, not an error to crash on.
+        ps.stdin?.on('error', () => undefined);
         if (ps.pid === undefined) return;
         this.pushes.set(ps.pid, ctx);
         ps.once('exit', () => this.pushes.delete(ps.pid!));

@@ -3,16 +3,20 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { SlipwayError } from '../../layer0/common/errors.ts';
+import { formatBytes } from '../../layer0/common/settings.ts';
 import { lastStreamId, matches, toLogLine, type LogFilter } from './entries.ts';
 import { drainKind, drainPolicy } from './drains.ts';
+import { TRIM_NOW } from './budget.ts';
 import { checkUrl } from '../../layer0/common/url-policy.ts';
-import { LATENCY_BUCKETS_MS, LogKeys, parseSettings, type Drain, type LogLine, type LogSettings, type ProcessSample, type RouterSample } from './types.ts';
+import { LATENCY_BUCKETS_MS, LogKeys, logLimits, parseSettings, type Drain, type LogLimits, type LogLine, type LogSettings, type ProcessSample, type RouterSample } from './types.ts';
 
 export interface ReadOptions extends LogFilter {
   /** Lines before the present (default 100); 0 with `follow`: only new lines. */
   tail?: number;
   /** Only lines from this time (ms since the epoch) on. */
   sinceMs?: number;
+  /** Stop once the lines' messages reach this many bytes (the newest are kept; `truncated` says so). */
+  maxBytes?: number;
 }
 
 export interface ProcessMetrics {
@@ -65,35 +69,47 @@ export function percentile(buckets: number[], q: number): number | null {
 
 export class LogsClient {
   readonly keys: LogKeys;
-  constructor(readonly redis: Redis, prefix = 'ctl:') {
+  constructor(readonly redis: Redis, prefix = 'ctl:', readonly limits: LogLimits = logLimits()) {
     this.keys = new LogKeys(prefix);
   }
 
   /** The newest `tail` matching lines (from `sinceMs` when given), oldest first, and the stream id to follow from. */
-  async read(appId: string, o: ReadOptions = {}): Promise<{ lines: LogLine[]; last: string }> {
+  async read(appId: string, o: ReadOptions = {}): Promise<{ lines: LogLine[]; last: string; truncated: boolean }> {
     const key = this.keys.logs(appId);
     const tail = o.tail ?? 100;
     const lastId = await lastStreamId(this.redis, key);
-    if (tail === 0) return { lines: [], last: lastId };
+    if (tail === 0) return { lines: [], last: lastId, truncated: false };
+    const maxBytes = o.maxBytes ?? Infinity;
+    let bytes = 0;
+    let truncated = false;
     const min = o.sinceMs !== undefined ? `${Math.max(0, Math.floor(o.sinceMs))}-0` : '-';
     const out: LogLine[] = [];
     // From `lastId` back, not from '+': a line written since that read comes with the follow after `last`, not twice.
     let end: string | null = lastId === '0-0' ? null : lastId;
     // Backwards in chunks until enough lines match, bounded so a rare filter cannot scan forever.
     let scanned = 0;
-    while (end !== null && out.length < tail && scanned < 500_000) {
-      const rows = await this.redis.xrevrange(key, end, min, 'COUNT', Math.min(5000, Math.max(200, tail * 2)));
+    while (end !== null && out.length < tail && !truncated && scanned < 500_000) {
+      // Chunks small enough that 64 KiB lines do not make one huge reply.
+      const count = Math.min(5000, Math.max(200, tail * 2), Math.max(16, Math.floor(maxBytes / 65536)));
+      const rows = await this.redis.xrevrange(key, end, min, 'COUNT', count);
       if (!rows.length) break;
       scanned += rows.length;
       for (const [id, f] of rows) {
         const l = toLogLine(id, f);
-        if (matches(l, o)) out.push(l);
+        if (matches(l, o)) {
+          bytes += Buffer.byteLength(l.message);
+          if (bytes > maxBytes) {
+            truncated = true;
+            break;
+          }
+          out.push(l);
+        }
         if (out.length >= tail) break;
       }
       end = `(${rows[rows.length - 1]![0]}`;
-      if (rows.length < 200) break;
+      if (rows.length < count) break;
     }
-    return { lines: out.reverse(), last: lastId };
+    return { lines: out.reverse(), last: lastId, truncated };
   }
 
   /** Lines after stream id `after`, as they arrive (each read's matching lines at once; an empty batch when idle for `blockMs`), until `signal` aborts. Uses its own connection. */
@@ -130,19 +146,32 @@ export class LogsClient {
   }
 
   async settings(appId: string): Promise<LogSettings> {
-    return parseSettings(await this.redis.hgetall(this.keys.settings(appId)));
+    return parseSettings(await this.redis.hgetall(this.keys.settings(appId)), this.limits);
   }
 
-  /** Sets retention and trims at once (the shipper's cached settings follow within seconds). */
+  /** The bytes the app's stream holds, as its writers count them. */
+  async bytes(appId: string): Promise<number> {
+    return Number(await this.redis.get(this.keys.logBytes(appId))) || 0;
+  }
+
+  /** Sets retention and trims at once (the shipper's cached settings follow within seconds); beyond the operator's caps is 422. */
   async setSettings(appId: string, s: Partial<LogSettings>): Promise<LogSettings> {
+    if (s.maxLines !== undefined && s.maxLines > this.limits.maxLines) {
+      throw new SlipwayError('unprocessable', `maxLines: at most ${this.limits.maxLines} on this platform (the operator's SLIPWAY_LOG_MAX_LINES)`);
+    }
+    if (s.maxBytes !== undefined && s.maxBytes > this.limits.maxBytes) {
+      throw new SlipwayError('unprocessable', `maxBytes: at most ${this.limits.maxBytes} (${formatBytes(this.limits.maxBytes)}) on this platform (the operator's SLIPWAY_LOG_MAX_BYTES)`);
+    }
     const next = { ...(await this.settings(appId)), ...s };
-    const key = this.keys.logs(appId);
-    await this.redis.multi()
-      .hset(this.keys.settings(appId), { maxLines: String(next.maxLines), maxAgeSec: String(next.maxAgeSec) })
-      .xtrim(key, 'MAXLEN', next.maxLines)
-      .xtrim(key, 'MINID', `${Math.max(0, Date.now() - next.maxAgeSec * 1000)}-0`)
-      .exec();
+    await this.redis.hset(this.keys.settings(appId), { maxLines: String(next.maxLines), maxAgeSec: String(next.maxAgeSec), maxBytes: String(next.maxBytes) });
+    await this.trim(appId, next);
     return next;
+  }
+
+  /** Trims the app's stream to its settings now (lines, age, bytes); resolves with the bytes kept. */
+  async trim(appId: string, s?: LogSettings): Promise<number> {
+    const set = s ?? (await this.settings(appId));
+    return Number(await TRIM_NOW.run(this.redis, [this.keys.logs(appId), this.keys.logBytes(appId)], [set.maxLines, Math.max(0, Date.now() - set.maxAgeSec * 1000), set.maxBytes]));
   }
 
   async listDrains(appId: string): Promise<Drain[]> {

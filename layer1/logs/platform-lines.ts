@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../layer0/common/logger.ts';
 import { lastStreamId } from './entries.ts';
-import type { LogKeys } from './types.ts';
+import { LINE_OVERHEAD_BYTES, type LogKeys } from './types.ts';
 import type { ContainerTags } from './follower.ts';
 
 export function platformFields(message: string, event: string, extra: { type?: string; process?: string; release?: string } = {}, at = new Date().toISOString()): string[] {
@@ -76,8 +76,11 @@ for e = 1, tonumber(ARGV[3]) do
   -- Only into the stream of an app that still exists (its hash is the stream key less ':logs').
   if redis.call('EXISTS', string.sub(key, 1, -6)) == 1 then
     local args = {'XADD', key, 'MAXLEN', '~', maxlen, '*'}
-    for j = 1, n do args[#args + 1] = ARGV[i + 2 + j] end
+    -- Counted in the app's log bytes (logs/budget.ts) like the shipper's lines.
+    local size = ${LINE_OVERHEAD_BYTES}
+    for j = 1, n do args[#args + 1] = ARGV[i + 2 + j]; size = size + #ARGV[i + 2 + j] end
     redis.call(unpack(args))
+    redis.call('INCRBY', string.sub(key, 1, -6) .. ':log-bytes', size)
   end
   i = i + 3 + n
 end

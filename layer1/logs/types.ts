@@ -2,6 +2,7 @@
 // Redis Stream, retention settings, drains, metrics samples, and the key layout (under the
 // controller's prefix, `ctl:` by default, so an app's keys go with it when it is deleted).
 import { z } from 'zod';
+import { envBytes, envInt } from '../../layer0/common/settings.ts';
 
 export const LOG_SOURCES = ['app', 'router', 'platform'] as const;
 export type LogSource = (typeof LOG_SOURCES)[number];
@@ -35,12 +36,41 @@ export const LogSettingsSchema = z.object({
   maxLines: z.number().int().min(100).max(10_000_000),
   /** Seconds a line is kept (trimming by stream id age). */
   maxAgeSec: z.number().int().min(1).max(366 * 86400),
+  /** Bytes kept per app (fields of the kept lines, plus a small per-line overhead): the oldest go first. */
+  maxBytes: z.number().int().min(64 * 1024).max(2 ** 40),
 });
 export type LogSettings = z.infer<typeof LogSettingsSchema>;
-export const DEFAULT_LOG_SETTINGS: LogSettings = { maxLines: 100_000, maxAgeSec: 7 * 86400 };
-/** An app's settings hash (HGETALL) → its settings, the defaults where unset. */
-export function parseSettings(h: Record<string, string>): LogSettings {
-  return { maxLines: Number(h.maxLines) || DEFAULT_LOG_SETTINGS.maxLines, maxAgeSec: Number(h.maxAgeSec) || DEFAULT_LOG_SETTINGS.maxAgeSec };
+
+/** What the operator allows (env, README "Limits"): an owner's settings never go beyond the caps. */
+export interface LogLimits {
+  /** SLIPWAY_LOG_MAX_LINES: the highest maxLines an owner may set. */
+  maxLines: number;
+  /** SLIPWAY_LOG_MAX_BYTES: the highest maxBytes an owner may set. */
+  maxBytes: number;
+  /** SLIPWAY_LOG_BYTES: an app's byte budget until its owner sets one. */
+  defaultBytes: number;
+}
+
+export function logLimits(env: NodeJS.ProcessEnv = process.env): LogLimits {
+  const maxBytes = envBytes(env, 'SLIPWAY_LOG_MAX_BYTES', 128 * 2 ** 20, { min: 64 * 1024 });
+  return {
+    maxLines: envInt(env, 'SLIPWAY_LOG_MAX_LINES', 1_000_000, { min: 100, max: 10_000_000 }),
+    maxBytes,
+    defaultBytes: Math.min(maxBytes, envBytes(env, 'SLIPWAY_LOG_BYTES', 32 * 2 ** 20, { min: 64 * 1024 })),
+  };
+}
+
+export const DEFAULT_LOG_SETTINGS: Omit<LogSettings, 'maxBytes'> = { maxLines: 100_000, maxAgeSec: 7 * 86400 };
+/** Stream bytes counted per line beyond its fields (its id and the stream's bookkeeping, roughly). */
+export const LINE_OVERHEAD_BYTES = 16;
+
+/** An app's settings hash (HGETALL) → its settings: the defaults where unset, never beyond the operator's caps. */
+export function parseSettings(h: Record<string, string>, limits: LogLimits): LogSettings {
+  return {
+    maxLines: Math.min(limits.maxLines, Number(h.maxLines) || DEFAULT_LOG_SETTINGS.maxLines),
+    maxAgeSec: Number(h.maxAgeSec) || DEFAULT_LOG_SETTINGS.maxAgeSec,
+    maxBytes: Math.min(limits.maxBytes, Number(h.maxBytes) || limits.defaultBytes),
+  };
 }
 
 export const DrainSchema = z.object({
@@ -86,8 +116,10 @@ export class LogKeys {
   constructor(readonly prefix = 'ctl:') {}
   /** Stream of the app's log lines. */
   logs(appId: string) { return `${this.prefix}app:${appId}:logs`; }
-  /** Hash maxLines, maxAgeSec. */
+  /** Hash maxLines, maxAgeSec, maxBytes. */
   settings(appId: string) { return `${this.prefix}app:${appId}:log-settings`; }
+  /** The bytes the app's stream holds (kept beside it by the writer's script: XTRIM counts only lines). */
+  logBytes(appId: string) { return `${this.prefix}app:${appId}:log-bytes`; }
   /** Hash drain id → Drain JSON. */
   drains(appId: string) { return `${this.prefix}app:${appId}:drains`; }
   /** Hash drain id → last stream id delivered. */

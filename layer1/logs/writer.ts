@@ -1,10 +1,11 @@
 // The shipper's way into Redis: a bounded queue per app and one flush loop that takes at most
 // `batch` entries of each app per round (a chatty app cannot starve a quiet one), writing each
-// app's batch with one Lua script (its lines, its trimming, and the cursors of the containers whose
+// app's batch with one Lua script (its lines, its trimming by lines, age and bytes, and the cursors of the containers whose
 // lines it holds: stored together or not at all, so a crash neither loses nor repeats a line).
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../layer0/common/logger.ts';
-import { parseSettings, type LogKeys, type LogSettings } from './types.ts';
+import { TRIM_LUA } from './budget.ts';
+import { logLimits, parseSettings, type LogKeys, type LogLimits, type LogSettings } from './types.ts';
 
 /** One stream entry to add: its fields, and the container cursor it completes (if any). */
 export interface Entry {
@@ -34,26 +35,34 @@ export interface WriterOptions {
   /** Entries per app per round. */
   batch?: number;
   settingsTtlMs?: number;
+  /** Bytes of fields per app per round (a batch of 64 KiB lines must not be one 64 MiB script call). */
+  batchBytes?: number;
+  /** The operator's caps (default: from the environment). */
+  limits?: LogLimits;
 }
 
-// KEYS[1] the app's stream, KEYS[2] the cursors hash, KEYS[3] the app's hash (lines of a deleted app are dropped); ARGV: entry count, then per entry its field
-// count and fields; then maxLines, the MINID, the cursor count and container → cursor pairs.
-const BATCH_LUA = `
+// KEYS[1] the app's stream, KEYS[2] the cursors hash, KEYS[3] the app's hash (lines of a deleted app are dropped), KEYS[4]
+// the stream's byte counter; ARGV: entry count, then per entry its field count and fields; then maxLines, the minimum
+// time (ms), maxBytes, the cursor count and container → cursor pairs.
+const BATCH_LUA = `${TRIM_LUA}
 local key = KEYS[1]
 -- A deleted app's last lines (its processes stopping) must not bring its stream back.
 local live = redis.call('EXISTS', KEYS[3]) == 1
 local i = 2
-for e = 1, tonumber(ARGV[1]) do
+local added = 0
+local n = tonumber(ARGV[1])
+for e = 1, n do
   local c = tonumber(ARGV[i])
-  if live then redis.call('XADD', key, '*', unpack(ARGV, i + 1, i + c)) end
+  if live then
+    redis.call('XADD', key, '*', unpack(ARGV, i + 1, i + c))
+    added = added + OVERHEAD
+    for j = i + 1, i + c do added = added + #ARGV[j] end
+  end
   i = i + c + 1
 end
-if live then
-  redis.call('XTRIM', key, 'MAXLEN', ARGV[i])
-  redis.call('XTRIM', key, 'MINID', ARGV[i + 1])
-end
-local nc = tonumber(ARGV[i + 2])
-i = i + 3
+if live then trimLog(key, KEYS[4], tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), added, n) end
+local nc = tonumber(ARGV[i + 3])
+i = i + 4
 for c = 1, nc do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -62,7 +71,7 @@ return 1
 `;
 
 interface BatchRedis {
-  slipwayLogBatch(stream: string, cursors: string, app: string, ...args: (string | number)[]): Promise<number>;
+  slipwayLogBatch(stream: string, cursors: string, app: string, bytes: string, ...args: (string | number)[]): Promise<number>;
 }
 
 export class LogWriter {
@@ -71,6 +80,8 @@ export class LogWriter {
   private readonly maxQueue: number;
   private readonly batch: number;
   private readonly settingsTtlMs: number;
+  private readonly batchBytes: number;
+  private readonly limits: LogLimits;
   private wake: (() => void) | null = null;
   private closed = false;
   private readonly loop: Promise<void>;
@@ -81,7 +92,9 @@ export class LogWriter {
     this.maxQueue = o.maxQueue ?? 20_000;
     this.batch = o.batch ?? 1000;
     this.settingsTtlMs = o.settingsTtlMs ?? 5000;
-    if (!(redis as unknown as Partial<BatchRedis>).slipwayLogBatch) redis.defineCommand('slipwayLogBatch', { numberOfKeys: 3, lua: BATCH_LUA });
+    this.batchBytes = o.batchBytes ?? 4 * 2 ** 20;
+    this.limits = o.limits ?? logLimits();
+    if (!(redis as unknown as Partial<BatchRedis>).slipwayLogBatch) redis.defineCommand('slipwayLogBatch', { numberOfKeys: 4, lua: BATCH_LUA });
     this.loop = this.run();
   }
 
@@ -126,13 +139,17 @@ export class LogWriter {
   private async settingsOf(appId: string): Promise<LogSettings> {
     const c = this.settings.get(appId);
     if (c && Date.now() - c.at < this.settingsTtlMs) return c.value;
-    const value = parseSettings(await this.redis.hgetall(this.keys.settings(appId)));
+    const value = parseSettings(await this.redis.hgetall(this.keys.settings(appId)), this.limits);
     this.settings.set(appId, { value, at: Date.now() });
     return value;
   }
 
   private async flushApp(q: AppQueue): Promise<void> {
-    const n = Math.min(this.size(q), this.batch);
+    let n = 0;
+    // At most `batch` entries and about `batchBytes` of fields (at least one entry).
+    for (let bytes = 0, end = Math.min(this.size(q), this.batch); n < end && (n === 0 || bytes < this.batchBytes); n++) {
+      for (const f of q.items[q.head + n]!.fields) bytes += f.length;
+    }
     const take = q.items.slice(q.head, q.head + n);
     const s = await this.settingsOf(q.appId);
     const key = this.keys.logs(q.appId);
@@ -143,11 +160,11 @@ export class LogWriter {
     for (const e of take) args.push(e.fields.length, ...e.fields);
     // Exact trimming once per batch: `~` only drops whole stream nodes, which keeps far more
     // than asked on a small stream; one exact trim per batch costs little.
-    args.push(s.maxLines, `${Math.max(0, Date.now() - s.maxAgeSec * 1000)}-0`, cursors.size);
+    args.push(s.maxLines, Math.max(0, Date.now() - s.maxAgeSec * 1000), s.maxBytes, cursors.size);
     for (const [c, v] of cursors) args.push(c, v);
     for (;;) {
       try {
-        await (this.redis as unknown as BatchRedis).slipwayLogBatch(key, this.keys.cursors, this.keys.app(q.appId), ...args);
+        await (this.redis as unknown as BatchRedis).slipwayLogBatch(key, this.keys.cursors, this.keys.app(q.appId), this.keys.logBytes(q.appId), ...args);
         break;
       } catch (err) {
         if (this.closed) throw err;

@@ -2,6 +2,7 @@
 // controller's Redis keys (route-source.ts), backends from discovery (backends.ts), the default
 // certificate from $SLIPWAY_HOME/router; the proxy serves HTTP and HTTPS, admin.ts serves
 // /metrics and /healthz. Called by `slipway up` and tests; stateless, so several can run.
+import { envInt } from '../../layer0/common/settings.ts';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../layer0/common/logger.ts';
@@ -60,7 +61,8 @@ export interface StartRouterOptions {
   home: string;
   log: Logger;
   onAccess?: (r: AccessRecord) => void;
-  timeouts?: { connectMs?: number; firstByteMs?: number; idleMs?: number };
+  /** headMs default: SLIPWAY_ROUTER_HEAD_TIMEOUT seconds (20): a request head's deadline from its first byte. */
+  timeouts?: { connectMs?: number; firstByteMs?: number; idleMs?: number; headMs?: number };
   ejectMs?: number;
   maxHeaderBytes?: number;
   /** How often the route version is checked besides pub/sub (default 30 s). */
@@ -125,7 +127,7 @@ export async function startRouter(o: StartRouterOptions): Promise<RunningRouter>
     // Serving before the backends are known would answer 503 for apps that have processes.
     if (!(await backends.whenSynced(o.syncTimeoutMs ?? 3000))) log.warn('some backend watches have no snapshot yet; serving anyway');
     const proxy = createProxy({
-      table, log, onAccess: o.onAccess, timeouts: o.timeouts, ejectMs: o.ejectMs, maxHeaderBytes: o.maxHeaderBytes,
+      table, log, onAccess: o.onAccess, timeouts: { ...o.timeouts, headMs: o.timeouts?.headMs ?? envInt(process.env, 'SLIPWAY_ROUTER_HEAD_TIMEOUT', 20, { min: 1, max: 3600 }) * 1000 }, ejectMs: o.ejectMs, maxHeaderBytes: o.maxHeaderBytes,
     });
     let drainMs: number | undefined;
     closers.push(() => proxy.close(drainMs));

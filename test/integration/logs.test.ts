@@ -201,7 +201,7 @@ describe('logs', { timeout: 300_000 }, () => {
   it('trims by count and by age, per app', async () => {
     const set = await ctl.request('PATCH', '/v1/apps/retain/log-settings', { token: ctl.adminToken, body: { maxLines: 200 } });
     assert.equal(set.status, 200, set.text);
-    assert.deepEqual(set.body, { maxLines: 200, maxAgeSec: 7 * 86400 });
+    assert.deepEqual(set.body, { maxLines: 200, maxAgeSec: 7 * 86400, maxBytes: 32 * 2 ** 20 });
     assert.equal((await ctl.request('PATCH', '/v1/apps/retain/log-settings', { token: ctl.adminToken, body: { maxLines: 5 } })).status, 422);
     await sleep(5200); // the shipper's cached settings
     const id = await run('retain', 'i=1; while [ $i -le 1000 ]; do echo "r $i"; i=$((i+1)); done');

@@ -1,5 +1,6 @@
 // `slipway logs` (tail and follow an app's log, Heroku's format, coloured by process on a TTY)
 // and `slipway drains`, `drains:add URL`, `drains:remove ID`.
+import { formatBytes, parseSize } from '../../../layer0/common/settings.ts';
 import type { Command } from 'commander';
 import { durationMs } from '../../../layer0/common/time.ts';
 import { CliError } from '../client/api.ts';
@@ -127,22 +128,29 @@ export function registerLogs(program: Command): void {
       ok(`drain ${id} removed from ${app}`);
     }));
 
-  withCommon(program.command('logs:retention').description('show or set how many log lines and how long the app keeps them'))
+  withCommon(program.command('logs:retention').description('show or set how many log lines, how long and how many bytes the app keeps'))
     .option('--lines <n>', 'lines kept (default 100000)')
     .option('--age <duration>', 'how long lines are kept: seconds or 12h, 7d (default 7d)')
-    .action(run(async (o: CommonOpts & { lines?: string; age?: string }) => {
+    .option('--bytes <size>', 'bytes kept: 32M, 1G (default: the platform\'s SLIPWAY_LOG_BYTES; at most its SLIPWAY_LOG_MAX_BYTES)')
+    .action(run(async (o: CommonOpts & { lines?: string; age?: string; bytes?: string }) => {
       const app = appOf(o);
       const body: Record<string, number> = {};
       if (o.lines) body.maxLines = Number(o.lines);
+      if (o.bytes) {
+        const n = parseSize(o.bytes);
+        if (n === null) throw new CliError('--bytes: a size like 32M or 1G');
+        body.maxBytes = n;
+      }
       if (o.age) {
         const ms = durationMs(o.age, { units: ['s', 'm', 'h', 'd'], bare: 's', integer: true });
         if (ms === null) throw new CliError('--age: seconds, or a number with s, m, h or d');
         body.maxAgeSec = ms / 1000;
       }
       const s = Object.keys(body).length
-        ? await api().request<{ maxLines: number; maxAgeSec: number }>('PATCH', `/apps/${enc(app)}/log-settings`, body)
-        : await api().get<{ maxLines: number; maxAgeSec: number }>(`/apps/${enc(app)}/log-settings`);
+        ? await api().request<{ maxLines: number; maxAgeSec: number; maxBytes?: number }>('PATCH', `/apps/${enc(app)}/log-settings`, body)
+        : await api().get<{ maxLines: number; maxAgeSec: number; maxBytes?: number }>(`/apps/${enc(app)}/log-settings`);
       if (o.json) return printJson(s);
-      process.stdout.write(`${app} keeps ${s.maxLines} lines, at most ${s.maxAgeSec % 86400 === 0 ? `${s.maxAgeSec / 86400}d` : `${s.maxAgeSec}s`}\n`);
+      const bytes = s.maxBytes ? ` and ${formatBytes(s.maxBytes)}` : '';
+      process.stdout.write(`${app} keeps ${s.maxLines} lines${bytes}, at most ${s.maxAgeSec % 86400 === 0 ? `${s.maxAgeSec / 86400}d` : `${s.maxAgeSec}s`}\n`);
     }));
 }

@@ -7,6 +7,7 @@ import { ago, api, appOf, enc, run, withCommon, type CommonOpts } from './common
 
 interface Build { id: string; app: string; state: string; commit: string; createdAt: string; startedAt: string | null }
 interface Status {
+  alarms?: string[];
   disk: { path: string; usage: Record<string, number>; filesystem: { totalBytes: number; freeBytes: number }; measuredAt: string } | null;
   hosts: { id: string; name: string; address: string; memory: number; cpus: number; jobs: number; running: number }[] | null;
   processes: { app: string; running: number; pending: number; crashed: number; other: number }[];
@@ -37,8 +38,13 @@ function section(title: string): void {
 }
 
 function print(s: Status): void {
+  if (s.alarms?.length) {
+    section(color.red('Alarms'));
+    for (const a of s.alarms) process.stdout.write(`${color.red('!')} ${a}\n`);
+  }
   section('Components');
-  printTable(['component', 'state', 'detail'], s.components.map((c) => [c.name, c.ok ? color.green('ok') : color.red('down'), c.detail]));
+  const state = (c: Status['components'][number]) => (c.ok ? color.green('ok') : /near maxmemory/.test(c.detail) ? color.red('alarm') : color.red('down'));
+  printTable(['component', 'state', 'detail'], s.components.map((c) => [c.name, state(c), c.detail]));
   if (s.disk) {
     const fs = s.disk.filesystem;
     const freePct = fs.totalBytes ? (100 * fs.freeBytes) / fs.totalBytes : 0;

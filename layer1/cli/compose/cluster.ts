@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { silentLogger, type Logger } from '../../../layer0/common/logger.ts';
 import { slipwayPaths } from '../../../layer0/common/paths.ts';
-import { redisConfig } from '../../../layer0/discovery/redis-server.ts';
+import { redisConfig, redisMaxmemory } from '../../../layer0/discovery/redis-server.ts';
 import { formatRedisUrl } from '../../../layer0/discovery/redis.ts';
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
 import {
@@ -349,7 +349,7 @@ async function startRedisProcess(s: ClusterState): Promise<number> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const conf = join(dir, 'redis.conf');
   const tcp = { host: s.gateway, port: s.redis.port, password: secret(s.dir, 'redis-password') };
-  writeFileSync(conf, redisConfig({ dir, socketPath: s.redis.socketPath, tcp }), { mode: 0o600 });
+  writeFileSync(conf, redisConfig({ dir, socketPath: s.redis.socketPath, tcp, maxmemoryBytes: redisMaxmemory() }), { mode: 0o600 });
   const pid = spawnDetached('redis-server', [conf], process.env, join(s.dir, 'logs', 'redis.log'));
   const { connectRedis } = await import('../../../layer0/discovery/redis.ts');
   const deadline = Date.now() + 10_000;

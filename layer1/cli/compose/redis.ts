@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../../layer0/common/logger.ts';
 import type { SlipwayPaths } from '../../../layer0/common/paths.ts';
-import { startRedis } from '../../../layer0/discovery/redis-server.ts';
+import { redisMaxmemory, startRedis } from '../../../layer0/discovery/redis-server.ts';
 
 export interface PlatformRedis {
   url: string;
@@ -16,7 +16,7 @@ export interface PlatformRedis {
 export async function platformRedis(paths: SlipwayPaths, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<PlatformRedis> {
   if (env.SLIPWAY_REDIS_URL) return { url: env.SLIPWAY_REDIS_URL, stop: async () => undefined };
   await stopOrphanRedis(paths);
-  const server = await startRedis({ dir: join(paths.home, 'redis'), socketPath: join(paths.run, 'redis.sock'), log: log.child({ component: 'redis' }) });
+  const server = await startRedis({ dir: join(paths.home, 'redis'), socketPath: join(paths.run, 'redis.sock'), maxmemoryBytes: redisMaxmemory(env), log: log.child({ component: 'redis' }) });
   writeFileSync(pidFile(paths), `${server.pid}\n`);
   log.info({ url: server.url, pid: server.pid }, 'embedded redis started');
   return {

@@ -1,5 +1,6 @@
 // Pure checks of what users send: config changes (names, sizes, reserved names), scale requests
 // (counts, memory like `512M`, cpu) and their merge into the app's formation.
+import { envBytes } from '../../../layer0/common/settings.ts';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import {
   CONFIG_NAME_RE,
@@ -33,6 +34,18 @@ export function validateConfigChanges(changes: unknown): ConfigChanges {
   }
   if (problems.length) throw new SlipwayError('invalid_params', `config: ${problems.join('; ')}`);
   return changes as ConfigChanges;
+}
+
+/** SLIPWAY_CONFIG_MAX_BYTES (default 256 KiB): an app's whole config (names and values); every release keeps a copy. */
+export function configMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
+  return envBytes(env, 'SLIPWAY_CONFIG_MAX_BYTES', 256 * 1024, { min: 32 * 1024 });
+}
+
+/** Refuses (413) a config over `max` bytes of names and values. */
+export function checkConfigSize(config: Config, max: number): void {
+  let n = 0;
+  for (const [k, v] of Object.entries(config)) n += k.length + Buffer.byteLength(v);
+  if (n > max) throw new SlipwayError('payload_too_large', `config: ${n} bytes of names and values, over the ${max} an app may have (the platform's SLIPWAY_CONFIG_MAX_BYTES); unset some first`);
 }
 
 /** The config after `changes` (null unsets). */

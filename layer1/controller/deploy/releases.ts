@@ -3,7 +3,7 @@
 // the orchestrator runs; reads of releases, deployments and events.
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import type { SchedulerClient } from '../../../layer0/scheduler/index.ts';
-import { applyScale, defaultEntry, validateConfigChanges } from './config.ts';
+import { applyConfigChanges, applyScale, checkConfigSize, configMaxBytes, defaultEntry, validateConfigChanges } from './config.ts';
 import { formationId } from './formation.ts';
 import type { Orchestrator, WaitOptions } from './orchestrator.ts';
 import { chooseRollbackTarget, type ReleaseSummary } from './rollback-target.ts';
@@ -107,9 +107,12 @@ export class Releases {
   async setConfig(app: AppRef, changes: Record<string, string | null>, o: ChangeBy = {}): Promise<Rollout> {
     app = ref(app);
     const ch = validateConfigChanges(changes);
+    checkConfigSize(applyConfigChanges(await this.store.getConfig(app.id), ch), configMaxBytes());
     const set = Object.keys(ch).filter((k) => ch[k] !== null);
     const unset = Object.keys(ch).filter((k) => ch[k] === null);
-    const reason = [set.length ? `Set ${set.join(', ')}` : '', unset.length ? `Unset ${unset.join(', ')}` : ''].filter(Boolean).join('; ') + ' config vars';
+    let reason = [set.length ? `Set ${set.join(', ')}` : '', unset.length ? `Unset ${unset.join(', ')}` : ''].filter(Boolean).join('; ') + ' config vars';
+    // Kept in the release and in every event about it: a short one for a change of many vars.
+    if (reason.length > 200) reason = [set.length ? `Set ${set.length}` : '', unset.length ? `Unset ${unset.length}` : ''].filter(Boolean).join('; ') + ' config vars';
     const { release, deploymentId } = await this.store.createRelease(
       app,
       { kind: 'config', reason: o.reason ?? reason, createdBy: o.createdBy ?? 'unknown', strategy: this.strategy(o) },

@@ -27,6 +27,9 @@ import {
 } from './types.ts';
 
 export const KEY_PREFIX = 'ctl:';
+/** Events kept per app, and in the platform's stream of all apps' events (the oldest go; trimmed in whole stream nodes). */
+export const APP_EVENTS_KEPT = 10_000;
+export const EVENTS_KEPT = 100_000;
 
 
 // KEYS[1] the app's prefix (`…app:<id>:`, which names the app id), KEYS[2] the global event stream; ARGV[1] app name, ARGV[2] now.
@@ -35,8 +38,8 @@ local P = KEYS[1]
 local APP_ID = string.match(P, 'app:([^:]+):$') or ''
 local function event(etype, data)
   local d = cjson.encode(data)
-  redis.call('XADD', P .. 'events', '*', 'type', etype, 'app', ARGV[1], 'appId', APP_ID, 'at', ARGV[2], 'data', d)
-  redis.call('XADD', KEYS[2], '*', 'type', etype, 'app', ARGV[1], 'appId', APP_ID, 'at', ARGV[2], 'data', d)
+  redis.call('XADD', P .. 'events', 'MAXLEN', '~', ${APP_EVENTS_KEPT}, '*', 'type', etype, 'app', ARGV[1], 'appId', APP_ID, 'at', ARGV[2], 'data', d)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ${EVENTS_KEPT}, '*', 'type', etype, 'app', ARGV[1], 'appId', APP_ID, 'at', ARGV[2], 'data', d)
 end
 `;
 
@@ -366,7 +369,7 @@ export class DeployStore {
 
   async appendEvent(app: AppRef, type: string, data: Record<string, unknown>): Promise<void> {
     const fields = ['type', type, 'app', app.name, 'appId', app.id, 'at', new Date().toISOString(), 'data', JSON.stringify(data)];
-    await this.redis.multi().xadd(this.key(app.id, 'events'), '*', ...fields).xadd(this.eventsKey, '*', ...fields).exec().then(results);
+    await this.redis.multi().xadd(this.key(app.id, 'events'), 'MAXLEN', '~', APP_EVENTS_KEPT, '*', ...fields).xadd(this.eventsKey, 'MAXLEN', '~', EVENTS_KEPT, '*', ...fields).exec().then(results);
   }
 
   /** The app's events after `after` (a stream id; none = from the start), oldest first. */

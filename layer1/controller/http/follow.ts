@@ -3,6 +3,7 @@
 // keep-alive each quiet heartbeat, back-pressure, and the caller's access checked again while it runs.
 import { PassThrough } from 'node:stream';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
+import type { Lease } from '../limits.ts';
 import type { Ctx } from './route.ts';
 import { streamHead } from './stream.ts';
 
@@ -35,6 +36,8 @@ export interface FollowOptions {
   heartbeatMs: number;
   /** Whether the caller may still read; false ends the response. */
   allowed(): Promise<boolean>;
+  /** The follow's slot (controller/limits.ts), released when the response ends. */
+  lease?: Lease;
   onError(err: unknown): void;
 }
 
@@ -45,13 +48,17 @@ export function follow(ctx: Ctx, o: FollowOptions): PassThrough {
   if (o.head) out.write(o.head);
   const source = o.source;
   if (!source) {
+    o.lease?.release();
     out.end();
     return out;
   }
   // Koa writes the head with the first bytes; a follower waiting for lines should see 200 at once.
   ctx.res.once('pipe', () => ctx.res.headersSent || ctx.res.flushHeaders());
   const ac = new AbortController();
-  ctx.res.once('close', () => ac.abort());
+  ctx.res.once('close', () => {
+    ac.abort();
+    o.lease?.release();
+  });
   // NDJSON too: fetch (the CLI) gives up on a body silent for 5 minutes; NDJSON readers skip blank lines.
   const keepAlive = o.sse ? ': keep-alive\n\n' : '\n';
   void (async () => {
@@ -74,6 +81,7 @@ export function follow(ctx: Ctx, o: FollowOptions): PassThrough {
     } catch (err) {
       if (!ac.signal.aborted) o.onError(err);
     } finally {
+      o.lease?.release();
       out.end();
     }
   })();

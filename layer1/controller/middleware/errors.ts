@@ -18,7 +18,7 @@ export function statusOf(code: ErrorCode, fallback: number): number {
   return STATUS_OVERRIDES[code] ?? fallback;
 }
 
-const BY_STATUS: Record<number, ErrorCode> = { 400: 'invalid_params', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 422: 'invalid_params' };
+const BY_STATUS: Record<number, ErrorCode> = { 400: 'invalid_params', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 422: 'invalid_params', 429: 'too_many_requests' };
 
 /** Any thrown value as a client-safe SlipwayError. */
 export function normalize(err: unknown): SlipwayError {

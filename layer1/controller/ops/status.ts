@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { dirBytes, fsSpace } from '../../../layer0/common/disk.ts';
+import { formatBytes } from '../../../layer0/common/settings.ts';
 import { HOSTS_SERVICE, SCHEDULER_ELECTION, type Discovery } from '../../../layer0/discovery/index.ts';
 import type { Job, SchedulerClient } from '../../../layer0/scheduler/index.ts';
 import type { BlobStore } from '../../blobstore/index.ts';
@@ -23,6 +24,8 @@ export interface StatusDeps {
   routerNotReady?: () => string | null;
   /** Cache of the disk measurements (default 60 s). */
   diskCacheMs?: number;
+  /** The share of Redis's maxmemory above which status raises an alarm (default 0.8). */
+  redisAlarmRatio?: number;
 }
 
 export interface DiskStatus {
@@ -38,7 +41,17 @@ export interface AppProcesses { app: string; running: number; pending: number; c
 export interface BuildEntry { id: string; app: string; state: string; commit: string; createdAt: string; startedAt: string | null }
 export interface ComponentHealth { name: string; ok: boolean; detail: string }
 
+export interface RedisMemory {
+  usedBytes: number;
+  /** 0: no maxmemory (Redis may take the whole machine). */
+  maxBytes: number;
+}
+
 export interface PlatformStatus {
+  /** Conditions an operator must act on (Redis near its maxmemory, …), in words. */
+  alarms: string[];
+  /** Redis's memory use (admins only). */
+  redis: RedisMemory | null;
   disk: DiskStatus | null;
   hosts: HostStatus[] | null;
   processes: AppProcesses[];
@@ -102,10 +115,29 @@ export function createStatus(d: StatusDeps) {
     return out;
   }
 
-  async function components(hosts: number | null): Promise<ComponentHealth[]> {
+  async function redisMemory(): Promise<RedisMemory | null> {
+    const info = await d.redis.info('memory').catch(() => null);
+    if (info === null) return null;
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { usedBytes: field('used_memory'), maxBytes: field('maxmemory') };
+  }
+
+  /** The alarm when Redis is near its maxmemory (noeviction: at it, every write fails, deploys too). */
+  function memoryAlarm(m: RedisMemory | null): string | null {
+    if (!m) return null;
+    if (!m.maxBytes) return null;
+    const ratio = m.usedBytes / m.maxBytes;
+    if (ratio <= (d.redisAlarmRatio ?? 0.8)) return null;
+    return `redis memory at ${Math.round(ratio * 100)}% of maxmemory (${formatBytes(m.usedBytes)} of ${formatBytes(m.maxBytes)}): at 100% every write fails, deploys included; ` +
+      'raise SLIPWAY_REDIS_MAXMEMORY, or lower the log budgets (SLIPWAY_LOG_BYTES, apps\' maxBytes)';
+  }
+
+  async function components(hosts: number | null, mem: RedisMemory | null): Promise<ComponentHealth[]> {
     const out: ComponentHealth[] = [{ name: 'controller', ok: true, detail: 'serving' }];
     const pong = await d.redis.ping().catch((err: Error) => err.message);
-    out.push({ name: 'redis', ok: pong === 'PONG', detail: pong === 'PONG' ? 'answering' : pong });
+    const alarm = memoryAlarm(mem);
+    const use = mem ? `, ${formatBytes(mem.usedBytes)}${mem.maxBytes ? ` of ${formatBytes(mem.maxBytes)} (${Math.round((mem.usedBytes / mem.maxBytes) * 100)}%)` : ', no maxmemory'}` : '';
+    out.push({ name: 'redis', ok: pong === 'PONG' && !alarm, detail: pong === 'PONG' ? `${alarm ? 'near maxmemory' : 'answering'}${use}` : pong });
     if (d.discovery) {
       const leader = await d.discovery.leader(SCHEDULER_ELECTION).catch(() => null);
       out.push({ name: 'scheduler', ok: leader !== null, detail: leader ? `leader ${leader.id.slice(0, 12)} (term ${leader.token})` : 'no leader' });
@@ -131,13 +163,18 @@ export function createStatus(d: StatusDeps) {
         memory: Number(h.meta.memory ?? 0), cpus: Number(h.meta.cpus ?? 0), jobs: mine.length, running: mine.filter((j) => j.state === 'running').length,
       };
     });
+    const mem = await redisMemory();
+    const alarm = memoryAlarm(mem);
     const visibleJobs = jobs.filter((j) => j.labels['slipway.app'] && o.visibleApp(j.labels['slipway.app-id'] ?? ''));
     return {
+      // Everyone sees the alarm (their deploys fail too); the numbers are for admins.
+      alarms: alarm ? [alarm] : [],
+      redis: o.full ? mem : null,
       disk: o.full ? await disk() : null,
       hosts: o.full ? hosts : null,
       processes: processCounts(visibleJobs),
       builds: await buildQueue(o.visibleApp),
-      components: await components(d.discovery ? hosts.length : null),
+      components: await components(d.discovery ? hosts.length : null, o.full ? mem : null),
     };
   }
 

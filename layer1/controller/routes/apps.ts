@@ -9,7 +9,7 @@ import { z } from 'zod';
 
 export const AppParams = z.strictObject({ app: AppName });
 
-export function appRoutes({ store, onAppCreated, onAppDeleted, onAppRenamed }: RouteDeps): AnyRoute[] {
+export function appRoutes({ store, limits, onAppCreated, onAppDeleted, onAppRenamed }: RouteDeps): AnyRoute[] {
   return [
     route({
       method: 'get', path: '/apps', tag: 'apps', summary: 'List the apps the caller may see, by name',
@@ -25,9 +25,17 @@ export function appRoutes({ store, onAppCreated, onAppDeleted, onAppRenamed }: R
     }),
     route({
       method: 'post', path: '/apps', tag: 'apps', summary: 'Create an app; the caller becomes its owner',
-      access: { kind: 'user', role: 'owner', unscoped: true }, body: CreateAppBody, response: App, status: 201, errors: ['conflict'],
+      access: { kind: 'user', role: 'owner', unscoped: true }, body: CreateAppBody, response: App, status: 201, errors: ['conflict', 'too_many_requests'],
       async handler({ principal: p, body }) {
         const creator = { id: p.userId, name: p.userName };
+        if (!p.admin) {
+          // Grants of deleted apps may linger: only apps that exist count.
+          const ids = Object.entries(await store.users.grants(p.userId)).filter(([, r]) => r === 'owner').map(([id]) => id);
+          const owned = (await Promise.all(ids.map((id) => store.apps.get(id)))).filter((a) => a !== null).length;
+          if (owned >= limits.appsPerOwner) {
+            throw new SlipwayError('too_many_requests', `you own ${owned} apps, the most this platform allows (its SLIPWAY_MAX_APPS_PER_OWNER is ${limits.appsPerOwner}); delete one first`);
+          }
+        }
         const create = async () => {
           if (body.name) return store.apps.create(body.name, creator);
           for (let i = 0; ; i++) {

@@ -6,10 +6,14 @@ import type { SchedulerClient } from '../../../layer0/scheduler/index.ts';
 import type { Deploy } from '../deploy/index.ts';
 import type { Store } from '../store/index.ts';
 import type { App } from '../types.ts';
+import type { ApiLimits, Leases } from '../limits.ts';
 
 export interface RouteDeps {
   store: Store;
   log: Logger;
+  /** What one tenant may hold at once (limits.ts), and the leases that count it. */
+  limits: ApiLimits;
+  leases: Leases;
   /** Called by POST /v1/apps once the app exists (the router learns its default hostname). */
   onAppCreated?(app: App): Promise<void>;
   /** Called by DELETE /v1/apps/:app before its records go: stop processes, drop routes, builds, releases. */

@@ -10,6 +10,7 @@ import { appRole, type Principal } from '../auth/roles.ts';
 import type { AppEvent } from '../deploy/index.ts';
 import { AppEventSchema } from '../deploy/index.ts';
 import { follow, RECHECK_MS, resumeId, STREAM_ID_RE } from '../http/follow.ts';
+import { followSlots } from '../limits.ts';
 import { appRoute, route, type AnyRoute, type Ctx } from '../http/route.ts';
 import { components } from '../types.ts';
 import { AppParams } from './deployments.ts';
@@ -30,7 +31,7 @@ interface Source {
   allowed(): Promise<boolean>;
 }
 
-export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[] {
+export function eventRoutes({ store, log, limits, leases }: RouteDeps, d: DeployDeps): AnyRoute[] {
   const heartbeatMs = d.heartbeatMs ?? 15_000;
   const tokenValid = async (p: Principal) => (await store.tokens.get(p.tokenId)) !== null;
 
@@ -63,9 +64,10 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
     }
   }
 
-  function stream(ctx: Ctx, src: Source, after: string | undefined): PassThrough {
+  async function stream(ctx: Ctx, p: Principal, src: Source & { appId?: string }, after: string | undefined): Promise<PassThrough> {
+    const lease = await leases.acquire(followSlots(limits, store.keys.prefix, { ...(src.appId ? { appId: src.appId } : {}), tokenId: p.tokenId }));
     return follow(ctx, {
-      sse: true, heartbeatMs, allowed: src.allowed,
+      sse: true, heartbeatMs, allowed: src.allowed, lease,
       source: (signal) => events(src, after, signal),
       onError: (err) => log.warn({ err, key: src.key }, 'event stream failed'),
     });
@@ -74,10 +76,11 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
   return [
     appRoute({
       method: 'get', path: '/apps/:app/events', tag: 'events', summary: "The app's events as Server-Sent Events (resume with Last-Event-ID)",
-      role: 'view', params: AppParams, query: Query, response: Stream, contentType: 'text/event-stream',
+      role: 'view', params: AppParams, query: Query, response: Stream, contentType: 'text/event-stream', errors: ['too_many_requests'],
       async handler({ app, query, principal: p, ctx }) {
         const after = resumeId(ctx, query.after, 'an event id like 1700000000000-0');
-        return stream(ctx, {
+        return stream(ctx, p, {
+          appId: app.id,
           key: d.deploy.store.key(app.id, 'events'),
           allowed: async () => (await tokenValid(p)) && (await store.apps.get(app.id)) !== null && appRole(p, app.id, await store.access.get(app.id, p.userId)) !== null,
         }, after) as never;
@@ -85,7 +88,7 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
     }),
     route({
       method: 'get', path: '/events', tag: 'events', summary: 'Events of every app the caller may see (admins: all), as Server-Sent Events',
-      access: { kind: 'user', role: 'view' }, query: Query, response: Stream, contentType: 'text/event-stream',
+      access: { kind: 'user', role: 'view' }, query: Query, response: Stream, contentType: 'text/event-stream', errors: ['too_many_requests'],
       async handler({ query, principal: p, ctx }) {
         const after = resumeId(ctx, query.after, 'an event id like 1700000000000-0');
         // By the app's stable id: a name may since belong to another app (renamed, or deleted and
@@ -103,7 +106,7 @@ export function eventRoutes({ store, log }: RouteDeps, d: DeployDeps): AnyRoute[
           at = Date.now();
         };
         if (!everything) await refresh();
-        return stream(ctx, {
+        return stream(ctx, p, {
           key: d.deploy.store.eventsKey,
           visible: async (e) => {
             if (everything) return true;

@@ -8,6 +8,7 @@ import { LogsClient, LogLineSchema, LogSettingsSchema, DrainSchema, LOG_SOURCES,
 import { appRole } from '../auth/roles.ts';
 import { follow, resumeId, STREAM_ID_RE, wantsSse } from '../http/follow.ts';
 import { appRoute, type AnyRoute } from '../http/route.ts';
+import { followSlots } from '../limits.ts';
 import { components } from '../types.ts';
 import { AppParams } from './deployments.ts';
 import type { RouteDeps } from './deps.ts';
@@ -26,7 +27,7 @@ const Since = z.string().refine((v) => parseSince(v) !== null, 'a time (RFC 3339
 const Bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const LogsQuery = z.strictObject({
-  tail: z.coerce.number().int().min(0).max(100_000).optional().describe('lines before the present (default 100; with follow and no tail: 100 as well)'),
+  tail: z.coerce.number().int().min(0).max(100_000).optional().describe('lines before the present (default 100; with follow and no tail: 100 as well); the newest lines up to SLIPWAY_LOG_TAIL_MAX_BYTES (8 MiB) of messages, header Slipway-Tail-Truncated when cut'),
   since: Since.optional().describe('only lines from this time on: RFC 3339, unix seconds, or a duration before now (10m)'),
   follow: Bool.optional().describe('keep the response open and send new lines as they come'),
   type: z.string().max(64).optional().describe('process type (web)'),
@@ -40,7 +41,7 @@ const LogsQuery = z.strictObject({
 
 const LogsBody = z.string().describe('application/x-ndjson: one LogLine per line (a follow sends a blank line when quiet); text/event-stream (Accept): `id: <line id>`, `event: log`, `data: <LogLine>`');
 
-const SettingsBody = LogSettingsSchema.partial().strict().refine((s) => Object.keys(s).length > 0, 'give maxLines and/or maxAgeSec');
+const SettingsBody = LogSettingsSchema.partial().strict().refine((s) => Object.keys(s).length > 0, 'give maxLines, maxAgeSec and/or maxBytes');
 const DrainBody = z.strictObject({ url: z.string().min(1).max(2048).describe('syslog://host:port (RFC 5424 over TCP) or https://… (POSTed NDJSON batches)') });
 const DrainView = DrainSchema.extend({ url: z.string().describe('credentials in the URL are shown as ***') });
 const DrainParams = z.strictObject({ app: AppParams.shape.app, id: z.string().regex(/^[a-z0-9_]{1,64}$/, 'a drain id like drn_0123456789ab') });
@@ -62,7 +63,7 @@ const MetricsBody = z.object({
 if (!components.has(MetricsBody)) components.add(MetricsBody, { id: 'AppMetrics' });
 
 export function logRoutes(deps: RouteDeps, o: { heartbeatMs?: number } = {}): AnyRoute[] {
-  const { store, log } = deps;
+  const { store, log, limits, leases } = deps;
   const heartbeatMs = o.heartbeatMs ?? HEARTBEAT_MS;
   const logs = new LogsClient(store.redis, store.keys.prefix);
 
@@ -80,7 +81,7 @@ export function logRoutes(deps: RouteDeps, o: { heartbeatMs?: number } = {}): An
   return [
     appRoute({
       method: 'get', path: '/apps/:app/logs', tag: 'logs', summary: "The app's log lines: the last `tail`, then new ones with `follow` (NDJSON, or Server-Sent Events)",
-      role: 'view', params: AppParams, query: LogsQuery, response: LogsBody, contentType: 'application/x-ndjson',
+      role: 'view', params: AppParams, query: LogsQuery, response: LogsBody, contentType: 'application/x-ndjson', errors: ['too_many_requests'],
       async handler({ app, query: q, principal: p, ctx }) {
         const filter: LogFilter = {
           ...psFilter(q.ps), ...(q.type ? { type: q.type } : {}), ...(q.process ? { process: q.process } : {}),
@@ -88,26 +89,33 @@ export function logRoutes(deps: RouteDeps, o: { heartbeatMs?: number } = {}): An
         };
         const resume = resumeId(ctx, q.after, 'a line id');
         const sinceMs = q.since ? parseSince(q.since)! : undefined;
-        const { lines, last } = resume
-          ? { lines: [], last: resume }
-          : await logs.read(app.id, { ...filter, tail: q.tail ?? 100, ...(sinceMs !== undefined ? { sinceMs } : {}) });
+        // Each follow holds a Redis connection: counted per app and per token (429 beyond).
+        const lease = q.follow ? await leases.acquire(followSlots(limits, store.keys.prefix, { appId: app.id, tokenId: p.tokenId })) : undefined;
+        const { lines, last, truncated } = resume
+          ? { lines: [], last: resume, truncated: false }
+          : await logs.read(app.id, { ...filter, tail: q.tail ?? 100, maxBytes: limits.tailBytes, ...(sinceMs !== undefined ? { sinceMs } : {}) }).catch((err: unknown) => {
+            lease?.release();
+            throw err;
+          });
+        // The tail stopped at SLIPWAY_LOG_TAIL_MAX_BYTES before `tail` lines (the newest are kept).
+        if (truncated) ctx.set('Slipway-Tail-Truncated', String(limits.tailBytes));
         const allowed = async () => (await store.tokens.get(p.tokenId)) !== null && (await store.apps.get(app.id)) !== null && appRole(p, app.id, await store.access.get(app.id, p.userId)) !== null;
         const sse = wantsSse(ctx);
         return follow(ctx, {
-          sse, head: text(sse, lines), heartbeatMs, allowed,
+          sse, head: text(sse, lines), heartbeatMs, allowed, ...(lease ? { lease } : {}),
           onError: (err) => log.warn({ err, app: app.id }, 'log follow failed'),
           ...(q.follow ? { source: (signal: AbortSignal) => followText(app.id, last, filter, signal, sse) } : {}),
         }) as never;
       },
     }),
     appRoute({
-      method: 'get', path: '/apps/:app/log-settings', tag: 'logs', summary: 'Log retention: lines and age kept',
+      method: 'get', path: '/apps/:app/log-settings', tag: 'logs', summary: 'Log retention: lines, age and bytes kept',
       role: 'view', params: AppParams, response: LogSettingsSchema,
       handler: async ({ app }) => logs.settings(app.id),
     }),
     appRoute({
-      method: 'patch', path: '/apps/:app/log-settings', tag: 'logs', summary: 'Sets log retention (maxLines, maxAgeSec); older lines go at once',
-      role: 'owner', params: AppParams, body: SettingsBody, response: LogSettingsSchema,
+      method: 'patch', path: '/apps/:app/log-settings', tag: 'logs', summary: "Sets log retention (maxLines, maxAgeSec, maxBytes); older lines go at once; beyond the operator's caps is 422",
+      role: 'owner', params: AppParams, body: SettingsBody, response: LogSettingsSchema, errors: ['unprocessable'],
       handler: async ({ app, body }) => logs.setSettings(app.id, body),
     }),
     appRoute({

@@ -17,6 +17,7 @@ import { brief, createOneOff, runnableRelease, type OneOff } from '../run/one-of
 import { RunCommand, RunEnv, RunMemory } from '../run/schemas.ts';
 import { relayTty } from '../run/tty-session.ts';
 import type { App } from '../types.ts';
+import { oneOffSlot } from '../limits.ts';
 import { AppParams } from './deployments.ts';
 import type { DeployDeps, RouteDeps } from './deps.ts';
 
@@ -62,7 +63,7 @@ function isWebSocketHandshake(ctx: Ctx): boolean {
   return isUpgrade(ctx) && (h.upgrade ?? '').toLowerCase() === 'websocket' && /^[+/0-9A-Za-z]{22}==$/.test(h['sec-websocket-key'] ?? '') && h['sec-websocket-version'] === '13';
 }
 
-export function runAttachRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
+export function runAttachRoutes({ log, leases, limits, store }: RouteDeps, d: DeployDeps): AnyRoute[] {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, clientTracking: false, perMessageDeflate: false });
 
   async function attach(app: App, q: z.output<typeof RunAttachQuery>, ctx: Ctx): Promise<void> {
@@ -78,10 +79,17 @@ export function runAttachRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
     socket.once('close', onEarlyClose);
     let oneOff: OneOff | null = null;
     let exec: TtyExec;
+    // Counted with the app's other one-offs until its container is removed.
+    const lease = await leases.acquire([oneOffSlot(limits, store.keys.prefix, app.id)], { maxMs: (timeoutSec + KEEPALIVE_GRACE_SEC + 120) * 1000 });
     try {
       oneOff = await createOneOff(d, log, app, release, {
         cmd: ['sleep', String(timeoutSec + KEEPALIVE_GRACE_SEC)], env: q.env, memory: q.memory, signal: left.signal,
       });
+      const remove = oneOff.remove;
+      oneOff.remove = () => {
+        lease.release();
+        return remove();
+      };
       await oneOff.agent.startContainer(oneOff.id);
       exec = await oneOff.agent.execTty(oneOff.id, processCommand(release, q.command), { cols: q.cols ?? DEFAULT_SIZE.cols, rows: q.rows ?? DEFAULT_SIZE.rows });
       if (left.signal.aborted) {
@@ -90,6 +98,7 @@ export function runAttachRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
       }
     } catch (err) {
       socket.off('close', onEarlyClose);
+      lease.release();
       if (oneOff) await oneOff.agent.killContainer(oneOff.id).catch(() => undefined).then(oneOff.remove);
       if (err instanceof SlipwayError) throw err;
       throw new SlipwayError('unavailable', `host ${oneOff?.host.id ?? '?'}: starting the process failed: ${brief(err)}`);
@@ -117,7 +126,7 @@ export function runAttachRoutes({ log }: RouteDeps, d: DeployDeps): AnyRoute[] {
     summary: 'Run a one-off process of the current release interactively, with a TTY, over a WebSocket (GET with Upgrade: websocket; answers 101 once the process runs). '
       + 'Binary frames carry the terminal both ways (the client\'s keystrokes in, the output out); the client may send a RunTtyControl text frame ({"resize":{"cols","rows"}}); '
       + 'the server ends with one RunTtyEnd text frame ({"exitCode"} or {"error"}) and closes. A client that leaves gets the process killed and its container removed. Without an upgrade: 422.',
-    role: 'deploy', params: AppParams, query: RunAttachQuery, response: null, audit: true, errors: ['conflict', 'unavailable'],
+    role: 'deploy', params: AppParams, query: RunAttachQuery, response: null, audit: true, errors: ['conflict', 'unavailable', 'too_many_requests'],
     handler: async ({ app, query, ctx }) => {
       await attach(app, query, ctx);
       ctx.state.status = 101;

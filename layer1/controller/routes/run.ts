@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import { DEFAULT_MEMORY } from '../deploy/index.ts';
 import { appRoute, type AnyRoute, type Ctx } from '../http/route.ts';
+import { oneOffSlot } from '../limits.ts';
 import { brief, runnableRelease } from '../run/one-off.ts';
 import { startToEnd } from '../run/run-to-end.ts';
 import { RunCommand, RunEnv, RunMemory } from '../run/schemas.ts';
@@ -57,10 +58,16 @@ export function runRoutes(deps: RouteDeps, d: DeployDeps): AnyRoute[] {
       if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain', { signal: left.signal }).catch(() => undefined);
     };
     const timeoutSec = body.timeoutSec ?? DEFAULT_TIMEOUT_SEC;
+    // One-offs of an app at once are counted (429 beyond SLIPWAY_MAX_ONE_OFFS_PER_APP).
+    const lease = await deps.leases.acquire([oneOffSlot(deps.limits, deps.store.keys.prefix, app.id)], { maxMs: (timeoutSec + 120) * 1000 });
     const { one, done } = await startToEnd(d, log, app, release, body.command, {
       env: body.env, memory: body.memory, signal: left.signal, timeoutMs: timeoutSec * 1000,
       onData: (data, stream) => write({ stream, data }),
+    }).catch((err: unknown) => {
+      lease.release();
+      throw err;
     });
+    void done.finally(() => lease.release()).catch(() => undefined);
     const { dyno, id: container } = one;
     log.info({ app: app.name, release: `v${one.release.version}`, dyno, host: one.host.id, container }, 'one-off process started');
 
@@ -89,7 +96,7 @@ export function runRoutes(deps: RouteDeps, d: DeployDeps): AnyRoute[] {
     appRoute({
       method: 'post', path: '/apps/:app/run', tag: 'processes',
       summary: 'Run a one-off process of the current release; its output streams back as application/x-ndjson lines, then its exit code (interactive, with a TTY: GET …/run/attach)',
-      role: 'deploy', params: AppParams, body: RunRequest, response: RunLine, contentType: 'application/x-ndjson', errors: ['conflict', 'unavailable'],
+      role: 'deploy', params: AppParams, body: RunRequest, response: RunLine, contentType: 'application/x-ndjson', errors: ['conflict', 'unavailable', 'too_many_requests'],
       handler: async ({ app, body, ctx }) => (await run(app, body, ctx)) as never,
     }),
     ...runAttachRoutes(deps, d),

@@ -22,6 +22,8 @@ const Disk = z.object({
 const Host = z.object({ id: z.string(), name: z.string(), address: z.string(), agent: z.string(), memory: Bytes, cpus: z.number(), jobs: z.number(), running: z.number() });
 const Build = z.object({ id: z.string(), app: z.string(), state: z.string(), commit: z.string(), createdAt: z.string(), startedAt: z.string().nullable() });
 export const PlatformStatus = z.object({
+  alarms: z.array(z.string()).describe('conditions an operator must act on, in words (Redis above 80% of its maxmemory: at 100% every write fails)'),
+  redis: z.object({ usedBytes: Bytes, maxBytes: Bytes.describe('maxmemory; 0 when none is set') }).nullable().describe('admins only'),
   disk: Disk.nullable().describe('admins only'),
   hosts: z.array(Host).nullable().describe('admins only'),
   processes: z.array(z.object({ app: z.string(), running: z.number(), pending: z.number(), crashed: z.number().describe('restarting, or exited non-zero'), other: z.number() })),

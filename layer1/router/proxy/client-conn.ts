@@ -98,6 +98,8 @@ export class ClientConn implements BackendUser {
   /** The client half-closed (sent FIN); answer what is in flight, then close. */
   private ended = false;
   private lastActive: number;
+  /** performance.now() at the first byte of the request head being read (its deadline runs from there). */
+  private headStart = 0;
   private readonly ip: string;
   private readonly port: number;
 
@@ -181,7 +183,10 @@ export class ClientConn implements BackendUser {
     this.lastActive = performance.now();
     switch (this.state) {
       case HEAD:
-        this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+        if (this.buf === null) {
+          this.headStart = this.lastActive;
+          this.buf = chunk;
+        } else this.buf = Buffer.concat([this.buf, chunk]);
         this.readRequests();
         break;
       case BODY:
@@ -267,6 +272,8 @@ export class ClientConn implements BackendUser {
         return;
       }
       this.buf = end < buf.length ? buf.subarray(end) : null;
+      // a pipelined next head's deadline starts now, not when its first bytes came along
+      if (this.buf !== null) this.headStart = this.lastActive;
       let h: RequestHead;
       try {
         h = parseRequestHead(buf.toString('latin1', 0, end));
@@ -278,7 +285,7 @@ export class ClientConn implements BackendUser {
     }
   }
 
-  private badRequest(status: number, why: string): void {
+  private badRequest(status: number, why: string, code = 'bad_request'): void {
     this.start = performance.now();
     this.recorded = false;
     this.keepAlive = false;
@@ -293,8 +300,8 @@ export class ClientConn implements BackendUser {
     this.bytesIn = this.buf?.length ?? 0;
     this.buf = null;
     this.requestId = randomUUID();
-    const title = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-    this.answer(status, 'bad_request', title, `The router refused this request: ${why}.`);
+    const title = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    this.answer(status, code, title, `The router refused this request: ${why}.`);
   }
 
   /** `src` holds the head from its first byte (read here, not kept). */
@@ -651,8 +658,10 @@ export class ClientConn implements BackendUser {
     }
     this.state = HEAD;
     this.resume();
-    if (this.buf !== null) this.readRequests();
-    else if (this.ended) this.sock.end();
+    if (this.buf !== null) {
+      this.headStart = performance.now();
+      this.readRequests();
+    } else if (this.ended) this.sock.end();
   }
 
   onBackendClose(c: BackendConn): void {
@@ -763,8 +772,10 @@ export class ClientConn implements BackendUser {
       // ready for the next request: one may be waiting already (pipelined), or the client left
       this.state = HEAD;
       this.resume();
-      if (this.buf !== null) this.readRequests();
-      else if (this.ended) this.sock.end();
+      if (this.buf !== null) {
+        this.headStart = performance.now();
+        this.readRequests();
+      } else if (this.ended) this.sock.end();
     }
   }
 
@@ -808,7 +819,11 @@ export class ClientConn implements BackendUser {
     const idle = now - this.lastActive;
     switch (this.state) {
       case HEAD:
-        if (idle > this.core.idleMs) this.sock.destroy();
+        // A head has headMs from its first byte, however slowly it trickles in (slowloris);
+        // between requests, an idle keep-alive connection has idleMs.
+        if (this.buf !== null) {
+          if (now - this.headStart > this.core.headMs) this.badRequest(408, `the request head did not arrive within ${this.core.headMs / 1000} s`, 'head_timeout');
+        } else if (idle > this.core.idleMs) this.sock.destroy();
         return;
       case BODY:
       case AWAIT:

@@ -12,6 +12,8 @@ export interface ProxyCore {
   readonly connectMs: number;
   readonly firstByteMs: number;
   readonly idleMs: number;
+  /** From the first byte of a request head to its end (408 after). */
+  readonly headMs: number;
   readonly ejectMs: number;
   readonly maxHeaderBytes: number;
   readonly pool: BackendPool;

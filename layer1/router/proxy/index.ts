@@ -10,12 +10,16 @@ import type { ProxyCore } from './core.ts';
 import { Metrics } from './metrics.ts';
 import { useSharedReads } from './shared-read.ts';
 
+/** How long a request head may take from its first byte (SLIPWAY_ROUTER_HEAD_TIMEOUT). */
+export const DEFAULT_HEAD_MS = 20_000;
+
 export interface ProxyOptions {
   table: RouteTable;
   log: Logger;
   /** One call per request, also for answers the router makes itself. */
   onAccess?: (r: AccessRecord) => void;
-  timeouts?: { connectMs?: number; firstByteMs?: number; idleMs?: number };
+  /** headMs: a request head must be whole within this from its first byte (default 20 s; slowloris). */
+  timeouts?: { connectMs?: number; firstByteMs?: number; idleMs?: number; headMs?: number };
   /** How long a backend that failed a connect gets no requests (default 5000). */
   ejectMs?: number;
   /** Larger request heads get 431 (default 16 KiB). */
@@ -40,6 +44,7 @@ export function createProxy(o: ProxyOptions): Proxy {
     connectMs: o.timeouts?.connectMs ?? 5000,
     firstByteMs: o.timeouts?.firstByteMs ?? 30_000,
     idleMs: o.timeouts?.idleMs ?? 60_000,
+    headMs: o.timeouts?.headMs ?? DEFAULT_HEAD_MS,
     ejectMs: o.ejectMs ?? 5000,
     maxHeaderBytes: o.maxHeaderBytes ?? 16 * 1024,
     pool: new BackendPool(),
@@ -51,7 +56,7 @@ export function createProxy(o: ProxyOptions): Proxy {
   const servers: Server[] = [];
 
   // One timer checks every connection's deadlines, instead of a timer per request.
-  const every = Math.min(1000, Math.max(10, Math.min(core.connectMs, core.firstByteMs, core.idleMs) / 4));
+  const every = Math.min(1000, Math.max(10, Math.min(core.connectMs, core.firstByteMs, core.idleMs, core.headMs) / 4));
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const c of core.clients) c.sweep(now);
