@@ -63,7 +63,7 @@ export async function deleteChain(table: Table, chain: string, f: Family = 'ip4'
 
 /** `iptables-save -t <table>` output (ip6tables-save, ebtables-save for the other families). */
 export async function save(table: Table, f: Family = 'ip4'): Promise<string> {
-  return run(`${TOOL[f]}-save`, f === 'eb' ? [] : ['-t', table]);
+  return run(`${TOOL[f]}-save`, ['-t', table]);
 }
 
 /**
@@ -153,7 +153,7 @@ export async function deleteDnatExcept(chain: string, keep: Set<string>): Promis
 /** Every (tool, table) the network writes to. */
 export const TABLES: { family: Family; table: Table }[] = [
   { family: 'ip4', table: 'filter' }, { family: 'ip4', table: 'nat' }, { family: 'ip4', table: 'raw' },
-  { family: 'ip6', table: 'filter' }, { family: 'eb', table: 'filter' },
+  { family: 'ip6', table: 'filter' }, { family: 'eb', table: 'nat' },
 ];
 
 /** Removes every rule and chain of the prefix in all of TABLES; returns what went. */
@@ -161,11 +161,11 @@ export async function removeAll(prefix: string): Promise<string[]> {
   const removed: string[] = [];
   for (const { family, table } of TABLES) {
     // A kernel without IPv6 or bridge filtering has none of ours there.
-    const got = await tryRun(`${TOOL[family]}-save`, family === 'eb' ? [] : ['-t', table]).catch(() => null);
+    const got = await tryRun(`${TOOL[family]}-save`, ['-t', table]).catch(() => null);
     if (!got?.ok) continue;
     const text = got.stdout;
     const chains = ownedChains(text, prefix);
-    const label = family === 'ip4' ? `iptables -t ${table}` : family === 'ip6' ? `ip6tables -t ${table}` : 'ebtables';
+    const label = `${TOOL[family]} -t ${table}`;
     // Rules in foreign chains (the jumps) first, then our chains themselves (group chains after ISO).
     for (const r of ownedRules(text, table, prefix, family)) {
       if (chainOwnedBy(prefix, r.chain)) continue;

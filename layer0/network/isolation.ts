@@ -35,7 +35,7 @@ export async function addMember(prefix: string, m: Member, newGroup: boolean): P
   const filter = [...(newGroup ? [`:${group} - [0:0]`] : []), ipt.ruleLine('-A', r.member), ipt.ruleLine('-A', r.iso)];
   const [ip4, eb] = await Promise.all([
     ipt.applyBatch('ip4', 'filter', filter),
-    ipt.applyBatch('eb', 'filter', r.spoof.map((x) => ipt.ruleLine('-A', x))),
+    ipt.applyBatch('eb', 'nat', r.spoof.map((x) => ipt.ruleLine('-A', x))),
   ]);
   if (!ip4) {
     await ipt.ensureChain('filter', group);
@@ -67,7 +67,7 @@ export async function removeMember(prefix: string, m: Member, lastOfGroup: boole
   const group = groupOf(prefix, m);
   const [ip4, eb] = await Promise.all([
     ipt.applyBatch('ip4', 'filter', [ipt.ruleLine('-D', r.iso), ipt.ruleLine('-D', r.member)]),
-    ipt.applyBatch('eb', 'filter', r.spoof.map((x) => ipt.ruleLine('-D', x))),
+    ipt.applyBatch('eb', 'nat', r.spoof.map((x) => ipt.ruleLine('-D', x))),
   ]);
   if (!ip4) {
     await ipt.deleteRule(r.iso);
@@ -103,9 +103,9 @@ export async function reconcile(prefix: string, held: Member[]): Promise<string[
   }
   const veths = new Set(held.map((m) => m.vethHost));
   const spoof = chainName(prefix, 'SPOOF');
-  for (const r of ipt.ownedRules(await ipt.save('filter', 'eb'), 'filter', prefix, 'eb')) {
+  for (const r of ipt.ownedRules(await ipt.save('nat', 'eb'), 'nat', prefix, 'eb')) {
     const veth = ipt.argAfter(r.args, '-i');
-    if (r.chain === spoof && (veth === undefined || !veths.has(veth)) && (await ipt.deleteRule(r))) removed.push(`ebtables ${r.line}`);
+    if (r.chain === spoof && (veth === undefined || !veths.has(veth)) && (await ipt.deleteRule(r))) removed.push(`ebtables -t nat ${r.line}`);
   }
   for (const m of held) await ensureMember(prefix, m);
   return removed;

@@ -47,7 +47,7 @@ const CHAINS: { family: Family; table: Table; kind: ChainKind; dynamic: boolean 
   { family: 'ip4', table: 'raw', kind: 'RAW', dynamic: false },
   { family: 'ip6', table: 'filter', kind: 'FWD', dynamic: false },
   { family: 'ip6', table: 'filter', kind: 'INPUT', dynamic: false },
-  { family: 'eb', table: 'filter', kind: 'SPOOF', dynamic: true },
+  { family: 'eb', table: 'nat', kind: 'SPOOF', dynamic: true },
 ];
 
 export function ourChains(prefix: string): ChainRef[] {
@@ -70,9 +70,9 @@ export function jumpRules({ prefix, bridge }: RuleContext): Rule[] {
     { table: 'raw', chain: 'PREROUTING', args: [...c, '-j', chainName(prefix, 'RAW')] },
     { family: 'ip6', table: 'filter', chain: 'FORWARD', args: [...c, '-j', chainName(prefix, 'FWD')] },
     { family: 'ip6', table: 'filter', chain: 'INPUT', args: ['-i', bridge, ...c, '-j', chainName(prefix, 'INPUT')] },
-    // Every frame that enters the bridge from a port (towards another port or the host).
-    { family: 'eb', table: 'filter', chain: 'FORWARD', args: ['-j', spoof] },
-    { family: 'eb', table: 'filter', chain: 'INPUT', args: ['-j', spoof] },
+    // Every frame that enters the bridge from a port, before the bridge learns its source MAC
+    // (a forged one dropped only in filter would still move that MAC's traffic to the forger's port).
+    { family: 'eb', table: 'nat', chain: 'PREROUTING', args: ['-j', spoof] },
   ];
 }
 
@@ -155,7 +155,7 @@ export function memberRules(prefix: string, ip: string, group: string): { iso: R
  */
 export function spoofRules(prefix: string, veth: string, ip: string, mac: string): Rule[] {
   const chain = chainName(prefix, 'SPOOF');
-  const eb = (args: string[]): Rule => ({ family: 'eb', table: 'filter', chain, args: ['-i', veth, ...args] });
+  const eb = (args: string[]): Rule => ({ family: 'eb', table: 'nat', chain, args: ['-i', veth, ...args] });
   return [
     eb(['-s', mac, '-p', 'IPv4', '--ip-src', ip, '-j', 'RETURN']),
     eb(['-s', mac, '-p', 'ARP', '--arp-ip-src', ip, '--arp-mac-src', mac, '-j', 'RETURN']),

@@ -58,7 +58,7 @@ async function waitFor(fn: () => Promise<unknown>, ms = 5000): Promise<void> {
 }
 
 async function iptablesLinesWith(prefix: string): Promise<string[]> {
-  const out = [(await execFileP('iptables-save', ['-t', 'filter'])).stdout, (await execFileP('iptables-save', ['-t', 'nat'])).stdout, (await execFileP('ebtables-save')).stdout];
+  const out = [(await execFileP('iptables-save', ['-t', 'filter'])).stdout, (await execFileP('iptables-save', ['-t', 'nat'])).stdout, (await execFileP('ebtables-save', ['-t', 'nat'])).stdout];
   return out.join('\n').split('\n').filter((l) => l.includes(prefix) || l.includes(prefix.toUpperCase()));
 }
 

@@ -24,7 +24,7 @@ import type { SlipwayPaths } from '../../layer0/common/paths.ts';
 import { createDiscovery } from '../../layer0/discovery/client.ts';
 import { HOSTS_SERVICE, type Discovery } from '../../layer0/discovery/types.ts';
 import { cleanupByPrefix } from '../../layer0/network/index.ts';
-import { bridgeName, netnsName } from '../../layer0/network/names.ts';
+import { bridgeName, netnsName, vethHostName } from '../../layer0/network/names.ts';
 import { macFromIp } from '../../layer0/network/subnet.ts';
 import { removeCgroupParent } from '../../layer0/runtime/index.ts';
 import { busyboxRootfsTar } from '../helpers/fixtures.ts';
@@ -339,6 +339,9 @@ describe('network isolation between tenants', { timeout: 180_000 }, () => {
       const forged = await framesSeen(box.b1, () => sendFrom(box.a1, synFrame({ dstMac: box.b1.mac, srcMac, src: box.b2.ip, dst: box.b1.ip, dport: 8080 })));
       assert.equal(forged.filter(isSynFrom(box.b2.ip)).length, 0, `forged source with MAC ${srcMac}`);
     }
+    // Dropped before the bridge learns: b2's MAC still lives on b2's port, not on a1's.
+    const fdb = (await execFileP('bridge', ['fdb', 'show', 'br', bridgeName(prefix)])).stdout;
+    assert.ok(!fdb.split('\n').some((l) => l.startsWith(`${box.b2.mac} dev ${vethHostName(prefix, box.a1.id)} `)), fdb);
   });
 
   it('drops forged ARP replies from a container\'s veth', async () => {

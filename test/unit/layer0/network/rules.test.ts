@@ -24,7 +24,7 @@ describe('iptables rules', () => {
     assert.deepEqual(ourChains('slwtab12').map((c) => `${c.family} ${c.table} ${c.chain}`), [
       'ip4 filter SLWTAB12-FWD', 'ip4 filter SLWTAB12-INPUT', 'ip4 filter SLWTAB12-ISO', 'ip4 filter SLWTAB12-DENY',
       'ip4 nat SLWTAB12-DNAT', 'ip4 nat SLWTAB12-POST', 'ip4 raw SLWTAB12-RAW',
-      'ip6 filter SLWTAB12-FWD', 'ip6 filter SLWTAB12-INPUT', 'eb filter SLWTAB12-SPOOF',
+      'ip6 filter SLWTAB12-FWD', 'ip6 filter SLWTAB12-INPUT', 'eb nat SLWTAB12-SPOOF',
     ]);
   });
 
