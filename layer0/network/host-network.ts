@@ -5,7 +5,7 @@ import { SlipwayError } from '../common/errors.ts';
 import type { PortBinding } from '../runtime/types.ts';
 import { cleanupByPrefix } from './cleanup.ts';
 import * as ipt from './iptables.ts';
-import { addMember, ensureMember, groupOf, reconcile, removeMember, type Member } from './isolation.ts';
+import { addMember, dropGroupChain, ensureMember, groupOf, reconcile, removeMember, type Member } from './isolation.ts';
 import * as links from './links.ts';
 import { bridgeName, chainName, checkPrefix, netnsName, ownedBy, vethHostName, vethPeerTempName } from './names.ts';
 import { busyPorts, ensureBridgeNetfilter, natPorts, sysctl, trySysctl, takenRanges } from './probe.ts';
@@ -21,6 +21,8 @@ export class BridgeNetwork implements HostNetwork {
   private state: NetworkState;
   private ready = false;
   private deny: string[];
+  /** Addresses of detached containers whose filter rules are still being removed: not handed out meanwhile. */
+  private readonly releasing = new Map<string, Promise<void>>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly config: NetworkConfig, private readonly log: Logger = silentLogger) {
@@ -75,6 +77,7 @@ export class BridgeNetwork implements HostNetwork {
 
   teardown(): Promise<void> {
     return this.serial(async () => {
+      await this.released();
       const removed = await cleanupByPrefix(this.prefix);
       this.log.info({ removed: removed.length }, 'network torn down');
       this.state.attachments = {};
@@ -157,10 +160,10 @@ export class BridgeNetwork implements HostNetwork {
     }
     if (prev) {
       await this.removeKernel(prev.netnsName, prev.vethHost, prev.ip);
-      await removeMember(this.prefix, memberOf(id, prev), this.lastOfGroup(id, prev));
+      await removeMember(this.prefix, memberOf(id, prev));
     }
     const others = this.others(id);
-    const ip = pickAddress(this.subnet, others.map((a) => a.ip));
+    const ip = pickAddress(this.subnet, [...others.map((a) => a.ip), ...this.releasing.keys()]);
     if (ip === null) throw new SlipwayError('unavailable', `no free address left in ${this.subnet}`);
     const ports = await this.resolve(req.ports, others);
     const netns = netnsName(this.prefix, id);
@@ -193,7 +196,7 @@ export class BridgeNetwork implements HostNetwork {
       ]);
     } catch (err) {
       await this.removeKernel(netns, vethHost, ip).catch(() => undefined);
-      await removeMember(this.prefix, memberOf(id, att), newGroup).catch(() => undefined);
+      await removeMember(this.prefix, memberOf(id, att)).catch(() => undefined);
       delete this.state.attachments[id];
       await this.save();
       throw err;
@@ -206,6 +209,32 @@ export class BridgeNetwork implements HostNetwork {
   private lastOfGroup(containerId: string, att: Attachment): boolean {
     const group = groupOf(this.prefix, memberOf(containerId, att));
     return !Object.entries(this.state.attachments).some(([id, a]) => id !== containerId && groupOf(this.prefix, memberOf(id, a)) === group);
+  }
+
+  /**
+   * A detached container's filter rules go in the background (they name only its address and
+   * veth, both gone from use: the address stays out of pickAddress until then), so the next
+   * container's start does not wait for them; an emptied group's chain goes in the queue, once
+   * no attachment is in the group any more.
+   */
+  private release(containerId: string, att: Attachment): void {
+    const m = memberOf(containerId, att);
+    const group = groupOf(this.prefix, m);
+    const done = removeMember(this.prefix, m)
+      .catch((err: unknown) => this.log.warn({ err, ip: att.ip }, 'removing a detached container\'s filter rules failed'))
+      .finally(() => this.releasing.delete(att.ip));
+    this.releasing.set(att.ip, done);
+    void done.then(() => {
+      if (group === null || !this.lastOfGroup(containerId, att)) return;
+      return this.serial(async () => {
+        if (this.lastOfGroup(containerId, att)) await dropGroupChain(group);
+      });
+    }).catch((err: unknown) => this.log.warn({ err, group }, 'removing an empty group chain failed'));
+  }
+
+  /** Waits for background rule removals (before a prune or teardown looks at the chains). */
+  private async released(): Promise<void> {
+    await Promise.all(this.releasing.values());
   }
 
   private async resolve(asked: PortBinding[], others: Attachment[]): Promise<PortBinding[]> {
@@ -230,18 +259,14 @@ export class BridgeNetwork implements HostNetwork {
     const ip = att?.ip ?? (await links.netnsAddress(netns));
     if (att) {
       const rules = att.ports.map((p) => portRule(this.prefix, att.ip, p));
-      await Promise.all([
-        ipt.applyBatch('ip4', 'nat', rules.map((r) => ipt.ruleLine('-D', r))).then(async (ok) => {
-          if (!ok) for (const r of rules) await ipt.deleteRule(r);
-        }),
-        removeMember(this.prefix, memberOf(containerId, att), this.lastOfGroup(containerId, att)),
-      ]);
+      if (!(await ipt.applyBatch('ip4', 'nat', rules.map((r) => ipt.ruleLine('-D', r))))) for (const r of rules) await ipt.deleteRule(r);
     }
     // With a record, its port rules are exactly the ones just deleted; without, search for them.
     await this.removeKernel(netns, veth, att ? null : ip);
     if (att) {
       delete this.state.attachments[containerId];
       await this.save();
+      this.release(containerId, att);
     }
   }
 
@@ -251,6 +276,7 @@ export class BridgeNetwork implements HostNetwork {
    */
   private async doPrune(keep: Set<string>): Promise<string[]> {
     const removed: string[] = [];
+    await this.released();
     for (const id of Object.keys(this.state.attachments)) {
       if (keep.has(id)) continue;
       await this.doDetach(id);
@@ -269,6 +295,7 @@ export class BridgeNetwork implements HostNetwork {
       if (await links.deleteNetns(ns)) removed.push(`netns ${ns}`);
     }
     removed.push(...(await ipt.deleteDnatExcept(chainName(this.prefix, 'DNAT'), new Set(held.map((a) => a.ip)))));
+    await this.released();
     const members = Object.entries(this.state.attachments).map(([id, a]) => memberOf(id, a));
     removed.push(...(await reconcile(this.prefix, members)));
     if (removed.length) this.log.warn({ removed }, 'removed stale network state');

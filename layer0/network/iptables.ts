@@ -61,6 +61,11 @@ export async function deleteChain(table: Table, chain: string, f: Family = 'ip4'
   return flushed.ok || removed.ok;
 }
 
+/** `-X` alone: refused by the kernel while the chain has rules or something jumps to it. */
+export async function deleteEmptyChain(table: Table, chain: string, f: Family = 'ip4'): Promise<boolean> {
+  return (await ipt(table, ['-X', chain], f)).ok;
+}
+
 /** `iptables-save -t <table>` output (ip6tables-save, ebtables-save for the other families). */
 export async function save(table: Table, f: Family = 'ip4'): Promise<string> {
   return run(`${TOOL[f]}-save`, ['-t', table]);

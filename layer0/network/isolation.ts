@@ -1,8 +1,8 @@
 // Isolation groups and anti-spoofing in the kernel: per container, its source address jumps into
-// its group's chain in ISO, the group's chain accepts it as a destination, and its veth may only
-// send its own IPv4 address and MAC (ebtables). Attach and detach are one iptables-restore and
-// one ebtables-restore each (container start is a hot path), with rule-by-rule fallbacks; prune
-// reconciles the chains with the attachments after a crash.
+// its group's chain in ISO (or, alone, may reach only itself), the group's chain accepts it as a
+// destination, and its veth may only send its own IPv4 address and MAC (ebtables). Attach and
+// detach are one iptables-restore and one ebtables-restore each, in parallel (container start is
+// a hot path), with rule-by-rule fallbacks; prune reconciles the chains after a crash.
 import * as ipt from './iptables.ts';
 import { chainName, groupChainName, isGroupChain } from './names.ts';
 import { memberRules, spoofRules, type Rule } from './rules.ts';
@@ -16,13 +16,16 @@ export interface Member {
   group?: string;
 }
 
-/** The chain of a container's group: containers without a group are alone in theirs. */
-export function groupOf(prefix: string, m: Pick<Member, 'containerId' | 'group'>): string {
-  return groupChainName(prefix, m.group ? `group:${m.group}` : `container:${m.containerId}`);
+/** The chain of a container's group; null for a container alone (its one ISO rule lets it reach itself only). */
+export function groupOf(prefix: string, m: Pick<Member, 'containerId' | 'group'>): string | null {
+  return m.group ? groupChainName(prefix, `group:${m.group}`) : null;
 }
 
-function rulesOf(prefix: string, m: Member): { iso: Rule; member: Rule; spoof: Rule[] } {
-  return { ...memberRules(prefix, m.ip, groupOf(prefix, m)), spoof: spoofRules(prefix, m.vethHost, m.ip, m.mac) };
+function rulesOf(prefix: string, m: Member): { iso: Rule; member: Rule | null; spoof: Rule[] } {
+  const spoof = spoofRules(prefix, m.vethHost, m.ip, m.mac);
+  const group = groupOf(prefix, m);
+  if (group === null) return { iso: aloneRule(prefix, m.ip), member: null, spoof };
+  return { ...memberRules(prefix, m.ip, group), spoof };
 }
 
 /**
@@ -32,28 +35,32 @@ function rulesOf(prefix: string, m: Member): { iso: Rule; member: Rule; spoof: R
 export async function addMember(prefix: string, m: Member, newGroup: boolean): Promise<void> {
   const r = rulesOf(prefix, m);
   const group = groupOf(prefix, m);
-  const filter = [...(newGroup ? [`:${group} - [0:0]`] : []), ipt.ruleLine('-A', r.member), ipt.ruleLine('-A', r.iso)];
+  const filter = [
+    ...(newGroup && group !== null ? [`:${group} - [0:0]`] : []),
+    ...(r.member ? [ipt.ruleLine('-A', r.member)] : []),
+    ipt.ruleLine('-A', r.iso),
+  ];
   const [ip4, eb] = await Promise.all([
     ipt.applyBatch('ip4', 'filter', filter),
     ipt.applyBatch('eb', 'nat', r.spoof.map((x) => ipt.ruleLine('-A', x))),
   ]);
-  if (!ip4) {
-    await ipt.ensureChain('filter', group);
-    await ipt.ensureRule(r.member);
-    await ipt.ensureRule(r.iso);
-  }
+  if (!ip4) await ensureFilter(r, group);
   if (!eb) {
     for (const x of r.spoof) await ipt.deleteRule(x);
     for (const x of r.spoof) await ipt.ensureRule(x);
   }
 }
 
+async function ensureFilter(r: { iso: Rule; member: Rule | null }, group: string | null): Promise<void> {
+  if (group !== null) await ipt.ensureChain('filter', group);
+  if (r.member) await ipt.ensureRule(r.member);
+  await ipt.ensureRule(r.iso);
+}
+
 /** Adds whichever of a container's rules are missing (after an agent restart); idempotent. */
 export async function ensureMember(prefix: string, m: Member): Promise<void> {
   const r = rulesOf(prefix, m);
-  await ipt.ensureChain('filter', groupOf(prefix, m));
-  await ipt.ensureRule(r.member);
-  await ipt.ensureRule(r.iso);
+  await ensureFilter(r, groupOf(prefix, m));
   const present = await Promise.all(r.spoof.map((x) => ipt.ruleExists(x)));
   if (present.some((p) => !p)) {
     for (const x of r.spoof) await ipt.deleteRule(x);
@@ -61,20 +68,30 @@ export async function ensureMember(prefix: string, m: Member): Promise<void> {
   }
 }
 
-/** Removes a container's rules, and its group's chain when `lastOfGroup`; idempotent. */
-export async function removeMember(prefix: string, m: Member, lastOfGroup: boolean): Promise<void> {
+/**
+ * Removes a container's own rules (never its group's chain: see dropGroupChain); idempotent.
+ * Its rules name only its address and veth, so this may run beside other attachments as long as
+ * the address is not handed out again before it is done.
+ */
+export async function removeMember(prefix: string, m: Member): Promise<void> {
   const r = rulesOf(prefix, m);
-  const group = groupOf(prefix, m);
+  const own = [r.iso, ...(r.member ? [r.member] : [])];
   const [ip4, eb] = await Promise.all([
-    ipt.applyBatch('ip4', 'filter', [ipt.ruleLine('-D', r.iso), ipt.ruleLine('-D', r.member)]),
+    ipt.applyBatch('ip4', 'filter', own.map((x) => ipt.ruleLine('-D', x))),
     ipt.applyBatch('eb', 'nat', r.spoof.map((x) => ipt.ruleLine('-D', x))),
   ]);
-  if (!ip4) {
-    await ipt.deleteRule(r.iso);
-    await ipt.deleteRule(r.member);
-  }
+  if (!ip4) for (const x of own) await ipt.deleteRule(x);
   if (!eb) for (const x of r.spoof) await ipt.deleteRule(x);
-  if (lastOfGroup) await ipt.deleteChain('filter', group);
+}
+
+/** Deletes a group's chain if it is empty and nothing jumps to it (the kernel refuses otherwise). */
+export async function dropGroupChain(group: string): Promise<void> {
+  await ipt.deleteEmptyChain('filter', group);
+}
+
+/** ISO for a container alone: its own address, for hairpin through a published port. */
+function aloneRule(prefix: string, ip: string): Rule {
+  return { table: 'filter', chain: chainName(prefix, 'ISO'), args: ['-s', ip, '-d', ip, '-m', 'comment', '--comment', prefix, '-j', 'ACCEPT'] };
 }
 
 const bare = (addr: string) => addr.replace(/\/32$/, '');
@@ -86,7 +103,8 @@ const bare = (addr: string) => addr.replace(/\/32$/, '');
 export async function reconcile(prefix: string, held: Member[]): Promise<string[]> {
   const removed: string[] = [];
   const iso = chainName(prefix, 'ISO');
-  const want = new Map(held.map((m) => [m.ip, groupOf(prefix, m)]));
+  // What each held address may jump to from ISO: its group's chain, or ACCEPT (to itself) when alone.
+  const want = new Map(held.map((m) => [m.ip, groupOf(prefix, m) ?? 'ACCEPT']));
   const filter = await ipt.save('filter');
   const chains = ipt.ownedChains(filter, prefix);
   const used = new Set(want.values());
@@ -94,7 +112,8 @@ export async function reconcile(prefix: string, held: Member[]): Promise<string[
     const src = ipt.argAfter(r.args, '-s');
     const dst = ipt.argAfter(r.args, '-d');
     const target = ipt.argAfter(r.args, '-j') ?? '';
-    const stale = (r.chain === iso && (src === undefined || want.get(bare(src)) !== target))
+    const isoOk = src !== undefined && want.get(bare(src)) === target && (target !== 'ACCEPT' || (dst !== undefined && bare(dst) === bare(src)));
+    const stale = (r.chain === iso && !isoOk)
       || (isGroupChain(prefix, r.chain) && (dst === undefined || want.get(bare(dst)) !== r.chain));
     if (stale && (await ipt.deleteRule(r))) removed.push(`iptables -t filter ${r.line}`);
   }
