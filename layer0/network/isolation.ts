@@ -1,5 +1,5 @@
 // Isolation groups and anti-spoofing in the kernel: per container, its source address jumps into
-// its group's chain in ISO (or, alone, may reach only itself), the group's chain accepts it as a
+// its group's chain in ISO (alone: no rule, it reaches no container), the group's chain accepts it as a
 // destination, and its veth may only send its own IPv4 address and MAC (ebtables). Attach and
 // detach are one iptables-restore and one ebtables-restore each, in parallel (container start is
 // a hot path), with rule-by-rule fallbacks; prune reconciles the chains after a crash.
@@ -16,17 +16,25 @@ export interface Member {
   group?: string;
 }
 
-/** The chain of a container's group; null for a container alone (its one ISO rule lets it reach itself only). */
+/** The chain of a container's group; null for a container alone (no ISO rule: it reaches no container, itself through a published port included). */
 export function groupOf(prefix: string, m: Pick<Member, 'containerId' | 'group'>): string | null {
   return m.group ? groupChainName(prefix, `group:${m.group}`) : null;
 }
 
-function rulesOf(prefix: string, m: Member): { iso: Rule; member: Rule | null; spoof: Rule[] } {
+interface MemberRules {
+  iso: Rule | null;
+  member: Rule | null;
+  spoof: Rule[];
+}
+
+function rulesOf(prefix: string, m: Member): MemberRules {
   const spoof = spoofRules(prefix, m.vethHost, m.ip, m.mac);
   const group = groupOf(prefix, m);
-  if (group === null) return { iso: aloneRule(prefix, m.ip), member: null, spoof };
+  if (group === null) return { iso: null, member: null, spoof };
   return { ...memberRules(prefix, m.ip, group), spoof };
 }
+
+const filterRules = (r: MemberRules) => [r.member, r.iso].filter((x): x is Rule => x !== null);
 
 /**
  * Adds a container's rules. `newGroup`: no other attachment is in its group, so the group's chain
@@ -35,11 +43,7 @@ function rulesOf(prefix: string, m: Member): { iso: Rule; member: Rule | null; s
 export async function addMember(prefix: string, m: Member, newGroup: boolean): Promise<void> {
   const r = rulesOf(prefix, m);
   const group = groupOf(prefix, m);
-  const filter = [
-    ...(newGroup && group !== null ? [`:${group} - [0:0]`] : []),
-    ...(r.member ? [ipt.ruleLine('-A', r.member)] : []),
-    ipt.ruleLine('-A', r.iso),
-  ];
+  const filter = [...(newGroup && group !== null ? [`:${group} - [0:0]`] : []), ...filterRules(r).map((x) => ipt.ruleLine('-A', x))];
   const [ip4, eb] = await Promise.all([
     ipt.applyBatch('ip4', 'filter', filter),
     ipt.applyBatch('eb', 'nat', r.spoof.map((x) => ipt.ruleLine('-A', x))),
@@ -51,10 +55,9 @@ export async function addMember(prefix: string, m: Member, newGroup: boolean): P
   }
 }
 
-async function ensureFilter(r: { iso: Rule; member: Rule | null }, group: string | null): Promise<void> {
+async function ensureFilter(r: MemberRules, group: string | null): Promise<void> {
   if (group !== null) await ipt.ensureChain('filter', group);
-  if (r.member) await ipt.ensureRule(r.member);
-  await ipt.ensureRule(r.iso);
+  for (const x of filterRules(r)) await ipt.ensureRule(x);
 }
 
 /** Adds whichever of a container's rules are missing (after an agent restart); idempotent. */
@@ -75,7 +78,7 @@ export async function ensureMember(prefix: string, m: Member): Promise<void> {
  */
 export async function removeMember(prefix: string, m: Member): Promise<void> {
   const r = rulesOf(prefix, m);
-  const own = [r.iso, ...(r.member ? [r.member] : [])];
+  const own = filterRules(r).reverse();
   const [ip4, eb] = await Promise.all([
     ipt.applyBatch('ip4', 'filter', own.map((x) => ipt.ruleLine('-D', x))),
     ipt.applyBatch('eb', 'nat', r.spoof.map((x) => ipt.ruleLine('-D', x))),
@@ -89,11 +92,6 @@ export async function dropGroupChain(group: string): Promise<void> {
   await ipt.deleteEmptyChain('filter', group);
 }
 
-/** ISO for a container alone: its own address, for hairpin through a published port. */
-function aloneRule(prefix: string, ip: string): Rule {
-  return { table: 'filter', chain: chainName(prefix, 'ISO'), args: ['-s', ip, '-d', ip, '-m', 'comment', '--comment', prefix, '-j', 'ACCEPT'] };
-}
-
 const bare = (addr: string) => addr.replace(/\/32$/, '');
 
 /**
@@ -103,8 +101,8 @@ const bare = (addr: string) => addr.replace(/\/32$/, '');
 export async function reconcile(prefix: string, held: Member[]): Promise<string[]> {
   const removed: string[] = [];
   const iso = chainName(prefix, 'ISO');
-  // What each held address may jump to from ISO: its group's chain, or ACCEPT (to itself) when alone.
-  const want = new Map(held.map((m) => [m.ip, groupOf(prefix, m) ?? 'ACCEPT']));
+  // Where each held address jumps from ISO: its group's chain (a container alone has no rule).
+  const want = new Map(held.map((m) => [m.ip, groupOf(prefix, m)]));
   const filter = await ipt.save('filter');
   const chains = ipt.ownedChains(filter, prefix);
   const used = new Set(want.values());
@@ -112,7 +110,7 @@ export async function reconcile(prefix: string, held: Member[]): Promise<string[
     const src = ipt.argAfter(r.args, '-s');
     const dst = ipt.argAfter(r.args, '-d');
     const target = ipt.argAfter(r.args, '-j') ?? '';
-    const isoOk = src !== undefined && want.get(bare(src)) === target && (target !== 'ACCEPT' || (dst !== undefined && bare(dst) === bare(src)));
+    const isoOk = src !== undefined && want.get(bare(src)) === target;
     const stale = (r.chain === iso && !isoOk)
       || (isGroupChain(prefix, r.chain) && (dst === undefined || want.get(bare(dst)) !== r.chain));
     if (stale && (await ipt.deleteRule(r))) removed.push(`iptables -t filter ${r.line}`);
