@@ -1,5 +1,5 @@
 // The suite's last step: fails when anything on the machine still carries this run's prefix
-// (every test prefix starts with it): mounts, netns, links, iptables lines, cgroups, and
+// (every test prefix starts with it): mounts, netns, links, ip(6)tables and ebtables lines, cgroups, and
 // processes (a conmon left running). It only reports; the tests own their clean-up.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -22,7 +22,9 @@ const leaks: string[] = [];
 for (const l of readFileSync('/proc/mounts', 'utf8').split('\n')) if (has(l)) leaks.push(`mount: ${l}`);
 for (const l of lines('ip', ['netns', 'list'])) if (has(l)) leaks.push(`netns: ${l}`);
 for (const l of lines('ip', ['-o', 'link', 'show'])) if (has(l)) leaks.push(`link: ${l.slice(0, 120)}`);
-for (const table of ['filter', 'nat']) for (const l of lines('iptables-save', ['-t', table])) if (has(l)) leaks.push(`iptables ${table}: ${l}`);
+for (const table of ['filter', 'nat', 'raw']) for (const l of lines('iptables-save', ['-t', table])) if (has(l)) leaks.push(`iptables ${table}: ${l}`);
+for (const l of lines('ip6tables-save', ['-t', 'filter'])) if (has(l)) leaks.push(`ip6tables filter: ${l}`);
+for (const l of lines('ebtables-save', ['-t', 'nat'])) if (has(l)) leaks.push(`ebtables nat: ${l}`);
 for (const c of readdirSync('/sys/fs/cgroup')) {
   try {
     for (const d of readdirSync(`/sys/fs/cgroup/${c}`)) if (d.startsWith(prefix)) leaks.push(`cgroup: /sys/fs/cgroup/${c}/${d}`);

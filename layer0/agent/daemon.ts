@@ -25,6 +25,7 @@ import { startCollector } from './collector.ts';
 import { EventHub, nowNano } from './events.ts';
 import { FencingGuard } from './fencing.ts';
 import { JobRegistrar } from './job-registrar.ts';
+import { startPeerDeny } from './peer-deny.ts';
 import { HOSTS_SERVICE, type Discovery, type Registration } from '../discovery/types.ts';
 import { archiveRoutes } from './routes/archive.ts';
 import { containerRoutes } from './routes/containers.ts';
@@ -52,6 +53,13 @@ export interface AgentOptions {
   subnet?: string;
   /** Join a cluster: heartbeat this host into discovery, register healthy jobs. */
   cluster?: ClusterOptions;
+  /**
+   * Where ports published with no host IP are bound (Docker's `dockerd --ip`); default the
+   * cluster address, else 127.0.0.1: only where the router and health checks reach them.
+   */
+  publishIp?: string;
+  /** Addresses or CIDRs containers never reach; in a cluster every host's address is added. */
+  deny?: string[];
 }
 
 export interface ClusterOptions {
@@ -126,6 +134,16 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
+/** The publish address: asked for, else the cluster address when it is an IPv4 literal, else 127.0.0.1. */
+function publishIpOf(opts: AgentOptions, log: Logger): string {
+  if (opts.publishIp !== undefined) return opts.publishIp;
+  const address = opts.cluster?.address;
+  if (address === undefined) return '127.0.0.1';
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) return address;
+  log.warn({ address }, 'the cluster address is not an IPv4 address: ports are published on every address');
+  return '';
+}
+
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { paths } = opts;
   const log = opts.log ?? createLogger('agent');
@@ -145,7 +163,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     logger: log.child({ component: 'images' }),
     onEvent: (action, id, attributes) => events.push({ type: 'image', action, id, attributes, timeNano: nowNano() }),
   });
-  const network = createHostNetwork({ prefix: paths.prefix, stateDir: join(paths.home, 'network'), subnet: opts.subnet }, log);
+  const network = createHostNetwork({
+    prefix: paths.prefix, stateDir: join(paths.home, 'network'), subnet: opts.subnet, publishIp: publishIpOf(opts, log), deny: opts.deny,
+  }, log);
   const runtime = createRuntime({ paths, images, network, log: log.child({ component: 'runtime' }) });
   const unsubscribe = runtime.onEvent((e) => e.type === 'container' && events.push(e));
   // The bridge and NAT are made now rather than at the first container start (a hot path).
@@ -153,6 +173,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // What a crash left in the kernel (netns, veths, DNAT rules of containers that are gone) goes
   // now; containers the runtime still knows keep theirs.
   await network.prune(runtime.list().map((c) => c.id));
+  // Before the first container of a cluster host starts: its peers are denied from the start.
+  const peers = opts.cluster ? await startPeerDeny({ discovery: opts.cluster.discovery, network, static: opts.deny ?? [], log: log.child({ component: 'peer-deny' }) }) : null;
   const capacity = opts.capacity ?? { memory: totalmem(), cpus: availableParallelism() };
   const registrar = opts.cluster
     ? new JobRegistrar({ runtime, discovery: opts.cluster.discovery, hostId: host.id, address: opts.cluster.address, log: log.child({ component: 'registrar' }), ttlMs: opts.cluster.ttlMs, heartbeatMs: opts.cluster.heartbeatMs })
@@ -214,6 +236,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         await Promise.all(servers.map(closeServer));
         collector.close();
         metrics.close();
+        peers?.close();
         registrar?.close();
         unsubscribe();
         await runtime.close();

@@ -3,6 +3,9 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 
+/** The label naming a container's network isolation group (containers of one group reach each other, of different ones never). */
+export { ISOLATION_LABEL } from '../network/types.ts';
+
 /** `socketPath` (the local agent), or `host`/`port`/`token` (another host's agent over TCP). */
 export interface AgentClientOptions {
   socketPath?: string;

@@ -5,13 +5,14 @@ import { SlipwayError } from '../common/errors.ts';
 import type { PortBinding } from '../runtime/types.ts';
 import { cleanupByPrefix } from './cleanup.ts';
 import * as ipt from './iptables.ts';
+import { addMember, dropGroupChain, ensureMember, groupOf, reconcile, removeMember, type Member } from './isolation.ts';
 import * as links from './links.ts';
 import { bridgeName, chainName, checkPrefix, netnsName, ownedBy, vethHostName, vethPeerTempName } from './names.ts';
-import { busyPorts, natPorts, sysctl, takenRanges } from './probe.ts';
-import { EPHEMERAL_MAX, EPHEMERAL_MIN, resolvePorts } from './ports.ts';
-import { baseRules, jumpRules, ourChains, portRule, type RuleContext } from './rules.ts';
+import { busyPorts, ensureBridgeNetfilter, natPorts, sysctl, trySysctl, takenRanges } from './probe.ts';
+import { EPHEMERAL_MAX, EPHEMERAL_MIN, normalizeBinding, resolvePorts } from './ports.ts';
+import { baseRules, denyRules, jumpRules, ourChains, portRule, type RuleContext } from './rules.ts';
 import { loadState, saveState, withHostLock, type NetworkState } from './state.ts';
-import { checkSubnet, gatewayOf, macFromIp, overlaps, parseCidr, pickAddress, pickSubnet } from './subnet.ts';
+import { checkCidr, checkSubnet, gatewayOf, macFromIp, overlaps, parseCidr, pickAddress, pickSubnet } from './subnet.ts';
 import type { AttachRequest, Attachment, HostNetwork, NetworkConfig } from './types.ts';
 
 export class BridgeNetwork implements HostNetwork {
@@ -19,6 +20,9 @@ export class BridgeNetwork implements HostNetwork {
   private readonly prefix: string;
   private state: NetworkState;
   private ready = false;
+  private deny: string[];
+  /** Addresses of detached containers whose filter rules are still being removed: not handed out meanwhile. */
+  private readonly releasing = new Map<string, Promise<void>>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly config: NetworkConfig, private readonly log: Logger = silentLogger) {
@@ -27,6 +31,7 @@ export class BridgeNetwork implements HostNetwork {
     this.bridge = bridgeName(config.prefix);
     this.state = loadState(config.stateDir);
     if (config.subnet !== undefined) this.state.subnet = checkSubnet(config.subnet);
+    this.deny = (config.deny ?? []).map(checkCidr);
   }
 
   get subnet(): string {
@@ -46,12 +51,23 @@ export class BridgeNetwork implements HostNetwork {
   }
 
   adopt(containerId: string, attachment: Attachment): void {
-    this.state.attachments[containerId] = structuredClone(attachment);
+    // A record written before groups existed has none: keep what the state file knows.
+    const group = attachment.group ?? this.state.attachments[containerId]?.group;
+    this.state.attachments[containerId] = { ...structuredClone(attachment), ...(group ? { group } : {}) };
     this.serial(() => this.save()).catch((err) => this.log.error({ err }, 'saving adopted attachment failed'));
   }
 
   detach(containerId: string): Promise<void> {
     return this.serial(() => this.doDetach(containerId));
+  }
+
+  setDeny(cidrs: string[]): Promise<void> {
+    const next = [...new Set(cidrs.map(checkCidr))].sort();
+    return this.serial(async () => {
+      if (this.ready && next.join() === this.deny.join()) return;
+      this.deny = next;
+      if (this.ready) await ipt.syncChain('filter', chainName(this.prefix, 'DENY'), denyRules(this.prefix, this.deny));
+    });
   }
 
   prune(keep: Iterable<string>): Promise<string[]> {
@@ -61,6 +77,7 @@ export class BridgeNetwork implements HostNetwork {
 
   teardown(): Promise<void> {
     return this.serial(async () => {
+      await this.released();
       const removed = await cleanupByPrefix(this.prefix);
       this.log.info({ removed: removed.length }, 'network torn down');
       this.state.attachments = {};
@@ -86,8 +103,10 @@ export class BridgeNetwork implements HostNetwork {
   private async ensureSetup(): Promise<void> {
     if (this.ready) return;
     await sysctl('net.ipv4.ip_forward', '1');
-    // DNAT of 127.0.0.1 to the bridge (Docker's userland-proxy=false does the same).
-    await sysctl('net.ipv4.conf.all.route_localnet', '1');
+    // Bridged frames must go through iptables, or the isolation rules never see container-to-container traffic.
+    await ensureBridgeNetfilter();
+    // Earlier versions set route_localnet on every interface: 127/8 from any neighbour (CVE-2020-8558).
+    if (await trySysctl('net.ipv4.conf.all.route_localnet', '0')) this.log.warn('turned net.ipv4.conf.all.route_localnet off (only the bridge needs it)');
     await withHostLock(async () => {
       const taken = await takenRanges(this.bridge);
       if (this.state.subnet === null) {
@@ -108,13 +127,19 @@ export class BridgeNetwork implements HostNetwork {
       if (clash !== undefined) throw new SlipwayError('conflict', `subnet ${this.subnet} overlaps ${clash} on this host`);
       await links.ensureBridge(this.bridge, `${this.gateway}/24`);
     });
+    // DNAT of 127.0.0.1 to the bridge (Docker's userland-proxy=false does the same): this interface only.
     await sysctl(`net.ipv4.conf.${this.bridge}.route_localnet`, '1');
+    await trySysctl(`net.ipv6.conf.${this.bridge}.disable_ipv6`, '1');
     const base = baseRules(this.ctx());
-    for (const { table, chain } of ourChains(this.prefix)) {
-      if (chain === chainName(this.prefix, 'DNAT')) await ipt.ensureChain(table, chain);
-      else await ipt.syncChain(table, chain, base.filter((r) => r.chain === chain));
+    const v6 = ipt.hostHasIpv6();
+    const chains = ourChains(this.prefix).filter((c) => c.family !== 'ip6' || v6);
+    // All chains exist before any rule jumps into one (FWD → ISO, DENY).
+    for (const { family, table, chain } of chains) await ipt.ensureChain(table, chain, family);
+    for (const { family, table, chain, kind, dynamic } of chains) {
+      if (kind === 'DENY') await ipt.syncChain(table, chain, denyRules(this.prefix, this.deny));
+      else if (!dynamic) await ipt.syncChain(table, chain, base.filter((r) => (r.family ?? 'ip4') === family && r.chain === chain), family);
     }
-    for (const j of jumpRules(this.ctx())) await ipt.ensureRule(j, 1);
+    for (const j of jumpRules(this.ctx())) if (j.family !== 'ip6' || v6) await ipt.ensureRule(j, 1);
     await this.save();
     this.ready = true;
     this.log.info({ bridge: this.bridge, subnet: this.subnet }, 'network ready');
@@ -130,11 +155,15 @@ export class BridgeNetwork implements HostNetwork {
     const prev = this.state.attachments[id];
     if (prev && links.netnsExists(prev.netnsName) && (await links.linkExists(prev.vethHost))) {
       for (const p of prev.ports) await ipt.ensureRule(portRule(this.prefix, prev.ip, p));
+      await ensureMember(this.prefix, memberOf(id, prev));
       return structuredClone(prev);
     }
-    if (prev) await this.removeKernel(prev.netnsName, prev.vethHost, prev.ip);
+    if (prev) {
+      await this.removeKernel(prev.netnsName, prev.vethHost, prev.ip);
+      await removeMember(this.prefix, memberOf(id, prev));
+    }
     const others = this.others(id);
-    const ip = pickAddress(this.subnet, others.map((a) => a.ip));
+    const ip = pickAddress(this.subnet, [...others.map((a) => a.ip), ...this.releasing.keys()]);
     if (ip === null) throw new SlipwayError('unavailable', `no free address left in ${this.subnet}`);
     const ports = await this.resolve(req.ports, others);
     const netns = netnsName(this.prefix, id);
@@ -146,19 +175,28 @@ export class BridgeNetwork implements HostNetwork {
     await this.removeKernel(netns, vethHost, null);
     const att: Attachment = {
       netnsName: netns, netnsPath: links.netnsPath(netns), ip, gateway: this.gateway, prefixLength: 24,
-      mac: macFromIp(ip), vethHost, ports,
+      mac: macFromIp(ip), vethHost, ports, ...(req.group ? { group: req.group } : {}),
     };
+    const newGroup = this.lastOfGroup(id, att);
     // Reserve on disk first: a crash now leaves a record that attach or detach can finish.
     this.state.attachments[id] = att;
     await this.save();
     try {
-      await links.createNetnsWithVeth({
-        netns, hostName: vethHost, tempName: vethPeerTempName(vethHost, this.prefix), bridge: this.bridge,
-        mac: att.mac, address: `${ip}/24`, gateway: this.gateway,
-      });
-      for (const p of ports) await ipt.ensureRule(portRule(this.prefix, ip, p));
+      // The filter rules go in beside the links (they name the address and veth, not the objects):
+      // the container's process starts only after all of it.
+      await Promise.all([
+        links.createNetnsWithVeth({
+          netns, hostName: vethHost, tempName: vethPeerTempName(vethHost, this.prefix), bridge: this.bridge,
+          mac: att.mac, address: `${ip}/24`, gateway: this.gateway,
+        }),
+        addMember(this.prefix, memberOf(id, att), newGroup),
+        ipt.applyBatch('ip4', 'nat', ports.map((p) => ipt.ruleLine('-A', portRule(this.prefix, ip, p)))).then(async (ok) => {
+          if (!ok) for (const p of ports) await ipt.ensureRule(portRule(this.prefix, ip, p));
+        }),
+      ]);
     } catch (err) {
       await this.removeKernel(netns, vethHost, ip).catch(() => undefined);
+      await removeMember(this.prefix, memberOf(id, att)).catch(() => undefined);
       delete this.state.attachments[id];
       await this.save();
       throw err;
@@ -167,8 +205,46 @@ export class BridgeNetwork implements HostNetwork {
     return structuredClone(att);
   }
 
-  private async resolve(req: PortBinding[], others: Attachment[]): Promise<PortBinding[]> {
-    if (req.length === 0) return [];
+  /** Whether no attachment but `containerId`'s own is in `att`'s group. */
+  private lastOfGroup(containerId: string, att: Attachment): boolean {
+    const group = groupOf(this.prefix, memberOf(containerId, att));
+    return !Object.entries(this.state.attachments).some(([id, a]) => id !== containerId && groupOf(this.prefix, memberOf(id, a)) === group);
+  }
+
+  /**
+   * A detached container's filter rules go in the background (they name only its address and
+   * veth, both gone from use: the address stays out of pickAddress until then), so the next
+   * container's start does not wait for them; an emptied group's chain goes in the queue, once
+   * no attachment is in the group any more.
+   */
+  private release(containerId: string, att: Attachment): void {
+    const m = memberOf(containerId, att);
+    const group = groupOf(this.prefix, m);
+    const done = removeMember(this.prefix, m)
+      .catch((err: unknown) => this.log.warn({ err, ip: att.ip }, 'removing a detached container\'s filter rules failed'))
+      .finally(() => this.releasing.delete(att.ip));
+    this.releasing.set(att.ip, done);
+    void done.then(() => {
+      if (group === null || !this.lastOfGroup(containerId, att)) return;
+      return this.serial(async () => {
+        if (this.lastOfGroup(containerId, att)) await dropGroupChain(group);
+      });
+    }).catch((err: unknown) => this.log.warn({ err, group }, 'removing an empty group chain failed'));
+  }
+
+  /** Waits for background rule removals (before a prune or teardown looks at the chains). */
+  private async released(): Promise<void> {
+    await Promise.all(this.releasing.values());
+  }
+
+  private async resolve(asked: PortBinding[], others: Attachment[]): Promise<PortBinding[]> {
+    if (asked.length === 0) return [];
+    // Bindings to every address go to the publish address only (where the router reaches them).
+    const publishIp = this.config.publishIp ?? '';
+    const req = asked.map((b) => {
+      const n = normalizeBinding(b);
+      return n.hostIp === '' ? { ...n, hostIp: publishIp } : n;
+    });
     const busy = await busyPorts();
     const nat = natPorts(await ipt.save('nat'));
     for (const proto of ['tcp', 'udp'] as const) for (const p of nat[proto]) busy[proto].add(p);
@@ -181,12 +257,16 @@ export class BridgeNetwork implements HostNetwork {
     const netns = att?.netnsName ?? netnsName(this.prefix, containerId);
     const veth = att?.vethHost ?? vethHostName(this.prefix, containerId);
     const ip = att?.ip ?? (await links.netnsAddress(netns));
-    if (att) for (const p of att.ports) await ipt.deleteRule(portRule(this.prefix, att.ip, p));
+    if (att) {
+      const rules = att.ports.map((p) => portRule(this.prefix, att.ip, p));
+      if (!(await ipt.applyBatch('ip4', 'nat', rules.map((r) => ipt.ruleLine('-D', r))))) for (const r of rules) await ipt.deleteRule(r);
+    }
     // With a record, its port rules are exactly the ones just deleted; without, search for them.
     await this.removeKernel(netns, veth, att ? null : ip);
     if (att) {
       delete this.state.attachments[containerId];
       await this.save();
+      this.release(containerId, att);
     }
   }
 
@@ -196,6 +276,7 @@ export class BridgeNetwork implements HostNetwork {
    */
   private async doPrune(keep: Set<string>): Promise<string[]> {
     const removed: string[] = [];
+    await this.released();
     for (const id of Object.keys(this.state.attachments)) {
       if (keep.has(id)) continue;
       await this.doDetach(id);
@@ -214,6 +295,9 @@ export class BridgeNetwork implements HostNetwork {
       if (await links.deleteNetns(ns)) removed.push(`netns ${ns}`);
     }
     removed.push(...(await ipt.deleteDnatExcept(chainName(this.prefix, 'DNAT'), new Set(held.map((a) => a.ip)))));
+    await this.released();
+    const members = Object.entries(this.state.attachments).map(([id, a]) => memberOf(id, a));
+    removed.push(...(await reconcile(this.prefix, members)));
     if (removed.length) this.log.warn({ removed }, 'removed stale network state');
     return removed;
   }
@@ -227,3 +311,8 @@ export class BridgeNetwork implements HostNetwork {
     await links.deleteLink(vethPeerTempName(vethHost, this.prefix));
   }
 }
+
+function memberOf(containerId: string, a: Attachment): Member {
+  return { containerId, ip: a.ip, mac: a.mac, vethHost: a.vethHost, ...(a.group ? { group: a.group } : {}) };
+}
+

@@ -35,6 +35,8 @@ export async function ensureBridge(name: string, gatewayCidr: string): Promise<v
     if (!r.ok && !(await linkExists(name))) throw new Error(`ip link add ${name}: ${r.stderr.trim()}`);
   }
   await run('ip', ['addr', 'replace', gatewayCidr, 'dev', name]);
+  // This bridge's frames go through ip(6)tables whatever the machine-wide bridge-nf-call-* say.
+  await run('ip', ['link', 'set', 'dev', name, 'type', 'bridge', 'nf_call_iptables', '1', 'nf_call_ip6tables', '1']);
   await run('ip', ['link', 'set', 'dev', name, 'up']);
 }
 
@@ -52,7 +54,7 @@ export interface VethSpec {
 /**
  * A fresh netns with lo up and eth0 (the veth peer) addressed and routed via the gateway.
  * Three processes (`ip netns add`, then one `ip -batch` on each side) instead of a dozen:
- * container start is a hot path.
+ * container start is a hot path. IPv6 is off on eth0.
  */
 export async function createNetnsWithVeth(s: VethSpec): Promise<void> {
   await run('ip', ['netns', 'add', s.netns]);
@@ -64,7 +66,11 @@ export async function createNetnsWithVeth(s: VethSpec): Promise<void> {
     `link set dev ${s.hostName} type bridge_slave hairpin on`,
     `link set dev ${s.hostName} up`,
   ].join('\n') + '\n');
-  await run('ip', ['-n', s.netns, '-batch', '-'], [
+  // IPv6 off on eth0 before it comes up (no link-local address, no router advertisements taken
+  // or sent), and for any interface made later; lo keeps ::1. One process: nsenter execs sh execs ip.
+  const v6 = '/proc/sys/net/ipv6/conf';
+  const off = existsSync(v6) ? `echo 1 > ${v6}/default/disable_ipv6 && echo 1 > ${v6}/${s.tempName}/disable_ipv6 && ` : '';
+  await run('nsenter', [`--net=${netnsPath(s.netns)}`, '--', 'sh', '-c', `${off}exec ip -batch -`], [
     `link set dev ${s.tempName} name eth0`,
     `addr add ${s.address} dev eth0`,
     'link set dev lo up',

@@ -39,10 +39,29 @@ export function vethPeerTempName(vethHost: string, prefix: string): string {
   return `${prefix}p${vethHost.slice(prefix.length + 1)}`;
 }
 
-export type ChainKind = 'FWD' | 'INPUT' | 'DNAT' | 'POST';
+/**
+ * FWD/INPUT: forwarding and host filter (IPv4 and IPv6); ISO: container-to-container, a jump per
+ * source address into its group's chain; DENY: destinations containers never reach (the cluster's
+ * hosts); DNAT/POST: published ports and NAT; RAW: 127/8 from the wire; SPOOF: bridge frames.
+ */
+export type ChainKind = 'FWD' | 'INPUT' | 'ISO' | 'DENY' | 'DNAT' | 'POST' | 'RAW' | 'SPOOF';
 
 export function chainName(prefix: string, kind: ChainKind): string {
   return `${prefix.toUpperCase()}-${kind}`;
+}
+
+/**
+ * The chain of an isolation group: `<PREFIX>-G` and 12 letters (a hash of the group key, hex
+ * digits spelled a–p), so that chainOwnedBy claims it and the name stays within iptables' 28.
+ */
+export function groupChainName(prefix: string, groupKey: string): string {
+  const hex = createHash('sha256').update(groupKey).digest('hex').slice(0, 12);
+  const letters = [...hex].map((c) => String.fromCharCode(65 + parseInt(c, 16))).join('');
+  return `${prefix.toUpperCase()}-G${letters}`;
+}
+
+export function isGroupChain(prefix: string, chain: string): boolean {
+  return new RegExp(`^${prefix.toUpperCase()}-G[A-P]{12}$`).test(chain);
 }
 
 /**

@@ -1,7 +1,9 @@
-// Read-only looks at the host (routes, addresses, listening sockets) and the two sysctls the
-// network needs; the inputs of subnet choice and free-port picking.
+// Looks at the host (routes, addresses, listening sockets), the sysctls the network sets and
+// br_netfilter; the inputs of subnet choice and free-port picking.
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { run } from './exec.ts';
+import { SlipwayError } from '../common/errors.ts';
+import { run, tryRun } from './exec.ts';
 
 /** Destinations of every route (`ip -j route`) plus every interface address, except on `skipDev`. */
 export async function takenRanges(skipDev: string): Promise<string[]> {
@@ -51,4 +53,27 @@ export function natPorts(saveText: string): { tcp: Set<number>; udp: Set<number>
 export async function sysctl(key: string, value: string): Promise<void> {
   const path = `/proc/sys/${key.replaceAll('.', '/')}`;
   if ((await readFile(path, 'utf8')).trim() !== value) await writeFile(path, value);
+}
+
+/** Sets a sysctl that may not exist here (no IPv6); true when it changed. */
+export async function trySysctl(key: string, value: string): Promise<boolean> {
+  const path = `/proc/sys/${key.replaceAll('.', '/')}`;
+  const now = await readFile(path, 'utf8').catch(() => null);
+  if (now === null || now.trim() === value) return false;
+  await writeFile(path, value);
+  return true;
+}
+
+/**
+ * Bridged IPv4 frames pass through iptables only with br_netfilter (the bridge asks for it per
+ * device, see links.ensureBridge): loads the module when it is missing, else refuses to run
+ * containers that the isolation rules would not see.
+ */
+export async function ensureBridgeNetfilter(): Promise<void> {
+  const dir = '/proc/sys/net/bridge';
+  if (existsSync(dir)) return;
+  await tryRun('modprobe', ['br_netfilter']).catch(() => undefined);
+  if (!existsSync(dir)) {
+    throw new SlipwayError('unavailable', 'the br_netfilter kernel module is missing (modprobe br_netfilter): without it containers of different apps could reach each other');
+  }
 }

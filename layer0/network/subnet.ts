@@ -48,6 +48,11 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
   return ((a.base & mask(bits)) >>> 0) === ((b.base & mask(bits)) >>> 0);
 }
 
+/** An IPv4 address or CIDR, normalised (`10.0.0.5` → `10.0.0.5/32`); throws on anything else. */
+export function checkCidr(cidr: string): string {
+  return formatCidr(parseCidr(cidr.trim()));
+}
+
 /** A /24 inside the pool, normalised; throws on anything else. */
 export function checkSubnet(subnet: string): string {
   const c = parseCidr(subnet);

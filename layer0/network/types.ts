@@ -9,12 +9,29 @@ export interface NetworkConfig {
   stateDir: string;
   /** A /24 inside 172.31.0.0/16, e.g. '172.31.7.0/24'; absent = the first free one. */
   subnet?: string;
-  /** Host TCP ports containers must never reach (agent, Redis, controller…); all host ports are closed to containers anyway, see README. */
+  /**
+   * The host address a binding with no host IP is published on (Docker's `dockerd --ip`): where
+   * the router and health checks reach this host. '' or absent: every local address.
+   */
+  publishIp?: string;
+  /**
+   * Addresses or CIDRs containers never reach (the cluster's hosts: their agents, Redis,
+   * blobstore, controller, router admin). The host itself is closed to them anyway (see README).
+   */
+  deny?: string[];
 }
+
+/** The Docker label that names a container's isolation group (an opaque string; layer 1 puts its app id there). */
+export const ISOLATION_LABEL = 'slipway.isolation';
 
 export interface AttachRequest {
   containerId: string;
   ports: PortBinding[];
+  /**
+   * Containers of one group reach each other; containers of different groups never do (nor
+   * through published ports). Absent or '': a group of its own.
+   */
+  group?: string;
 }
 
 export interface Attachment {
@@ -27,6 +44,8 @@ export interface Attachment {
   vethHost: string;
   /** Resolved: hostPort never 0. */
   ports: PortBinding[];
+  /** The isolation group asked for (absent: alone). */
+  group?: string;
 }
 
 export interface HostNetwork {
@@ -47,6 +66,8 @@ export interface HostNetwork {
    * Resolves with a line per removed object.
    */
   prune(keep: Iterable<string>): Promise<string[]>;
+  /** Replaces the configured `deny` list (a cluster's hosts change); idempotent. */
+  setDeny(cidrs: string[]): Promise<void>;
   /** Removes everything this instance made: rules, chains, bridge, every netns and veth with the prefix. */
   teardown(): Promise<void>;
 }

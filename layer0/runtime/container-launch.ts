@@ -6,7 +6,7 @@ import { writeFilePrivate } from '../common/private-state.ts';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.ts';
 import type { SlipwayPaths } from '../common/paths.ts';
-import type { HostNetwork } from '../network/types.ts';
+import { ISOLATION_LABEL, type HostNetwork } from '../network/types.ts';
 import { startMonitor } from './conmon.ts';
 import type { ImageStore } from './images/store.ts';
 import { buildOciSpec } from './oci-spec.ts';
@@ -93,7 +93,7 @@ export async function launch(ctx: RuntimeContext, rec: ContainerRecord): Promise
     let netns: string | null | 'host' = rec.spec.network === 'host' ? 'host' : null;
     rec.network = { mode: rec.spec.network, ip: '', gateway: '', prefixLength: 0, mac: '', netnsPath: null, ports: [] };
     if (rec.spec.network === 'bridge') {
-      const a = await ctx.network.attach({ containerId: rec.id, ports: rec.spec.ports });
+      const a = await ctx.network.attach({ containerId: rec.id, ports: rec.spec.ports, group: rec.spec.labels[ISOLATION_LABEL] });
       rec.network = { mode: 'bridge', ...a };
       netns = a.netnsPath;
     }

@@ -108,6 +108,7 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
     Cmd: d.driver,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: '/tmp/build',
+    // No isolation label: a build is alone in its network group (reaches the internet, no container).
     Labels: { [BUILD_LABEL]: job.id, [APP_ID_LABEL]: job.appId, 'slipway.app': job.appName, 'slipway.type': 'build' },
     HostConfig: { Memory: d.memoryBytes, ...(d.pidsLimit > 0 ? { PidsLimit: d.pidsLimit } : {}), NetworkMode: 'bridge', Binds: binds, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } },
   });

@@ -18,7 +18,8 @@ program
   .option('--advertise <address>', 'the address other hosts use to reach this host (default: the --tcp host, SLIPWAY_BIND or 127.0.0.1)')
   .option('--subnet <cidr>', 'the container /24, e.g. 172.31.12.0/24 (default: the first free one)')
   .option('--labels <k=v,...>', 'host labels advertised to the scheduler')
-  .action(async (opts: { tcp?: string | boolean; tokenFile?: string; memory?: string; cpus?: string; importStack?: boolean; cluster?: boolean; redis?: string; advertise?: string; subnet?: string; labels?: string }) => {
+  .option('--deny <cidr,...>', 'addresses containers never reach (the control plane\'s hosts; in a cluster every host and the Redis host are added)')
+  .action(async (opts: { tcp?: string | boolean; tokenFile?: string; memory?: string; cpus?: string; importStack?: boolean; cluster?: boolean; redis?: string; advertise?: string; subnet?: string; labels?: string; deny?: string }) => {
     const { runAgent } = await import('./compose/agent.ts');
     await runAgent({ ...opts, tcp: opts.tcp === true ? '' : opts.tcp || undefined });
   });

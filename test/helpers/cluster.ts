@@ -55,7 +55,10 @@ async function machineLeaks(prefix: string, dir: string): Promise<string[]> {
   const lines = async (f: string, a: string[]) => (await execFileP(f, a)).stdout.split('\n');
   for (const l of await lines('ip', ['-o', 'link', 'show'])) if ((l.split(': ')[1] ?? '').startsWith(prefix)) out.push(`link ${l.slice(0, 100)}`);
   for (const l of await lines('ip', ['netns', 'list'])) if (l.startsWith(prefix)) out.push(`netns ${l}`);
-  for (const t of ['filter', 'nat']) for (const l of await lines('iptables-save', ['-t', t])) if (l.includes(prefix)) out.push(`iptables ${l}`);
+  const upper = prefix.toUpperCase();
+  for (const t of ['filter', 'nat', 'raw']) for (const l of await lines('iptables-save', ['-t', t])) if (l.includes(prefix) || l.includes(upper)) out.push(`iptables ${l}`);
+  for (const l of await lines('ip6tables-save', ['-t', 'filter'])) if (l.includes(prefix) || l.includes(upper)) out.push(`ip6tables ${l}`);
+  for (const l of await lines('ebtables-save', ['-t', 'nat'])) if (l.includes(prefix) || l.includes(upper)) out.push(`ebtables ${l}`);
   for (const l of await lines('ps', ['-eo', 'pid,args'])) if (l.includes(dir)) out.push(`process ${l.trim().slice(0, 160)}`);
   return out;
 }

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { hasComment, ownedChains, ownedRules, save, tokenize } from '../../layer0/network/iptables.ts';
+import { hasComment, hostHasIpv6, ownedChains, ownedRules, save, TABLES, tokenize } from '../../layer0/network/iptables.ts';
 import { ownedBy } from '../../layer0/network/names.ts';
 
 const execFileP = promisify(execFile);
@@ -52,13 +52,16 @@ async function linkLeaks(prefix: string): Promise<string[]> {
 
 async function iptablesLeaks(prefix: string): Promise<string[]> {
   const out: string[] = [];
-  for (const table of ['filter', 'nat'] as const) {
-    const text = await save(table);
-    for (const c of ownedChains(text, prefix)) out.push(`iptables -t ${table} chain ${c}`);
-    for (const r of ownedRules(text, table, prefix)) out.push(`iptables -t ${table} ${r.line}`);
+  // iptables (filter, nat, raw), ip6tables and ebtables: every table the network writes to.
+  for (const { family, table } of TABLES) {
+    if (family === 'ip6' && !hostHasIpv6()) continue;
+    const text = await save(table, family);
+    const tool = { ip4: 'iptables', ip6: 'ip6tables', eb: 'ebtables' }[family];
+    for (const c of ownedChains(text, prefix)) out.push(`${tool} -t ${table} chain ${c}`);
+    for (const r of ownedRules(text, table, prefix, family)) out.push(`${tool} -t ${table} ${r.line}`);
     // Anything else mentioning our comment (a rule in a chain ownedRules would not list).
     for (const l of text.split('\n')) {
-      if (!l.startsWith('-A ') && hasComment(tokenize(l), prefix)) out.push(`iptables -t ${table} ${l}`);
+      if (!l.startsWith('-A ') && hasComment(tokenize(l), prefix)) out.push(`${tool} -t ${table} ${l}`);
     }
   }
   return out;

@@ -22,6 +22,16 @@ export interface AgentFlags {
   memory?: string;
   cpus?: string;
   importStack?: boolean;
+  /** `cidr,cidr`: addresses containers never reach. */
+  deny?: string;
+}
+
+/** `10.0.0.0/24,10.0.1.5` → a list; the Redis host joins it when it is an IPv4 address beyond loopback. */
+export function denyList(flag: string | undefined, redisUrl: string | undefined): string[] {
+  const out = (flag ?? '').split(',').map((d) => d.trim()).filter(Boolean);
+  const host = redisUrl && /^rediss?:/.test(redisUrl) ? (URL.canParse(redisUrl) ? new URL(redisUrl).hostname : '') : '';
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host) && !host.startsWith('127.')) out.push(host);
+  return out;
 }
 
 /** `512m`, `8g`, `1073741824`, `2G` → bytes. */
@@ -83,7 +93,8 @@ export async function runAgent(flags: AgentFlags, env: NodeJS.ProcessEnv = proce
       labels: parseLabels(flags.labels ?? ''),
     };
   }
-  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack, subnet: flags.subnet, cluster });
+  const deny = denyList(flags.deny, redisUrl);
+  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack, subnet: flags.subnet, cluster, deny });
   // In a cluster each host ships its own containers' logs (and metrics) into the cluster's Redis.
   const shipper = redisUrl ? await startShipper({ agent: connectAgent({ socketPath: agent.socketPath }), redisUrl, host: hostname(), log }) : null;
   let stopping = false;

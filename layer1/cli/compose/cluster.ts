@@ -273,7 +273,9 @@ function hostEnv(s: ClusterState, h: HostState, env: NodeJS.ProcessEnv): NodeJS.
 function startAgentProcess(s: ClusterState, h: HostState, env: NodeJS.ProcessEnv): number {
   const argv = [
     process.execPath, BIN, 'agent', '--cluster', '--advertise', h.address, '--tcp', `${h.address}:${AGENT_PORT}`,
-    '--token-file', join(s.dir, 'token'), '--subnet', h.subnet, '--labels', `slipway.netns=${h.netns}`, ...s.agentFlags,
+    '--token-file', join(s.dir, 'token'), '--subnet', h.subnet, '--labels', `slipway.netns=${h.netns}`,
+    // The hosts' bridge (the machine's gateway with Redis, every host): never reached from containers.
+    '--deny', s.subnet, ...s.agentFlags,
   ];
   const c = hostCommand({ netns: h.netns, mountNs: join(h.mountDir, 'mnt') }, argv);
   return spawnDetached(c.file, c.args, hostEnv(s, h, env), join(s.dir, 'logs', `agent-${h.index}.log`));

@@ -1,5 +1,6 @@
 // A release, the app's formation and its restart counters → the layer-0 job spec of each process
 // type (pure). The orchestrator names the jobs and steps their counts (rollout-plan.ts).
+import { ISOLATION_LABEL } from '../../../layer0/agent/types.ts';
 import type { HealthCheck, JobSpec } from '../../../layer0/scheduler/types.ts';
 import { isTenantImport } from '../release-images.ts';
 import { defaultEntry, parseMemory } from './config.ts';
@@ -61,7 +62,8 @@ export function processSpecs(app: AppRef, release: Release, formation: AppFormat
     const port = web ? (o.webPort ?? DEFAULT_WEB_PORT) : (o.otherPort ?? DEFAULT_WEB_PORT);
     const env = { ...release.config, ...slugEnv(release), PORT: String(port), SLIPWAY_APP: app.name, SLIPWAY_RELEASE: `v${release.version}` };
     const check = size.health ?? release.healthchecks?.[type];
-    const labels: Record<string, string> = { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: type };
+    // The app id is the network isolation group: its processes reach each other, no other app's.
+    const labels: Record<string, string> = { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [ISOLATION_LABEL]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: type };
     if (restarts[type]) labels[LABEL_RESTART] = String(restarts[type]);
     out[type] = {
       count: size.count,

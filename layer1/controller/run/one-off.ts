@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { SlipwayError } from '../../../layer0/common/errors.ts';
 import type { Logger } from '../../../layer0/common/logger.ts';
-import { connectAgent, type AgentClient } from '../../../layer0/agent/index.ts';
+import { connectAgent, ISOLATION_LABEL, type AgentClient } from '../../../layer0/agent/index.ts';
 import { HOSTS_SERVICE, type Instance } from '../../../layer0/discovery/index.ts';
 import { MEMORY_LABEL } from '../../../layer0/scheduler/types.ts';
 import { APP_CAP_DROP, APP_USER, DEFAULT_MEMORY, LABEL_APP, LABEL_APP_ID, LABEL_RELEASE, LABEL_TYPE, parseMemory, processLimits, slugEnv, type Release } from '../deploy/index.ts';
@@ -138,7 +138,8 @@ export async function createOneOff(d: DeployDeps, log: Logger, app: Pick<App, 'i
       Image: release.image,
       Cmd: o.cmd,
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      Labels: { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: RUN_TYPE, 'slipway.dyno': dyno, [MEMORY_LABEL]: String(memory) },
+      // In the app's isolation group: a one-off (or release phase) reaches the app's processes, no other app's.
+      Labels: { [LABEL_APP]: app.name, [LABEL_APP_ID]: app.id, [ISOLATION_LABEL]: app.id, [LABEL_RELEASE]: `v${release.version}`, [LABEL_TYPE]: RUN_TYPE, 'slipway.dyno': dyno, [MEMORY_LABEL]: String(memory) },
       User: APP_USER,
       Tty: false,
       OpenStdin: false,

@@ -21,7 +21,7 @@ describe('release → formation', () => {
     assert.deepEqual(web.ports, [5000]);
     assert.equal(web.service, 'shop-web');
     assert.deepEqual(web.health, { type: 'http', path: '/', timeoutMs: 60_000, intervalMs: 250 });
-    assert.deepEqual(web.labels, { 'slipway.app': 'shop', 'slipway.app-id': 'a1b2', 'slipway.release': 'v7', 'slipway.type': 'web' });
+    assert.deepEqual(web.labels, { 'slipway.app': 'shop', 'slipway.app-id': 'a1b2', 'slipway.isolation': 'a1b2', 'slipway.release': 'v7', 'slipway.type': 'web' });
     assert.equal(web.imageUrl, 'http://127.0.0.1:1/bb.tar');
     assert.equal(web.drainSec, 5);
     assert.equal(web.stopGraceSec, 30);
