@@ -4,7 +4,7 @@
 // Used by test/integration/buildpacks.test.ts; the builder (layer1/builder) talks to the agent
 // instead, but `buildContainerSpec` and `hostNpmSettings` show the exact spec it must send.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,9 @@ export interface BuildSpecInput {
   extraEnv?: string[];
   /** More read-only binds, host → container (a buildpack the builder cloned on the host). */
   extraBinds?: Record<string, string>;
+  /** Host dir bound read-write at /slipway/runtimes: the host-wide Node/npm/yarn/pnpm tarball
+   * cache the builder binds (`$SLIPWAY_CACHE/runtimes`; made and owned by 10001 here). */
+  runtimesDir?: string;
 }
 
 /** The build container of the contract: root (the driver drops to `app`), bridge network, binds, env. */
@@ -71,6 +74,7 @@ export function buildContainerSpec(i: BuildSpecInput): ContainerSpecInput {
     { source: npm.caFile, destination: CONTAINER_CA, readonly: true },
   ];
   if (i.outDir) binds.push({ source: i.outDir, destination: '/tmp/out', readonly: false });
+  if (i.runtimesDir) binds.push({ source: i.runtimesDir, destination: '/slipway/runtimes', readonly: false });
   for (const [source, destination] of Object.entries(i.extraBinds ?? {})) binds.push({ source, destination, readonly: true });
   return {
     name: i.name,
@@ -122,6 +126,10 @@ export interface RunBuildInput extends Omit<BuildSpecInput, 'outDir' | 'sourceVe
 export async function runBuild(i: RunBuildInput): Promise<BuildOutcome> {
   mkdirSync(i.outDir, { recursive: true });
   mkdirSync(i.cacheDir, { recursive: true });
+  if (i.runtimesDir) {
+    mkdirSync(i.runtimesDir, { recursive: true });
+    chownSync(i.runtimesDir, 10001, 10001);
+  }
   const spec = buildContainerSpec({ ...i, sourceVersion: i.sourceVersion ?? 'f00dfeed'.repeat(5) });
   const c = await i.runtime.create(spec);
   const staging = mkdtempSync(join(tmpdir(), 'slwt-src-'));

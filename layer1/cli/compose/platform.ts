@@ -145,6 +145,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const blobs = localBlobs(blobServer.store, { url: blobServer.url, token: blobToken });
   const builder = await startBuilder({
     redis: redis.url, agent: { socketPath: agentSocketPath(paths) }, blobs, home: paths.home, log: log.child({ component: 'builder' }),
+    runtimesDir: join(paths.cache, 'runtimes'),
     ...(env.SLIPWAY_BUILD_MEMORY ? { memoryBytes: parseMemory(env.SLIPWAY_BUILD_MEMORY) } : {}),
   });
   const builds = builder.queue; // the push enqueues on the builder's own queue (closed with it)
