@@ -189,6 +189,9 @@ function main(argv) {
       `has_build=${s.build ? 'yes' : 'no'}`,
       `has_start=${s.start ? 'yes' : 'no'}`,
       `has_dev=${p.devDependencies && Object.keys(p.devDependencies).length ? 'yes' : 'no'}`,
+      // The app's own install scripts (a native addon at the root) write outside node_modules, so a
+      // node_modules from the cache is not the whole install.
+      `has_install_scripts=${['preinstall', 'install', 'postinstall', 'prepare'].some((k) => s[k]) || fs.existsSync(path.join(path.dirname(args[0]), 'binding.gyp')) ? 'yes' : 'no'}`,
       `engines_node=${q(typeof e.node === 'string' ? e.node : '')}`,
       `engines_npm=${q(typeof e.npm === 'string' ? e.npm : '')}`,
       ...(pm.error ? [] : [`pm=${q(pm.pm)}`, `pm_pkg=${q(pm.pkg)}`, `pm_range=${q(pm.range)}`, `lock=${q(pm.lock)}`, `pm_reason=${q(pm.reason)}`, `pm_warnings=${q(pm.warnings.join('\n'))}`]),
