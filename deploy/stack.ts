@@ -2,7 +2,7 @@
 // (or, with `image: 'build'`, its build image: compilers and -dev headers), running
 // deploy/build-stack when it does not (minutes; well under a second when cached). Called by
 // `slipway up`, the test set-up and layer0/runtime/images/stack.ts.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { SlipwayPaths } from '../layer0/common/paths.ts';
@@ -34,6 +34,12 @@ const ResultSchema = z.object({
 export const BUILD_STACK_SCRIPT = fileURLToPath(new URL('./build-stack', import.meta.url));
 
 const inflight = new Map<string, Promise<StackInfo>>();
+
+/** Whether the image's current recipe is already in the cache (so ensureStack takes seconds). */
+export function stackCached(paths: Pick<SlipwayPaths, 'cache'>, image: 'run' | 'build' = 'run'): boolean {
+  const r = spawnSync('bash', [BUILD_STACK_SCRIPT, image, '--check'], { env: { ...process.env, SLIPWAY_CACHE: paths.cache }, stdio: 'ignore', timeout: 30_000 });
+  return r.status === 0;
+}
 
 /** Idempotent; concurrent callers share one run (and the script holds a lock across processes). */
 export function ensureStack(paths: Pick<SlipwayPaths, 'cache'>, opts: EnsureStackOptions = {}): Promise<StackInfo> {
