@@ -85,7 +85,7 @@ describe('node apps', { timeout: 1_200_000 }, () => {
     assert.equal((await web('nyarn')).body, serving);
 
     await pushFails('nyarn', a.repo, 'node-yarn1', { 'package.json': JSON.stringify({ name: 'x', engines: { node: '>=99' }, scripts: { start: 'node server.js' }, dependencies: { ms: '^2.1.3' } }) },
-      /remote: {2}! {5}No Node\.js release matches engines\.node ">=99" in package\.json\.\n(.*\n)?remote: {2}! {5}The lines that exist: [\d, ]*\b22, 23, 24\b/, serving);
+      /remote: {2}! {5}No Node\.js release matches engines\.node ">=99" in package\.json\.\s*\nremote: {2}! {5}The lines that exist: [\d, ]*\b22, 23, 24\b/, serving);
     await pushFails('nyarn', a.repo, 'node-yarn1', { 'package.json': JSON.stringify({ name: 'x', engines: { node: '22.x' }, scripts: { start: 'node server.js' }, dependencies: { ms: '^2.1.3', 'is-number': '^7.0.0' } }) },
       /package\.json and yarn\.lock are out of sync, so the frozen install \(yarn install --frozen-lockfile\) refuses to run\.[\s\S]*Run 'yarn install' locally, commit the updated yarn\.lock/, serving);
   });
