@@ -161,14 +161,26 @@ function choosePackageManager(pkg, dir) {
 
 /** Does file's content match an SRI string (`sha512-<base64>`, several allowed) or a hex sha1? */
 function integrityMatches(file, integrity) {
-  const data = fs.readFileSync(file);
   const wanted = String(integrity).trim().split(/\s+/).filter(Boolean);
   return wanted.some((w) => {
     const m = /^(sha512|sha384|sha256|sha1)-(.+)$/.exec(w);
-    if (m) return crypto.createHash(m[1]).update(data).digest('base64') === m[2];
-    if (/^[0-9a-f]{40}$/.test(w)) return crypto.createHash('sha1').update(data).digest('hex') === w;
+    if (m) return hashFile(file, m[1], 'base64') === m[2];
+    if (/^[0-9a-f]{40}$/.test(w)) return hashFile(file, 'sha1', 'hex') === w;
     return false;
   });
+}
+
+// In chunks: a Node tarball is 50 MB and builds may run under a small memory limit.
+function hashFile(file, alg, encoding) {
+  const h = crypto.createHash(alg);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest(encoding);
 }
 
 const q = (v) => "'" + String(v).replace(/'/g, '') + "'";
