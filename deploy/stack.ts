@@ -1,7 +1,8 @@
-// ensureStack: makes sure the machine cache ($SLIPWAY_CACHE) holds the default stack, running
-// deploy/build-stack when it does not (≈40 s; well under a second when cached). Called by
+// ensureStack: makes sure the machine cache ($SLIPWAY_CACHE) holds the default stack's run image
+// (or, with `image: 'build'`, its build image: compilers and -dev headers), running
+// deploy/build-stack when it does not (minutes; well under a second when cached). Called by
 // `slipway up`, the test set-up and layer0/runtime/images/stack.ts.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { SlipwayPaths } from '../layer0/common/paths.ts';
@@ -19,6 +20,8 @@ export interface StackInfo {
 export interface EnsureStackOptions {
   /** Progress lines of the build (mmdebstrap's output), for a terminal or a log. */
   onLog?: (line: string) => void;
+  /** `run` (default): the image slugs run on; `build`: the one builds run on. */
+  image?: 'run' | 'build';
 }
 
 const ResultSchema = z.object({
@@ -32,19 +35,27 @@ export const BUILD_STACK_SCRIPT = fileURLToPath(new URL('./build-stack', import.
 
 const inflight = new Map<string, Promise<StackInfo>>();
 
+/** Whether the image's current recipe is already in the cache (so ensureStack takes seconds). */
+export function stackCached(paths: Pick<SlipwayPaths, 'cache'>, image: 'run' | 'build' = 'run'): boolean {
+  const r = spawnSync('bash', [BUILD_STACK_SCRIPT, image, '--check'], { env: { ...process.env, SLIPWAY_CACHE: paths.cache }, stdio: 'ignore', timeout: 30_000 });
+  return r.status === 0;
+}
+
 /** Idempotent; concurrent callers share one run (and the script holds a lock across processes). */
 export function ensureStack(paths: Pick<SlipwayPaths, 'cache'>, opts: EnsureStackOptions = {}): Promise<StackInfo> {
-  let p = inflight.get(paths.cache);
+  const image = opts.image ?? 'run';
+  const key = `${paths.cache}\0${image}`;
+  let p = inflight.get(key);
   if (!p) {
-    p = runBuildStack(paths.cache, opts).finally(() => inflight.delete(paths.cache));
-    inflight.set(paths.cache, p);
+    p = runBuildStack(paths.cache, image, opts).finally(() => inflight.delete(key));
+    inflight.set(key, p);
   }
   return p;
 }
 
-function runBuildStack(cache: string, opts: EnsureStackOptions): Promise<StackInfo> {
+function runBuildStack(cache: string, image: 'run' | 'build', opts: EnsureStackOptions): Promise<StackInfo> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [BUILD_STACK_SCRIPT], {
+    const child = spawn('bash', [BUILD_STACK_SCRIPT, image], {
       env: { ...process.env, SLIPWAY_CACHE: cache },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

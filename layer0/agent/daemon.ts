@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../common/logger.ts';
 import { mkdirPrivate } from '../common/private-state.ts';
 import { agentSocketPath, type SlipwayPaths } from '../common/paths.ts';
 import { createHostNetwork } from '../network/index.ts';
-import { importStack } from '../runtime/images/stack.ts';
+import { importBuildStack, importStack } from '../runtime/images/stack.ts';
 import { createRuntime, ImageStore } from '../runtime/index.ts';
 import { DEFAULT_CAPABILITIES } from '../runtime/capabilities.ts';
 import { restrictHome } from '../runtime/private-home.ts';
@@ -213,9 +213,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     log.info({ hostId: host.id, address: c.address, agentUrl: c.agentUrl }, 'joined the cluster');
   }
   if (opts.importStack) {
+    // The run image first (apps need it), then the build image (builds on this host need it).
     const imported = importStack(images, paths).then(
       (img) => log.info({ id: img.id, tags: img.tags }, 'stack imported'),
       (err: unknown) => log.error({ err }, 'stack import failed'),
+    ).then(() => importBuildStack(images, paths)).then(
+      (img) => log.info({ id: img.id, tags: img.tags }, 'build stack imported'),
+      (err: unknown) => log.error({ err }, 'build stack import failed'),
     );
     // `slipway up` is ready only once the stack can run; `slipway agent` serves meanwhile.
     if (opts.importStack === 'await') await imported;

@@ -4,7 +4,7 @@
 // removed. Used by the images route and the agent's own collector (collector.ts).
 import { SlipwayError } from '../common/errors.ts';
 import { timeOrDurationMs } from '../common/time.ts';
-import { STACK_IMAGE, STACK_LATEST } from '../runtime/images/stack.ts';
+import { BUILD_STACK_IMAGE, STACK_IMAGE, STACK_LATEST } from '../runtime/images/stack.ts';
 import { tryNormalizeRef } from '../runtime/images/refs.ts';
 import type { ImageStore } from '../runtime/images/store.ts';
 import type { ContainerRuntime, ImageRecord, RemovedImageItem } from '../runtime/types.ts';
@@ -13,7 +13,7 @@ import { checkFilterNames, matchLabels, referenceMatches, type Filters } from '.
 export const PRUNE_FILTERS = ['dangling', 'until', 'label', 'label!', 'reference', 'keep'];
 /** The label that keeps an image from every prune. */
 export const KEEP_LABEL = 'slipway.keep';
-const ALWAYS_KEPT = new Set([STACK_IMAGE, STACK_LATEST]);
+const ALWAYS_KEPT = new Set([STACK_IMAGE, STACK_LATEST, BUILD_STACK_IMAGE]);
 
 export interface PruneResult {
   ImagesDeleted: RemovedImageItem[];

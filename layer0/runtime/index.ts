@@ -2,5 +2,5 @@
 export * from './types.ts';
 export { createRuntime, type RuntimeOptions } from './runtime.ts';
 export { ImageStore } from './images/store.ts';
-export { importStack } from './images/stack.ts';
+export { importBuildStack, importStack } from './images/stack.ts';
 export { removeCgroupParent } from './cgroups.ts';

@@ -5,6 +5,7 @@
 // (the agent resolves /tmp/out inside its root and never follows a link out of it), and always
 // remove the container. Called by the worker; knows no queue.
 import { createReadStream } from 'node:fs';
+import { chmod, chown, mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { AgentClient } from '../../layer0/agent/client.ts';
 import type { BlobClient } from '../blobstore/client.ts';
@@ -17,6 +18,7 @@ import type { StoredRequest } from './store.ts';
 import type { BuildFailure, BuildLogLine, DriverResult } from './types.ts';
 
 export const BUILD_LABEL = 'slipway.build';
+export const RUNTIMES_MOUNT = '/slipway/runtimes';
 export const APP_ID_LABEL = 'slipway.app-id';
 
 export interface RunBuildDeps {
@@ -28,6 +30,10 @@ export interface RunBuildDeps {
   /** `$SLIPWAY_HOME`: the app's build cache is buildCacheDir(home, appId). */
   home: string;
   image: string;
+  /** Used when `image` is not on the agent (a host whose build image is not imported). */
+  fallbackImage?: string;
+  /** Host dir bound read-write at /slipway/runtimes (buildpacks/nodejs/lib/runtimes.sh). */
+  runtimesDir?: string;
   stack: string;
   driver: string[];
   memoryBytes: number;
@@ -57,6 +63,17 @@ export interface BuildRun {
 }
 
 export type LogSink = (stream: BuildLogLine['stream'], lines: string[]) => Promise<void> | void;
+
+async function buildImage(d: RunBuildDeps, log: LogSink): Promise<string> {
+  if (!d.fallbackImage) return d.image;
+  try {
+    await d.agent.inspectImage(d.image);
+    return d.image;
+  } catch {
+    await log('system', [`-----> The build image ${d.image} is not on this host: building on ${d.fallbackImage} (no compilers for native addons)`]);
+    return d.fallbackImage;
+  }
+}
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;
@@ -96,12 +113,21 @@ async function inContainer(d: RunBuildDeps, job: BuildJob, log: LogSink, signal:
     ...d.extraEnv,
   };
   const binds = [`${d.buildpacksDir}:/slipway/buildpacks:ro`, `${cacheDir}:/tmp/cache:rw`];
+  if (d.runtimesDir) {
+    // Shared by every app's builds: its owner and mode are put back each time (a build could
+    // have changed them); its files are only trusted after an integrity check in the build.
+    await mkdir(d.runtimesDir, { recursive: true });
+    await chown(d.runtimesDir, d.appUid, d.appUid).catch(() => undefined);
+    await chmod(d.runtimesDir, 0o755).catch(() => undefined);
+    binds.push(`${d.runtimesDir}:${RUNTIMES_MOUNT}:rw`);
+  }
+  const image = await buildImage(d, log);
   if (d.host.caBundle) binds.push(`${d.host.caBundle}:${CONTAINER_CA_PATH}:ro`);
   if (pack) binds.push(`${pack.dir}:${BUILDPACK_MOUNT}:ro`);
 
   const id = await d.agent.createContainer({
     name: `slipway-build-${job.id}`,
-    Image: d.image,
+    Image: image,
     // The whole build runs as app: a non-root process keeps no capability across exec (runc
     // gives none to ambient), and no_new_privileges holds it there (issue 13, M1).
     User: `${d.appUid}:${d.appUid}`,

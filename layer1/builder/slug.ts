@@ -13,6 +13,8 @@ import type { BuildRecord } from './types.ts';
 
 export const SLUG_REPO = 'slipway/slug';
 export const SLUG_PARENT = 'slipway/stack:bookworm';
+/** Builds run on the stack's build image (compilers, -dev headers); slugs run on SLUG_PARENT. */
+export const BUILD_IMAGE = 'slipway/stack:bookworm-build';
 /**
  * How long a slug URL in a release stays valid. An agent fetches it only when it lacks the image
  * (a new host, a rollback after image gc), so it must outlive the release's useful life; a

