@@ -16,7 +16,7 @@ import { agentSocketPath, type SlipwayPaths } from '../common/paths.ts';
 import { createHostNetwork } from '../network/index.ts';
 import { importStack } from '../runtime/images/stack.ts';
 import { createRuntime, ImageStore } from '../runtime/index.ts';
-import { RUNC } from '../runtime/runc.ts';
+import { runcPath } from '../runtime/runc.ts';
 import { startCollector } from './collector.ts';
 import { EventHub, nowNano } from './events.ts';
 import { FencingGuard } from './fencing.ts';
@@ -75,7 +75,7 @@ async function hostFacts(paths: SlipwayPaths): Promise<HostFacts> {
   const idFile = join(paths.home, 'agent-id');
   if (!existsSync(idFile)) writeFileSync(idFile, `${randomBytes(16).toString('hex')}\n`);
   const [runc, osRelease] = await Promise.all([
-    execFileP(RUNC, ['--version']).then((r) => r.stdout, () => ''),
+    execFileP(runcPath(), ['--version']).then((r) => r.stdout, () => ''),
     readFile('/etc/os-release', 'utf8').catch(() => ''),
   ]);
   return {

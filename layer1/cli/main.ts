@@ -2,6 +2,11 @@
 // the ones that start servers delegate to layer1/cli/compose/.
 import { Command } from 'commander';
 import { registerApiCommands } from './commands/index.ts';
+import { pathWithSbin } from '../../layer0/common/which.ts';
+
+// Programs run by name (ip, iptables, mount, git...) are found in the sbin directories too,
+// whatever PATH the caller had (sudo, cron and service managers often leave them out).
+process.env.PATH = pathWithSbin(process.env.PATH);
 
 const program = new Command('slipway').description('Slipway: a git-push platform-as-a-service').showHelpAfterError();
 
