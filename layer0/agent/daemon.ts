@@ -17,6 +17,7 @@ import { createHostNetwork } from '../network/index.ts';
 import { importStack } from '../runtime/images/stack.ts';
 import { createRuntime, ImageStore } from '../runtime/index.ts';
 import { runcPath } from '../runtime/runc.ts';
+import { describeCgroups, hostCgroups } from '../runtime/cgroups.ts';
 import { startCollector } from './collector.ts';
 import { EventHub, nowNano } from './events.ts';
 import { FencingGuard } from './fencing.ts';
@@ -178,7 +179,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     membership = await c.discovery.register(HOSTS_SERVICE, {
       id: host.id,
       addr: c.agentUrl,
-      meta: { address: c.address, memory: String(capacity.memory), cpus: String(capacity.cpus), labels: JSON.stringify(c.labels ?? {}), name: host.name },
+      meta: { address: c.address, memory: String(capacity.memory), cpus: String(capacity.cpus), labels: JSON.stringify(c.labels ?? {}), name: host.name, cgroups: describeCgroups(hostCgroups()) },
     }, { ttlMs: c.ttlMs, heartbeatMs: c.heartbeatMs });
     log.info({ hostId: host.id, address: c.address, agentUrl: c.agentUrl }, 'joined the cluster');
   }

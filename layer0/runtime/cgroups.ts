@@ -165,6 +165,11 @@ export function openCgroups(root = '/sys/fs/cgroup'): Cgroups {
   return mode === 'v2' ? v2(root) : v1(root, mode);
 }
 
+/** One line for people: `v2 (cpu io memory pids)`. */
+export function describeCgroups(cg: Cgroups): string {
+  return `${cg.mode} (${cg.controllers().join(' ') || 'no controllers'})`;
+}
+
 let host: Cgroups | null = null;
 /** This host's cgroups, detected on first use (never at import). */
 export function hostCgroups(): Cgroups {
