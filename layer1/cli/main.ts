@@ -68,6 +68,16 @@ program
   });
 
 program
+  .command('doctor')
+  .description('check what the platform needs from this host (kernel, cgroups, ports, disk, programs), one line each with the fix')
+  .option('--json', 'print JSON (for scripts)')
+  .option('--network', 'also check that a container reaches the npm registry through the NAT path (slower)')
+  .action(async (opts: { json?: boolean; network?: boolean }) => {
+    const { doctorCommand } = await import('./compose/doctor/index.ts');
+    await doctorCommand(opts);
+  });
+
+program
   .command('down')
   .description('stop the platform of this SLIPWAY_HOME and remove every container, mount, netns, veth and rule it made')
   .action(async () => {
