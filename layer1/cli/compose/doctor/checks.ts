@@ -26,6 +26,8 @@ export interface HostProbe {
   version(program: string, args?: string[]): Promise<string | null>;
   /** True when host:port can be listened on now. */
   portFree(host: string, port: number): Promise<boolean>;
+  /** The pid of this SLIPWAY_HOME's running platform (its ports are then its own), or null. */
+  platformPid(): number | null;
   /** Bytes free to unprivileged writers on the filesystem holding `path` (or its nearest existing parent). */
   freeBytes(path: string): number;
 }
@@ -105,6 +107,8 @@ export function platformPorts(env: NodeJS.ProcessEnv): { name: string; envName: 
 
 export async function checkPorts(h: HostProbe): Promise<CheckResult[]> {
   const host = h.env.SLIPWAY_BIND ?? '127.0.0.1';
+  const pid = h.platformPid();
+  if (pid) return [ok('ports', `${platformPorts(h.env).map((p) => p.port).join(', ')}: held by this home's running platform (pid ${pid})`)];
   return Promise.all(platformPorts(h.env).map(async ({ name, envName, port }) => {
     const label = `port ${port}`;
     if (!Number.isInteger(port) || port < 1 || port > 65535) return bad(label, `${envName}=${h.env[envName]} is not a port`, `set ${envName} to 1-65535`);

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
+import { slipwayPaths } from '../../../../layer0/common/paths.ts';
 import { binary } from '../../../../layer0/common/which.ts';
 import { hostCgroups } from '../../../../layer0/runtime/index.ts';
 import type { HostProbe } from './checks.ts';
@@ -36,6 +37,17 @@ function freeBytes(path: string): number {
   }
 }
 
+/** The pid in $SLIPWAY_RUN/slipway.pid when that process is a live `slipway up`. */
+function platformPid(env: NodeJS.ProcessEnv): number | null {
+  try {
+    const pid = Number(readFileSync(`${slipwayPaths(env).run}/slipway.pid`, 'utf8').trim());
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return pid > 0 && cmd.includes('up') ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 export function hostProbe(env: NodeJS.ProcessEnv = process.env): HostProbe {
   return {
     env,
@@ -53,5 +65,6 @@ export function hostProbe(env: NodeJS.ProcessEnv = process.env): HostProbe {
     version: (program, args = ['--version']) => firstLine(program, args),
     portFree,
     freeBytes,
+    platformPid: () => platformPid(env),
   };
 }

@@ -22,6 +22,7 @@ function fakeHost(over: Partial<HostProbe> & { files?: Record<string, string>; c
     version: async (p) => ({ iptables: 'iptables v1.8.9 (nf_tables)', runc: 'runc version 1.1.5', conmon: 'conmon version 2.1.6', 'redis-server': 'Redis server v=7.0.15' } as Record<string, string>)[p] ?? null,
     portFree: async () => true,
     freeBytes: () => 50 * 1024 ** 3,
+    platformPid: () => null,
     ...over,
   };
 }
@@ -62,6 +63,18 @@ test('what is wrong fails with its fix: controllers, ports, disk, programs, over
     assert.ok(failed.disk && failed.overlayfs && failed.node && failed.runc && failed.conmon && failed['redis-server']);
     assert.match(failed.runc!.fix!, /install-deps/);
     assert.match(r.find((c) => c.name === 'iptables')!.detail, /legacy backend/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('with this home\'s platform running, its ports are its own', async () => {
+  const root = v2Root('cpu io memory pids\n');
+  try {
+    const r = await runChecks(fakeHost({ cgroupRoot: root, platformPid: () => 4242, portFree: async () => false }), CHECKS.filter((c) => c.name === 'ports'));
+    assert.equal(r.length, 1);
+    assert.equal(r[0]!.level, 'ok');
+    assert.match(r[0]!.detail, /pid 4242/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
