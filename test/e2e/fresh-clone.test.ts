@@ -68,6 +68,13 @@ describe('a fresh clone', { timeout: 900_000 }, () => {
     }, 30_000);
     assert.match(body, new RegExp(`^node-deps ok: .*version=${sha}`));
 
+    // The host's cgroup kind and controllers, in status (admins) and in doctor, which counts
+    // the running platform's ports as its own.
+    const status = JSON.parse((await slipway(repo, ['status', '--json'], cli)).stdout) as { hosts: { cgroups: string }[] };
+    assert.match(status.hosts[0]!.cgroups, /^(v1|hybrid|v2) \(.*memory.*\)$/);
+    const doctor = JSON.parse((await slipway(clone, ['doctor', '--json'])).stdout) as { ok: boolean; checks: { name: string; level: string }[] };
+    assert.equal(doctor.ok, true, JSON.stringify(doctor.checks.filter((c) => c.level !== 'ok')));
+
     const down = await slipway(clone, ['down'], {}, 70_000);
     assert.match(down.stdout, /slipway is down/);
   });
