@@ -14,7 +14,10 @@ export interface Cgroups {
   /** v2: unified only; hybrid: v1 controllers plus an empty unified tree; v1: legacy. */
   readonly mode: CgroupMode;
   readonly root: string;
-  /** Controllers containers can use: v2 the root's cgroup.subtree_control, v1 the mounted hierarchies. */
+  /**
+   * Controllers containers can use: v2 the root's cgroup.controllers (runc enables them in each
+   * parent's cgroup.subtree_control on its way down, the root's included), v1 the mounted hierarchies.
+   */
   controllers(): string[];
   readStats(cgroupsPath: string): ContainerStats;
   /** OOM kills in the container's cgroup (v1 memory.oom_control, v2 memory.events); read before `runc delete`. */
@@ -94,7 +97,7 @@ function v2(root: string): Cgroups {
   const at = (p: string) => join(root, p);
   return {
     mode: 'v2', root,
-    controllers: () => (readText(join(root, 'cgroup.subtree_control')) ?? '').trim().split(/\s+/).filter(Boolean),
+    controllers: () => (readText(join(root, 'cgroup.controllers')) ?? '').trim().split(/\s+/).filter(Boolean),
     readStats(p) {
       const dir = at(p);
       return {

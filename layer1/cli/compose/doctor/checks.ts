@@ -74,7 +74,7 @@ export function checkCgroups(h: HostProbe): CheckResult {
   const detail = `${cg.mode}${cg.mode === 'hybrid' ? ' (v1 controllers, unified tree unused)' : ''}: ${have.join(' ') || 'no controllers'}`;
   if (!missing.length) return ok('cgroups', detail);
   const fix = cg.mode === 'v2'
-    ? `enable them for child cgroups: \`echo "${missing.map((c) => `+${c}`).join(' ')}" > ${cg.root}/cgroup.subtree_control\``
+    ? `the kernel offers no ${missing.join(', ')} controller in ${cg.root}/cgroup.controllers: boot a kernel with them (any distribution kernel has them) and no cgroup_disable= on its command line`
     : `mount the missing v1 hierarchies under ${cg.root} (or boot with the unified hierarchy)`;
   return bad('cgroups', `${detail}; missing ${missing.join(' ')}`, fix);
 }

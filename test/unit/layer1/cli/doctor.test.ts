@@ -27,10 +27,10 @@ function fakeHost(over: Partial<HostProbe> & { files?: Record<string, string>; c
   };
 }
 
-function v2Root(subtree: string): string {
+function v2Root(controllers: string): string {
   const root = mkdtempSync(join(tmpdir(), 'slw-doctor-'));
-  writeFileSync(join(root, 'cgroup.controllers'), 'cpu io memory pids\n');
-  writeFileSync(join(root, 'cgroup.subtree_control'), subtree);
+  writeFileSync(join(root, 'cgroup.controllers'), controllers);
+  writeFileSync(join(root, 'cgroup.subtree_control'), 'memory pids\n');
   return root;
 }
 
@@ -58,7 +58,8 @@ test('what is wrong fails with its fix: controllers, ports, disk, programs, over
       version: async (p) => (p === 'iptables' ? 'iptables v1.8.9 (legacy)' : null),
     }), CHECKS);
     const failed = Object.fromEntries(r.filter((c) => c.level === 'fail').map((c) => [c.name, c]));
-    assert.match(failed.cgroups!.fix!, /\+cpu \+memory \+pids/);
+    assert.match(failed.cgroups!.detail, /missing cpu memory pids$/);
+    assert.match(failed.cgroups!.fix!, /cgroup_disable/);
     assert.match(failed['port 9999']!.fix!, /SLIPWAY_HTTP_PORT/);
     assert.ok(failed.disk && failed.overlayfs && failed.node && failed.runc && failed.conmon && failed['redis-server']);
     assert.match(failed.runc!.fix!, /install-deps/);
