@@ -54,8 +54,11 @@ export function checkNode(h: HostProbe): CheckResult {
 }
 
 export function checkOverlay(h: HostProbe): CheckResult {
-  const fs = h.readFile('/proc/filesystems') ?? '';
-  return /\toverlay$/m.test(fs) ? ok('overlayfs', 'in /proc/filesystems') : bad('overlayfs', 'not in /proc/filesystems', 'load it: `modprobe overlay` (and add `overlay` to /etc/modules)');
+  if (/\toverlay$/m.test(h.readFile('/proc/filesystems') ?? '')) return ok('overlayfs', 'in /proc/filesystems');
+  // A stock Debian kernel has it as a module, loaded by the first overlay mount.
+  const release = h.readFile('/proc/sys/kernel/osrelease')?.trim() ?? '';
+  if (/\/overlay\.ko(\.[a-z]+)?:/.test(h.readFile(`/lib/modules/${release}/modules.dep`) ?? '')) return ok('overlayfs', 'a module, loaded by the first mount');
+  return bad('overlayfs', 'neither in /proc/filesystems nor a module of this kernel', 'use a kernel with CONFIG_OVERLAY_FS (any distribution kernel has it), or `modprobe overlay`');
 }
 
 export function checkNamespaces(h: HostProbe): CheckResult {

@@ -81,6 +81,21 @@ test('with this home\'s platform running, its ports are its own', async () => {
   }
 });
 
+test('overlayfs as a module of the running kernel (stock Debian 12) is fine', async () => {
+  const root = v2Root('cpu io memory pids\n');
+  try {
+    const files = {
+      '/proc/filesystems': 'nodev\tsysfs\n', '/proc/sys/kernel/osrelease': '6.1.0-28-amd64\n',
+      '/lib/modules/6.1.0-28-amd64/modules.dep': 'kernel/fs/overlayfs/overlay.ko.xz:\nkernel/fs/fat/fat.ko.xz:\n',
+    };
+    const [r] = await runChecks(fakeHost({ cgroupRoot: root, files }), CHECKS.filter((c) => c.name === 'overlayfs'));
+    assert.equal(r!.level, 'ok');
+    assert.match(r!.detail, /module/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a hybrid v1 host needs cpuacct too', async () => {
   const root = mkdtempSync(join(tmpdir(), 'slw-doctor-'));
   try {
