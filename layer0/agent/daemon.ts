@@ -20,7 +20,8 @@ import { createRuntime, ImageStore } from '../runtime/index.ts';
 import { DEFAULT_CAPABILITIES } from '../runtime/capabilities.ts';
 import { restrictHome } from '../runtime/private-home.ts';
 import { seccompProfile } from '../runtime/seccomp.ts';
-import { RUNC } from '../runtime/runc.ts';
+import { runcPath } from '../runtime/runc.ts';
+import { describeCgroups, hostCgroups } from '../runtime/cgroups.ts';
 import { startCollector } from './collector.ts';
 import { EventHub, nowNano } from './events.ts';
 import { FencingGuard } from './fencing.ts';
@@ -87,7 +88,7 @@ async function hostFacts(paths: SlipwayPaths): Promise<HostFacts> {
   const idFile = join(paths.home, 'agent-id');
   if (!existsSync(idFile)) writeFileSync(idFile, `${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
   const [runc, osRelease] = await Promise.all([
-    execFileP(RUNC, ['--version']).then((r) => r.stdout, () => ''),
+    execFileP(runcPath(), ['--version']).then((r) => r.stdout, () => ''),
     readFile('/etc/os-release', 'utf8').catch(() => ''),
   ]);
   return {
@@ -208,7 +209,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     membership = await c.discovery.register(HOSTS_SERVICE, {
       id: host.id,
       addr: c.agentUrl,
-      meta: { address: c.address, memory: String(capacity.memory), cpus: String(capacity.cpus), labels: JSON.stringify(c.labels ?? {}), name: host.name },
+      meta: { address: c.address, memory: String(capacity.memory), cpus: String(capacity.cpus), labels: JSON.stringify(c.labels ?? {}), name: host.name, cgroups: describeCgroups(hostCgroups()) },
     }, { ttlMs: c.ttlMs, heartbeatMs: c.heartbeatMs });
     log.info({ hostId: host.id, address: c.address, agentUrl: c.agentUrl }, 'joined the cluster');
   }

@@ -6,6 +6,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { SlipwayError } from '../common/errors.ts';
+import { binary } from '../common/which.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
 import { envBytes } from '../common/settings.ts';
 import { formatRedisUrl } from './redis.ts';
@@ -102,7 +103,8 @@ export async function startRedis(opts: RedisServerOptions): Promise<RedisServer>
   // Its own process group: a Ctrl-C at the terminal must not stop Redis before the platform's
   // own shutdown (which still needs it) has run; the owner stops it last.
   // setpriv sets the parent-death signal, then execs Redis (same pid).
-  const [cmd, args] = opts.dieWithParent ? ['setpriv', ['--pdeathsig', 'SIGTERM', opts.binary ?? 'redis-server', confPath]] : [opts.binary ?? 'redis-server', [confPath]];
+  const redisServer = binary('redis-server', opts.binary);
+  const [cmd, args] = opts.dieWithParent ? [binary('setpriv'), ['--pdeathsig', 'SIGTERM', redisServer, confPath]] : [redisServer, [confPath]];
   const child = spawn(cmd as string, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tail: string[] = [];
   const onLine = (buf: Buffer) => {

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../common/errors.ts';
+import { binary } from '../common/which.ts';
 
 const execFileP = promisify(execFile);
 
@@ -15,7 +16,7 @@ export interface RunResult {
 /** Runs a command and reports failure in the result instead of throwing. */
 export async function tryRun(cmd: string, args: string[], input?: string): Promise<RunResult> {
   try {
-    const child = execFileP(cmd, args, { maxBuffer: 64 * 1024 * 1024 });
+    const child = execFileP(binary(cmd), args, { maxBuffer: 64 * 1024 * 1024 });
     if (input !== undefined) child.child.stdin!.end(input);
     const { stdout, stderr } = await child;
     return { ok: true, code: 0, stdout, stderr };

@@ -5,10 +5,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { SlipwayError } from '../common/errors.ts';
-import { which } from '../common/which.ts';
-import { RUNC, cleanRuncError } from './runc.ts';
+import { isAbsolute } from 'node:path';
+import { binary } from '../common/which.ts';
+import { cleanRuncError, runcPath } from './runc.ts';
 
-export const CONMON = which(process.env.SLIPWAY_CONMON ?? 'conmon') ?? 'conmon';
+/** conmon's path (SLIPWAY_CONMON overrides), looked up at first use, as runc's is. */
+export const conmonPath = () => binary('conmon', process.env.SLIPWAY_CONMON);
 
 export interface MonitorOptions {
   /** runc container id (carries the instance prefix). */
@@ -28,11 +30,14 @@ export interface MonitorOptions {
 
 /** Starts conmon (which daemonizes) and resolves with the container's init pid once `runc create` is done. */
 export async function startMonitor(o: MonitorOptions): Promise<number> {
+  // conmon wants runc's absolute path ("Runtime path runc is not valid" otherwise).
+  const runc = runcPath();
+  if (!isAbsolute(runc)) throw new SlipwayError('runtime_error', `${runc} is not installed (Debian package runc; run deploy/install-deps as root)`);
   await Promise.all([mkdir(o.exitDir, { recursive: true }), mkdir(o.persistDir, { recursive: true, mode: 0o700 }), mkdir(o.socketDir, { recursive: true })]);
   const args = [
     '--api-version', '1',
     '-c', o.runcId, '-u', o.runcId, '-n', o.name,
-    '-r', RUNC, '-b', o.bundle,
+    '-r', runc, '-b', o.bundle,
     '-p', `${o.persistDir}/pidfile`,
     '--conmon-pidfile', `${o.persistDir}/conmon.pid`,
     '--exit-dir', o.exitDir,
@@ -44,7 +49,7 @@ export async function startMonitor(o: MonitorOptions): Promise<number> {
     '--log-level', 'error',
     ...(o.tty ? ['-t'] : []),
   ];
-  const child = spawn(CONMON, args, {
+  const child = spawn(conmonPath(), args, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, _OCI_SYNCPIPE: '3' },
     // conmon also drops an `oom` file in its working directory: keep it in the bundle.

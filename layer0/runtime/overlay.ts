@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../common/errors.ts';
+import { binary } from '../common/which.ts';
 
 const execFileP = promisify(execFile);
 
@@ -22,7 +23,7 @@ export async function mountOverlay(lowers: string[], upper: string, work: string
   const opts = `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`;
   if (opts.length > 4000) throw new SlipwayError('invalid_params', 'image has too many layers to mount');
   try {
-    await execFileP('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+    await execFileP(binary('mount'), ['-t', 'overlay', 'overlay', '-o', opts, target]);
   } catch (err) {
     throw new SlipwayError('runtime_error', `mounting the root filesystem failed: ${(err as { stderr?: string }).stderr ?? err}`, { cause: err });
   }
@@ -31,9 +32,9 @@ export async function mountOverlay(lowers: string[], upper: string, work: string
 export async function unmount(target: string): Promise<void> {
   if (!isMounted(target)) return;
   try {
-    await execFileP('umount', [target]);
+    await execFileP(binary('umount'), [target]);
   } catch {
     // Busy (a process outside still holds it): detach it lazily rather than leak the mount.
-    await execFileP('umount', ['-l', target]).catch(() => undefined);
+    await execFileP(binary('umount'), ['-l', target]).catch(() => undefined);
   }
 }

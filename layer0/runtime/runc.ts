@@ -6,12 +6,13 @@ import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../common/errors.ts';
-import { which } from '../common/which.ts';
+import { binary } from '../common/which.ts';
 
 const execFileP = promisify(execFile);
-export const RUNC = which(process.env.SLIPWAY_RUNC ?? 'runc') ?? 'runc';
-const SCRIPT = which('script') ?? 'script';
-const STTY = which('stty') ?? 'stty';
+/** runc's path (SLIPWAY_RUNC overrides), looked up at first use: `slipway up` may have just installed it. */
+export const runcPath = () => binary('runc', process.env.SLIPWAY_RUNC);
+const scriptPath = () => binary('script');
+const sttyPath = () => binary('stty');
 
 export interface RuncState {
   id: string;
@@ -26,7 +27,7 @@ export class Runc {
 
   private async run(args: string[]): Promise<string> {
     try {
-      const { stdout } = await execFileP(RUNC, ['--root', this.root, ...args], { maxBuffer: 16 << 20 });
+      const { stdout } = await execFileP(runcPath(), ['--root', this.root, ...args], { maxBuffer: 16 << 20 });
       return stdout;
     } catch (err) {
       const e = err as { stderr?: string; message: string };
@@ -95,13 +96,13 @@ export class Runc {
     args.push(id);
     const stdio = opts.stdio ?? ['pipe', 'pipe', 'pipe'];
     if (opts.hostPty && !opts.detach) {
-      let cmd = ['exec', RUNC, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+      let cmd = ['exec', runcPath(), ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
       // Sized before runc starts, runc gives the container's console that size from the outset.
       const size = opts.ptySize;
-      if (size) cmd = `'${STTY}' rows ${Math.trunc(size.rows)} cols ${Math.trunc(size.cols)} 2>/dev/null; ${cmd}`;
-      return spawn(SCRIPT, ['-q', '-e', '-f', '-c', cmd, '/dev/null'], { stdio, env: { ...process.env, SHELL: '/bin/sh' } });
+      if (size) cmd = `'${sttyPath()}' rows ${Math.trunc(size.rows)} cols ${Math.trunc(size.cols)} 2>/dev/null; ${cmd}`;
+      return spawn(scriptPath(), ['-q', '-e', '-f', '-c', cmd, '/dev/null'], { stdio, env: { ...process.env, SHELL: '/bin/sh' } });
     }
-    return spawn(RUNC, args, { stdio });
+    return spawn(runcPath(), args, { stdio });
   }
 
   /**
@@ -124,7 +125,7 @@ export class Runc {
       }
     }
     try {
-      await execFileP(STTY, ['-F', `/proc/${child}/fd/0`, 'rows', String(rows), 'cols', String(cols)]);
+      await execFileP(sttyPath(), ['-F', `/proc/${child}/fd/0`, 'rows', String(rows), 'cols', String(cols)]);
     } catch (err) {
       // The exec ended in between: a resize then does nothing, as Docker's does.
       if (await readFile(`/proc/${child}/stat`).then(() => true, () => false)) throw new SlipwayError('runtime_error', `resizing the exec's terminal failed: ${(err as { stderr?: string }).stderr || (err as Error).message}`, { cause: err });
@@ -133,7 +134,7 @@ export class Runc {
 
   /** Foreground `runc run` (no monitor): used by the baseline benchmark only. */
   spawnRun(id: string, bundle: string, opts: SpawnOptions = {}): ChildProcess {
-    return spawn(RUNC, ['--root', this.root, 'run', '--bundle', bundle, id], { stdio: opts.stdio ?? 'ignore' });
+    return spawn(runcPath(), ['--root', this.root, 'run', '--bundle', bundle, id], { stdio: opts.stdio ?? 'ignore' });
   }
 }
 

@@ -2,6 +2,11 @@
 // the ones that start servers delegate to layer1/cli/compose/.
 import { Command } from 'commander';
 import { registerApiCommands } from './commands/index.ts';
+import { pathWithSbin } from '../../layer0/common/which.ts';
+
+// Programs run by name (ip, iptables, mount, git...) are found in the sbin directories too,
+// whatever PATH the caller had (sudo, cron and service managers often leave them out).
+process.env.PATH = pathWithSbin(process.env.PATH);
 
 const program = new Command('slipway').description('Slipway: a git-push platform-as-a-service').showHelpAfterError();
 
@@ -61,6 +66,16 @@ program
   .action(async (opts: { detach?: boolean }) => {
     const { up } = await import('./compose/platform.ts');
     await up(opts);
+  });
+
+program
+  .command('doctor')
+  .description('check what the platform needs from this host (kernel, cgroups, ports, disk, programs), one line each with the fix')
+  .option('--json', 'print JSON (for scripts)')
+  .option('--network', 'also check that a container reaches the npm registry through the NAT path (slower)')
+  .action(async (opts: { json?: boolean; network?: boolean }) => {
+    const { doctorCommand } = await import('./compose/doctor/index.ts');
+    await doctorCommand(opts);
   });
 
 program

@@ -1,6 +1,7 @@
 // System endpoints: `/_ping`, `/version`, `/info`, and the `/events` stream (replay from
 // `since`, live until `until` or the client leaves).
 import { arch } from 'node:os';
+import { hostCgroups } from '../../runtime/cgroups.ts';
 import type { RuntimeEvent } from '../../runtime/types.ts';
 import { eventJson } from '../docker-views.ts';
 import { nowNano } from '../events.ts';
@@ -51,7 +52,7 @@ export function systemRoutes(d: AgentDeps): Route[] {
       Plugins: { Volume: [], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['k8s-file'] },
       MemoryLimit: true, SwapLimit: true, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: false, PidsLimit: true,
       IPv4Forwarding: true, Debug: false, OomKillDisable: false, NFd: 0, NGoroutines: 0, SystemTime: new Date().toISOString(),
-      LoggingDriver: 'k8s-file', CgroupDriver: 'cgroupfs', CgroupVersion: '1', NEventsListener: 0,
+      LoggingDriver: 'k8s-file', CgroupDriver: 'cgroupfs', CgroupVersion: hostCgroups().mode === 'v2' ? '2' : '1', NEventsListener: 0,
       KernelVersion: d.host.kernelVersion, OperatingSystem: d.host.operatingSystem, OSVersion: '', OSType: 'linux', Architecture: goArch(),
       NCPU: d.capacity.cpus, MemTotal: d.capacity.memory, IndexServerAddress: '', RegistryConfig: null,
       DockerRootDir: d.host.rootDir, HttpProxy: '', HttpsProxy: '', NoProxy: '', Labels: [], ExperimentalBuild: false,

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../../common/errors.ts';
+import { binary } from '../../common/which.ts';
 import { writeFileAtomic } from './metadata.ts';
 import { mkdirPrivate } from '../../common/private-state.ts';
 
@@ -21,7 +22,7 @@ export function digestHex(digest: string): string {
 /** Runs a command; rejects with its stderr tail on a non-zero exit. */
 export function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(binary(cmd), args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-2000);

@@ -9,7 +9,7 @@ interface Build { id: string; app: string; state: string; commit: string; create
 interface Status {
   alarms?: string[];
   disk: { path: string; usage: Record<string, number>; filesystem: { totalBytes: number; freeBytes: number }; measuredAt: string } | null;
-  hosts: { id: string; name: string; address: string; memory: number; cpus: number; jobs: number; running: number }[] | null;
+  hosts: { id: string; name: string; address: string; memory: number; cpus: number; jobs: number; running: number; cgroups?: string }[] | null;
   processes: { app: string; running: number; pending: number; crashed: number; other: number }[];
   builds: { running: Build[]; waiting: Build[] };
   components: { name: string; ok: boolean; detail: string }[];
@@ -57,7 +57,7 @@ function print(s: Status): void {
   if (s.hosts) {
     section('Hosts');
     if (!s.hosts.length) process.stdout.write(`${color.red('no host is heartbeating')}\n`);
-    else printTable(['host', 'name', 'address', 'cpus', 'memory', 'jobs'], s.hosts.map((h) => [h.id.slice(0, 12), h.name, h.address, h.cpus, bytes(h.memory), `${h.running} running / ${h.jobs}`]));
+    else printTable(['host', 'name', 'address', 'cpus', 'memory', 'jobs', 'cgroups'], s.hosts.map((h) => [h.id.slice(0, 12), h.name, h.address, h.cpus, bytes(h.memory), `${h.running} running / ${h.jobs}`, h.cgroups || '-']));
   }
   section('Processes');
   if (!s.processes.length) process.stdout.write('no app processes\n');

@@ -30,6 +30,7 @@ import { startBuilder } from '../../builder/worker.ts';
 import { opsRoutes, startDiskCollector } from '../../controller/ops/index.ts';
 import { createPushPipeline } from '../../controller/push/pipeline.ts';
 import { parseMemory } from '../../controller/deploy/index.ts';
+import { upPreflight } from './doctor/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const pidFile = (p: SlipwayPaths) => join(p.run, 'slipway.pid');
@@ -112,12 +113,16 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const paths = slipwayPaths(env);
   const existing = runningPid(paths);
   if (existing) throw new Error(`a platform of ${paths.home} is already running (pid ${existing}); stop it with: slipway down`);
+  // OS packages first (quiet when all are there), then the doctor's fast checks: a host that
+  // cannot run the platform is told why, before anything starts.
+  execFileSync('bash', [join(ROOT, 'deploy/install-deps')], { stdio: 'inherit' });
+  const unfit = await upPreflight(env);
+  if (unfit) throw new Error(unfit);
   if (flags.detach) return detach(paths, env);
 
   const log = createLogger('slipway');
   mkdirSync(paths.run, { recursive: true });
   mkdirPrivate(paths.home);
-  execFileSync('bash', [join(ROOT, 'deploy/install-deps')], { stdio: 'inherit' });
   const stack = await ensureStack(paths, { onLog: (line) => log.info(line) });
   log.info({ stack: stack.tarPath, built: stack.built }, 'stack ready');
   const buildStack = await ensureStack(paths, { image: 'build', onLog: (line) => log.info(line) });
@@ -235,6 +240,10 @@ async function detach(paths: SlipwayPaths, env: NodeJS.ProcessEnv): Promise<void
       return;
     }
     await new Promise((r) => setTimeout(r, 250));
+  }
+  if (child.exitCode !== null) {
+    const tail = readFileSync(logFile(paths), 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+    throw new Error(`the platform stopped while starting (exit ${child.exitCode}); the end of ${logFile(paths)}:\n${tail}`);
   }
   throw new Error(`the platform did not become ready within ${limit / 1000} s; see ${logFile(paths)}`);
 }

@@ -36,7 +36,8 @@ export interface DiskStatus {
   measuredAt: string;
 }
 
-export interface HostStatus { id: string; name: string; address: string; agent: string; memory: number; cpus: number; jobs: number; running: number }
+/** `cgroups`: the host's cgroup version and enabled controllers, `v2 (cpu io memory pids)` (empty from older agents). */
+export interface HostStatus { id: string; name: string; address: string; agent: string; memory: number; cpus: number; jobs: number; running: number; cgroups: string }
 export interface AppProcesses { app: string; running: number; pending: number; crashed: number; other: number }
 export interface BuildEntry { id: string; app: string; state: string; commit: string; createdAt: string; startedAt: string | null }
 export interface ComponentHealth { name: string; ok: boolean; detail: string }
@@ -161,6 +162,7 @@ export function createStatus(d: StatusDeps) {
       return {
         id: h.id, name: h.meta.name ?? '', address: h.meta.address ?? '', agent: h.addr,
         memory: Number(h.meta.memory ?? 0), cpus: Number(h.meta.cpus ?? 0), jobs: mine.length, running: mine.filter((j) => j.state === 'running').length,
+        cgroups: h.meta.cgroups ?? '',
       };
     });
     const mem = await redisMemory();
