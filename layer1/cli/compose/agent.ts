@@ -5,6 +5,7 @@ import { createLogger } from '../../../layer0/common/logger.ts';
 import { agentSocketPath, slipwayPaths } from '../../../layer0/common/paths.ts';
 import { startAgent, type ClusterOptions } from '../../../layer0/agent/daemon.ts';
 import { connectAgent } from '../../../layer0/agent/index.ts';
+import { parseFetchAuth, type FetchAuth } from '../../../layer0/agent/fetch-auth.ts';
 import { startShipper } from '../../logs/shipper.ts';
 import { createDiscovery } from '../../../layer0/discovery/client.ts';
 import type { Discovery } from '../../../layer0/discovery/types.ts';
@@ -22,6 +23,17 @@ export interface AgentFlags {
   memory?: string;
   cpus?: string;
   importStack?: boolean;
+  /** `<origin> <token>` lines: bearer tokens for image fetches (the blobstore's read token). */
+  fetchAuthFile?: string;
+}
+
+/**
+ * The agent's credentials for image fetches: `SLIPWAY_FETCH_AUTH` (entries `<origin> <token>`,
+ * by newline or comma) and the file `SLIPWAY_FETCH_AUTH_FILE` or `--fetch-auth-file` names.
+ */
+export function agentFetchAuthFromEnv(env: NodeJS.ProcessEnv, file?: string): FetchAuth[] {
+  const path = file ?? env.SLIPWAY_FETCH_AUTH_FILE;
+  return [...parseFetchAuth(env.SLIPWAY_FETCH_AUTH ?? ''), ...(path ? parseFetchAuth(readFileSync(path, 'utf8')) : [])];
 }
 
 /** `512m`, `8g`, `1073741824`, `2G` → bytes. */
@@ -83,7 +95,8 @@ export async function runAgent(flags: AgentFlags, env: NodeJS.ProcessEnv = proce
       labels: parseLabels(flags.labels ?? ''),
     };
   }
-  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack, subnet: flags.subnet, cluster });
+  const fetchAuth = agentFetchAuthFromEnv(env, flags.fetchAuthFile);
+  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack, subnet: flags.subnet, cluster, fetchAuth });
   // In a cluster each host ships its own containers' logs (and metrics) into the cluster's Redis.
   const shipper = redisUrl ? await startShipper({ agent: connectAgent({ socketPath: agent.socketPath }), redisUrl, host: hostname(), log }) : null;
   let stopping = false;
