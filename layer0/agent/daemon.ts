@@ -31,6 +31,7 @@ import { HOSTS_SERVICE, type Discovery, type Registration } from '../discovery/t
 import { archiveRoutes } from './routes/archive.ts';
 import { containerRoutes } from './routes/containers.ts';
 import type { AgentDeps, HostFacts } from './routes/deps.ts';
+import { checkFetchAuth, type FetchAuth } from './fetch-auth.ts';
 import { execRoutes } from './routes/exec.ts';
 import { imageRoutes } from './routes/images.ts';
 import { metricsSampler } from './routes/metrics.ts';
@@ -61,6 +62,8 @@ export interface AgentOptions {
   publishIp?: string;
   /** Addresses or CIDRs containers never reach; in a cluster every host's address is added. */
   deny?: string[];
+  /** Bearer tokens the agent sends with image URL fetches, each to exactly its origin (fetch-auth.ts). */
+  fetchAuth?: FetchAuth[];
 }
 
 export interface ClusterOptions {
@@ -180,7 +183,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const registrar = opts.cluster
     ? new JobRegistrar({ runtime, discovery: opts.cluster.discovery, hostId: host.id, address: opts.cluster.address, log: log.child({ component: 'registrar' }), ttlMs: opts.cluster.ttlMs, heartbeatMs: opts.cluster.heartbeatMs })
     : undefined;
-  const deps: AgentDeps = { runtime, images, events, host, capacity, log, registrar };
+  const deps: AgentDeps = { runtime, images, events, host, capacity, log, registrar, fetchAuth: checkFetchAuth(opts.fetchAuth ?? []) };
   const fence = new FencingGuard(join(paths.home, 'fencing-token'));
   const collector = startCollector({ images, runtime, log: log.child({ component: 'collector' }) });
   const metrics = metricsSampler(deps);

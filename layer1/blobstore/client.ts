@@ -1,11 +1,13 @@
 // The blobstore's typed client, two implementations of one interface (STYLE §6): `localBlobs`
-// over an open store in this process, and `connectBlobs` over HTTP with the token. Both sign
-// URLs for agents (`signedUrl`), which fetch slugs with no header.
+// over an open store in this process, and `connectBlobs` over HTTP with the token. Both name a
+// blob by its bare URL (`blobUrl`, what releases store: it reads nothing without a token) and
+// give the agents' credential for the blob origin (`agentFetchAuth`); `signedUrl` is for short
+// hand-outs to something that can send no header.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SlipwayError } from '../../layer0/common/errors.ts';
-import { signBlobUrl } from './signing.ts';
+import { agentReadToken, signBlobUrl } from './signing.ts';
 import type { BlobStore, PutOptions } from './store.ts';
 import { checkBlobId, type BlobServerTarget, type PutResult } from './types.ts';
 
@@ -15,8 +17,20 @@ export interface BlobClient {
   get(id: string): Promise<Readable>;
   has(id: string): Promise<boolean>;
   delete(id: string): Promise<boolean>;
-  /** A URL that reads this one blob without a token until `ttlSec` from now; needs a server URL. */
-  signedUrl(id: string, ttlSec: number): string;
+  /** `<server>/blobs/<id>`: reads the blob only with a token (the agents': `agentFetchAuth`); needs a server URL. */
+  blobUrl(id: string): string;
+  /** What agents send with blob fetches: the server's origin and the read-only token. */
+  agentFetchAuth(): { origin: string; bearer: string };
+  /** A URL that reads this one blob without a token until `ttlSec` (default 10 min) from now; needs a server URL. */
+  signedUrl(id: string, ttlSec?: number): string;
+}
+
+function bareUrl(base: string, id: string): string {
+  return `${base.replace(/\/+$/, '')}/blobs/${checkBlobId(id)}`;
+}
+
+function fetchAuthOf(target: BlobServerTarget): { origin: string; bearer: string } {
+  return { origin: new URL(target.url).origin, bearer: agentReadToken(target.token) };
 }
 
 /** In-process: the builder and the blob server share one store. `url` is the server's base URL (for signed URLs). */
@@ -26,6 +40,14 @@ export function localBlobs(store: BlobStore, server?: BlobServerTarget): BlobCli
     get: (id) => store.get(id),
     has: (id) => store.has(id),
     delete: (id) => store.delete(id),
+    blobUrl(id) {
+      if (!server) throw new SlipwayError('unavailable', 'no blob server to name URLs of');
+      return bareUrl(server.url, id);
+    },
+    agentFetchAuth() {
+      if (!server) throw new SlipwayError('unavailable', 'no blob server for agents to fetch from');
+      return fetchAuthOf(server);
+    },
     signedUrl(id, ttlSec) {
       if (!server) throw new SlipwayError('unavailable', 'no blob server to sign URLs for');
       return signBlobUrl(server.url, server.token, id, ttlSec);
@@ -84,6 +106,8 @@ export function connectBlobs(target: BlobServerTarget): BlobClient {
       }
       throw await errorOf(res, `delete blob ${id}`);
     },
+    blobUrl: (id) => bareUrl(base, id),
+    agentFetchAuth: () => fetchAuthOf(target),
     signedUrl: (id, ttlSec) => signBlobUrl(base, target.token, id, ttlSec),
   };
 }

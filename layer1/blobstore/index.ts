@@ -3,5 +3,5 @@
 export * from './types.ts';
 export { connectBlobs, localBlobs, type BlobClient } from './client.ts';
 export { BlobStore, DEFAULT_GC_GRACE_MS, type PutOptions, type GetOptions } from './store.ts';
-export { signBlobUrl } from './signing.ts';
+export { agentReadToken, signBlobUrl, SIGNED_URL_TTL_SEC } from './signing.ts';
 export { loadOrCreateBlobToken } from './token.ts';

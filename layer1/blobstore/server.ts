@@ -1,13 +1,14 @@
 // The blob server (`SLIPWAY_BLOB_PORT`, 7001): PUT /blobs (streamed in, id returned), GET|HEAD
 // /blobs/:id (streamed out, Content-Length, ETag, one Range), DELETE /blobs/:id, GET /blobs (list
-// and usage), GET /healthz. Bearer token (or `?token=`), or a signed URL for GET/HEAD of one blob.
+// and usage), GET /healthz. Bearer token (or `?token=`); for GET/HEAD of one blob also the agents'
+// read token (signing.ts agentReadToken) or a signed URL.
 // Nothing is buffered: bodies are piped between the socket and the file. Started by `slipway up`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { SlipwayError, toSlipwayError } from '../../layer0/common/errors.ts';
 import { silentLogger, type Logger } from '../../layer0/common/logger.ts';
-import { checkSignature, safeEqual } from './signing.ts';
+import { agentReadToken, checkSignature, safeEqual } from './signing.ts';
 import { BlobStore } from './store.ts';
 import { BLOB_ID_RE } from './types.ts';
 
@@ -32,7 +33,7 @@ export interface RunningBlobServer {
   close(): Promise<void>;
 }
 
-type Access = 'token' | 'signed';
+type Access = 'token' | 'read' | 'signed';
 
 function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   const e = toSlipwayError(err);
@@ -75,6 +76,7 @@ export async function startBlobServer(o: BlobServerOptions): Promise<RunningBlob
   if (!o.store && !o.dir) throw new SlipwayError('invalid_params', 'the blob server needs a dir or a store');
   const store = o.store ?? (await BlobStore.open(o.dir!));
   const maxBytes = o.maxBytes ?? 8 * 2 ** 30;
+  const readToken = agentReadToken(o.token);
 
   function authorize(req: IncomingMessage, url: URL, id: string | null): Access {
     const auth = req.headers.authorization;
@@ -82,6 +84,10 @@ export async function startBlobServer(o: BlobServerOptions): Promise<RunningBlob
     const given = bearer ?? url.searchParams.get('token');
     if (given !== null) {
       if (safeEqual(given, o.token)) return 'token';
+      if (safeEqual(given, readToken)) {
+        if (id !== null && (req.method === 'GET' || req.method === 'HEAD')) return 'read';
+        throw new SlipwayError('forbidden', 'the read token only reads blobs (GET or HEAD /blobs/<id>)');
+      }
       throw new SlipwayError('unauthorized', 'invalid token');
     }
     const sig = url.searchParams.get('sig');

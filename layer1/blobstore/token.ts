@@ -1,5 +1,6 @@
 // The blob server's token for the composition root: `$SLIPWAY_HOME/blob-token` (0600), made on
-// first start. Agents never see it (they get signed URLs); the builder and controller do.
+// first start. Agents never see it (they hold the read token derived from it: signing.ts); the
+// builder and controller do.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

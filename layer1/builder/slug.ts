@@ -1,5 +1,6 @@
 // How a release refers to a built slug: image `slipway/slug:<blobId12>`, fetched by any agent that
-// lacks it from a signed blobstore URL and stacked on the stack image (the scheduler's JobSpec
+// lacks it from its bare blobstore URL (with the agents' read token, which only agents hold: a
+// release's URL alone reads nothing, and revoking the token revokes every URL) and stacked on the stack image (the scheduler's JobSpec
 // image/imageUrl/imageParent; layer0/scheduler/agents.ts ensureImage imports on demand). And the
 // retention set: the slugs that the last releases of each app refer to.
 import { Transform, type TransformCallback } from 'node:stream';
@@ -15,12 +16,6 @@ export const SLUG_REPO = 'slipway/slug';
 export const SLUG_PARENT = 'slipway/stack:bookworm';
 /** Builds run on the stack's build image (compilers, -dev headers); slugs run on SLUG_PARENT. */
 export const BUILD_IMAGE = 'slipway/stack:bookworm-build';
-/**
- * How long a slug URL in a release stays valid. An agent fetches it only when it lacks the image
- * (a new host, a rollback after image gc), so it must outlive the release's useful life; a
- * re-signed URL at rollout time would let this shrink (TODO(#6): sign in deploy/formation.ts).
- */
-export const SLUG_URL_TTL_SEC = 30 * 24 * 3600;
 
 export interface SlugImage {
   image: string;
@@ -28,12 +23,17 @@ export interface SlugImage {
   imageParent: string;
 }
 
-export function slugImage(build: Pick<BuildRecord, 'id' | 'slug'>, blobs: BlobClient, o: { ttlSec?: number; parent?: string } = {}): SlugImage {
+/**
+ * The release's image. Its URL carries no signature: an agent fetches it whenever it lacks the
+ * image (a new host, a re-placement after failover, a rollback after image gc), possibly months
+ * later, so it authenticates with its own credential instead (layer0/agent/fetch-auth.ts).
+ */
+export function slugImage(build: Pick<BuildRecord, 'id' | 'slug'>, blobs: BlobClient, o: { parent?: string } = {}): SlugImage {
   if (!build.slug) throw new SlipwayError('conflict', `build ${build.id} has no slug`);
   const { blobId } = build.slug;
   return {
     image: `${SLUG_REPO}:${blobId.slice(0, 12)}`,
-    imageUrl: blobs.signedUrl(blobId, o.ttlSec ?? SLUG_URL_TTL_SEC),
+    imageUrl: blobs.blobUrl(blobId),
     imageParent: o.parent ?? SLUG_PARENT,
   };
 }

@@ -24,7 +24,8 @@ program
   .option('--subnet <cidr>', 'the container /24, e.g. 172.31.12.0/24 (default: the first free one)')
   .option('--labels <k=v,...>', 'host labels advertised to the scheduler')
   .option('--deny <cidr,...>', 'addresses containers never reach (the control plane\'s hosts; in a cluster every host and the Redis host are added)')
-  .action(async (opts: { tcp?: string | boolean; tokenFile?: string; memory?: string; cpus?: string; importStack?: boolean; cluster?: boolean; redis?: string; advertise?: string; subnet?: string; labels?: string; deny?: string }) => {
+  .option('--fetch-auth-file <file>', 'lines "<origin> <token>": the bearer token sent with image fetches from exactly that origin (the blobstore\'s read token; also SLIPWAY_FETCH_AUTH)')
+  .action(async (opts: { tcp?: string | boolean; tokenFile?: string; memory?: string; cpus?: string; importStack?: boolean; cluster?: boolean; redis?: string; advertise?: string; subnet?: string; labels?: string; deny?: string; fetchAuthFile?: string }) => {
     const { runAgent } = await import('./compose/agent.ts');
     await runAgent({ ...opts, tcp: opts.tcp === true ? '' : opts.tcp || undefined });
   });
@@ -126,6 +127,7 @@ program
   .option('--no-scheduler', 'run no scheduler standby')
   .option('--no-router', 'run no router on this host')
   .option('--router-bind <address>', 'the address this host\'s router listens on (default: the advertised address)')
+  .option('--fetch-auth-file <file>', 'the agent\'s image-fetch credentials, lines "<origin> <token>" (copy $SLIPWAY_HOME/agent-fetch-auth from the platform host)')
   .action(async (opts: import('./compose/host-join.ts').HostJoinFlags) => {
     const { hostJoin } = await import('./compose/host-join.ts');
     await hostJoin(opts);

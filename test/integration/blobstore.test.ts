@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { connectBlobs } from '../../layer1/blobstore/client.ts';
+import { connectBlobs, localBlobs } from '../../layer1/blobstore/client.ts';
 import { parseRange, startBlobServer, type RunningBlobServer } from '../../layer1/blobstore/server.ts';
 import { loadOrCreateBlobToken } from '../../layer1/blobstore/token.ts';
-import { signBlobUrl } from '../../layer1/blobstore/signing.ts';
+import { agentReadToken, signBlobUrl } from '../../layer1/blobstore/signing.ts';
 import { BlobStore } from '../../layer1/blobstore/store.ts';
 
 const TOKEN = `blobtok-${randomBytes(8).toString('hex')}`;
@@ -154,6 +154,29 @@ describe('blobstore', () => {
     assert.match(exp.body.toString(), /expired/);
     const otherKey = new URL(signBlobUrl(srv.url, 'another-token', id, 60));
     assert.equal((await call('GET', `${otherKey.pathname}${otherKey.search}`, { auth: false })).status, 403);
+  });
+
+  it('the agents\' read token reads a blob by its bare URL, and does nothing else', async () => {
+    const data = Buffer.from('a slug the agents read');
+    const id = sha(data);
+    await call('PUT', '/blobs', { body: data });
+    const read = { auth: false, headers: { Authorization: `Bearer ${agentReadToken(TOKEN)}` } };
+    // The bare URL (what a release stores) alone reads nothing.
+    assert.equal((await call('GET', `/blobs/${id}`, { auth: false })).status, 401);
+    const ok = await call('GET', `/blobs/${id}`, read);
+    assert.equal(ok.status, 200);
+    assert.ok(ok.body.equals(data));
+    assert.equal((await call('HEAD', `/blobs/${id}`, read)).status, 200);
+    assert.equal((await call('GET', '/blobs', read)).status, 403);
+    assert.equal((await call('PUT', '/blobs', { ...read, body: Buffer.from('x') })).status, 403);
+    assert.equal((await call('DELETE', `/blobs/${id}`, read)).status, 403);
+    assert.equal((await call('GET', `/blobs/${id}`)).status, 200, 'still there');
+    // Derived from the server's token: another token's read token is nobody's.
+    assert.equal((await call('GET', `/blobs/${id}`, { auth: false, headers: { Authorization: `Bearer ${agentReadToken('another-token')}` } })).status, 401);
+    // The client names bare URLs and hands agents that credential for exactly the server's origin.
+    const c = localBlobs(srv.store, { url: srv.url, token: TOKEN });
+    assert.equal(c.blobUrl(id), `${srv.url}/blobs/${id}`);
+    assert.deepEqual(c.agentFetchAuth(), { origin: new URL(srv.url).origin, bearer: agentReadToken(TOKEN) });
   });
 
   it('the HTTP client puts, gets, checks and deletes', async () => {

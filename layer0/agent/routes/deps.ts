@@ -1,5 +1,6 @@
 // What every routes file receives (no singletons): the runtime, the image store, the event
 // hub, facts about the host gathered once at start, and the logger.
+import type { FetchAuth } from '../fetch-auth.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { ImageStore } from '../../runtime/images/store.ts';
 import type { ContainerRuntime } from '../../runtime/types.ts';
@@ -28,4 +29,6 @@ export interface AgentDeps {
   log: Logger;
   /** In a cluster: deregisters and drains a job before it is stopped. */
   registrar?: JobRegistrar;
+  /** Bearer tokens for image URL fetches, per origin (fetch-auth.ts). */
+  fetchAuth?: readonly FetchAuth[];
 }

@@ -2,7 +2,9 @@
 // at once, there is no registry), inspect, tag, remove with Docker's rules and item list.
 // A URL import is capped in bytes fetched and bytes unpacked (SLIPWAY_IMAGE_URL_MAX_BYTES,
 // SLIPWAY_IMAGE_MAX_BYTES: 413 past them), and with `fromSrcUntrusted=1` (a URL a tenant named)
-// its address passes the URL policy at connect time (layer0/common/url-policy.ts).
+// its address passes the URL policy at connect time (layer0/common/url-policy.ts). A trusted URL
+// whose origin is one of the agent's `fetchAuth` gets that origin's bearer token (fetch-auth.ts);
+// redirects are never followed, so the token goes to that origin only.
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { isIP } from 'node:net';
@@ -11,6 +13,7 @@ import { SlipwayError } from '../../common/errors.ts';
 import { addressAllowed, policyLookup, urlPolicy } from '../../common/url-policy.ts';
 import { parseRef, tryNormalizeRef } from '../../runtime/images/refs.ts';
 import type { ImageRecord } from '../../runtime/types.ts';
+import { fetchAuthHeader, type FetchAuth } from '../fetch-auth.ts';
 import { imageInspect, imageSummary } from '../docker-views.ts';
 import { sendJson } from '../http.ts';
 import { boolParam, checkFilterNames, matchLabels, parseFilters, referenceMatches, type Filters } from '../query.ts';
@@ -53,7 +56,7 @@ class ByteCap extends Transform {
   }
 }
 
-function fetchUrl(url: string, o: { untrusted: boolean; maxBytes: number }): Promise<NodeJS.ReadableStream> {
+function fetchUrl(url: string, o: { untrusted: boolean; maxBytes: number; auth: readonly FetchAuth[] }): Promise<NodeJS.ReadableStream> {
   let u: URL;
   try {
     u = new URL(url);
@@ -69,8 +72,11 @@ function fetchUrl(url: string, o: { untrusted: boolean; maxBytes: number }): Pro
       throw new SlipwayError('unprocessable', `fromSrc ${host} is a loopback, link-local or private address, which this URL may not reach`);
     }
   }
+  // A URL a tenant named never carries the platform's credential, whatever its origin.
+  const authorization = o.untrusted ? null : fetchAuthHeader(o.auth, u);
   return new Promise((resolve, reject) => {
-    const req = (u.protocol === 'https:' ? httpsGet : httpGet)(u, policy ? { lookup: policyLookup(policy) } : {}, (res) => {
+    const options = { ...(policy ? { lookup: policyLookup(policy) } : {}), ...(authorization ? { headers: { authorization } } : {}) };
+    const req = (u.protocol === 'https:' ? httpsGet : httpGet)(u, options, (res) => {
       const length = Number(res.headers['content-length'] ?? -1);
       if (res.statusCode !== 200) {
         res.resume();
@@ -122,7 +128,7 @@ export function imageRoutes(d: AgentDeps): Route[] {
       req.resume();
       const limits = importLimits();
       maxBytes = limits.unpackedBytes;
-      src = await fetchUrl(fromSrc, { untrusted: query.get('fromSrcUntrusted') === '1', maxBytes: limits.fetchBytes });
+      src = await fetchUrl(fromSrc, { untrusted: query.get('fromSrcUntrusted') === '1', maxBytes: limits.fetchBytes, auth: d.fetchAuth ?? [] });
     }
     const img = await images.importTar(src as IncomingMessage, { ...opts, ...(maxBytes ? { maxBytes } : {}) });
     res!.writeHead(200, { 'Content-Type': 'application/json' });

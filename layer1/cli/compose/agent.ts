@@ -5,6 +5,7 @@ import { createLogger } from '../../../layer0/common/logger.ts';
 import { agentSocketPath, slipwayPaths } from '../../../layer0/common/paths.ts';
 import { startAgent, type ClusterOptions } from '../../../layer0/agent/daemon.ts';
 import { connectAgent } from '../../../layer0/agent/index.ts';
+import { parseFetchAuth, type FetchAuth } from '../../../layer0/agent/fetch-auth.ts';
 import { startShipper } from '../../logs/shipper.ts';
 import { createDiscovery } from '../../../layer0/discovery/client.ts';
 import type { Discovery } from '../../../layer0/discovery/types.ts';
@@ -24,6 +25,8 @@ export interface AgentFlags {
   importStack?: boolean;
   /** `cidr,cidr`: addresses containers never reach. */
   deny?: string;
+  /** `<origin> <token>` lines: bearer tokens for image fetches (the blobstore's read token). */
+  fetchAuthFile?: string;
 }
 
 /** `10.0.0.0/24,10.0.1.5` → a list; the Redis host joins it when it is an IPv4 address beyond loopback. */
@@ -32,6 +35,15 @@ export function denyList(flag: string | undefined, redisUrl: string | undefined)
   const host = redisUrl && /^rediss?:/.test(redisUrl) ? (URL.canParse(redisUrl) ? new URL(redisUrl).hostname : '') : '';
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host) && !host.startsWith('127.')) out.push(host);
   return out;
+}
+
+/**
+ * The agent's credentials for image fetches: `SLIPWAY_FETCH_AUTH` (entries `<origin> <token>`,
+ * by newline or comma) and the file `SLIPWAY_FETCH_AUTH_FILE` or `--fetch-auth-file` names.
+ */
+export function agentFetchAuthFromEnv(env: NodeJS.ProcessEnv, file?: string): FetchAuth[] {
+  const path = file ?? env.SLIPWAY_FETCH_AUTH_FILE;
+  return [...parseFetchAuth(env.SLIPWAY_FETCH_AUTH ?? ''), ...(path ? parseFetchAuth(readFileSync(path, 'utf8')) : [])];
 }
 
 /** `512m`, `8g`, `1073741824`, `2G` → bytes. */
@@ -94,7 +106,8 @@ export async function runAgent(flags: AgentFlags, env: NodeJS.ProcessEnv = proce
     };
   }
   const deny = denyList(flags.deny, redisUrl);
-  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack, subnet: flags.subnet, cluster, deny });
+  const fetchAuth = agentFetchAuthFromEnv(env, flags.fetchAuthFile);
+  const agent = await startAgent({ paths, tcp, log, capacity, importStack: flags.importStack, subnet: flags.subnet, cluster, deny, fetchAuth });
   // In a cluster each host ships its own containers' logs (and metrics) into the cluster's Redis.
   const shipper = redisUrl ? await startShipper({ agent: connectAgent({ socketPath: agent.socketPath }), redisUrl, host: hostname(), log }) : null;
   let stopping = false;

@@ -24,6 +24,8 @@ export interface HostJoinFlags {
   router?: boolean;
   /** Where the router listens (default: the advertised address). */
   routerBind?: string;
+  /** Passed to the agent: `<origin> <token>` lines for slug fetches from the blobstore. */
+  fetchAuthFile?: string;
 }
 
 /** The agent's, the scheduler's and the router's argv (after `node bin/slipway.js`). */
@@ -33,7 +35,7 @@ export function joinArgs(f: HostJoinFlags): { agent: string[]; scheduler: string
     'agent', '--cluster', '--advertise', f.advertise, '--tcp', f.tcp ?? `${f.advertise}:2375`, '--token-file', tokenFile,
     ...(f.subnet ? ['--subnet', f.subnet] : []), ...(f.memory ? ['--memory', f.memory] : []),
     ...(f.cpus ? ['--cpus', f.cpus] : []), ...(f.labels ? ['--labels', f.labels] : []),
-    ...(f.importStack ? ['--import-stack'] : []),
+    ...(f.importStack ? ['--import-stack'] : []), ...(f.fetchAuthFile ? ['--fetch-auth-file', resolve(f.fetchAuthFile)] : []),
   ];
   // ports and domain from the environment (SLIPWAY_HTTP_PORT, ...), as `slipway up` takes them
   return { agent, scheduler: ['scheduler', '--token-file', tokenFile], router: ['router', '--bind', f.routerBind ?? f.advertise] };

@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../../../layer0/common/logger.ts';
 import { agentSocketPath, slipwayPaths, type SlipwayPaths } from '../../../layer0/common/paths.ts';
+import { agentFetchAuthFromEnv } from './agent.ts';
 import { startAgent } from '../../../layer0/agent/daemon.ts';
 import { connectAgent } from '../../../layer0/agent/index.ts';
 import { startShipper } from '../../logs/shipper.ts';
@@ -130,9 +131,18 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const redis = await platformRedis(paths, log, env);
   const discovery = createDiscovery({ url: redis.url, log: log.child({ component: 'discovery' }) });
   const address = env.SLIPWAY_BIND ?? '127.0.0.1';
+  // Slugs live in the blobstore; releases name them by bare URL, which this host's agent reads with
+  // the blobstore's read token (sent to the blob origin only). `$SLIPWAY_HOME/agent-fetch-auth`
+  // holds it for joined hosts' agents (`host join --fetch-auth-file`).
+  const blobToken = await loadOrCreateBlobToken(paths.home);
+  const blobServer = await startBlobServer({ dir: join(paths.home, 'blobs'), host: address, port: blobPort(env), token: blobToken, log: log.child({ component: 'blobs' }) });
+  const blobs = localBlobs(blobServer.store, { url: blobServer.url, token: blobToken });
+  const blobAuth = blobs.agentFetchAuth();
+  writeFileSync(join(paths.home, 'agent-fetch-auth'), `${blobAuth.origin} ${blobAuth.bearer}\n`, { mode: 0o600 });
   const agent = await startAgent({
     paths, log: log.child({ component: 'agent' }), importStack: 'await',
     cluster: { discovery, address, agentUrl: `unix://${agentSocketPath(paths)}` },
+    fetchAuth: [blobAuth, ...agentFetchAuthFromEnv(env)],
   });
   // The log shipper follows this host's containers into Redis; the router hands it its access records.
   const shipper = await startShipper({ agent: connectAgent({ socketPath: agent.socketPath }), redisUrl: redis.url, host: hostname(), log });
@@ -146,11 +156,7 @@ export async function up(flags: UpFlags, env: NodeJS.ProcessEnv = process.env): 
   const schedulerClient = createSchedulerClient({ redisUrl: redis.url, discovery, agentToken });
   const deploy = createDeploy({ redis: redis.url, scheduler: schedulerClient, discovery, log: log.child({ component: 'deploy' }), options: { limits: processLimitsFromEnv(env) } });
   await deploy.start();
-  // Slugs: the blobstore (agents fetch slugs from it by signed URL) and the build worker, whose
-  // containers run on this host's agent.
-  const blobToken = await loadOrCreateBlobToken(paths.home);
-  const blobServer = await startBlobServer({ dir: join(paths.home, 'blobs'), host: address, port: blobPort(env), token: blobToken, log: log.child({ component: 'blobs' }) });
-  const blobs = localBlobs(blobServer.store, { url: blobServer.url, token: blobToken });
+  // The build worker: its containers run on this host's agent.
   const builder = await startBuilder({
     redis: redis.url, agent: { socketPath: agentSocketPath(paths) }, blobs, home: paths.home, log: log.child({ component: 'builder' }),
     runtimesDir: join(paths.cache, 'runtimes'),
